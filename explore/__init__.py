@@ -1,0 +1,1 @@
+"""Checkers over a `model.system.System`: exhaustive search, traces and their pictures."""

@@ -1,0 +1,75 @@
+"""Counterexample traces: the steps from the initial world, their schedule string, and replay.
+
+A schedule is the list of fibers that moved, written compactly: `U1,r1*2,U2` means U1 moves,
+then r1 twice, then U2. Each fiber has one next step, so the schedule fixes the whole trace.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from model.fibers import Step
+from model.system import System
+from model.world import World
+
+
+@dataclass(frozen=True)
+class Trace:
+    initial: World
+    steps: tuple[tuple[Step, World], ...]  # each step with the world after it
+
+    @property
+    def schedule(self) -> str:
+        return encode([s.fiber for s, _ in self.steps])
+
+    @property
+    def final(self) -> World:
+        return self.steps[-1][1] if self.steps else self.initial
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+
+def path_to(parents: dict, w: World) -> Trace:
+    """Walk the explorer's parent pointers back from `w` to the initial world."""
+    steps = []
+    while parents[w] is not None:
+        prev, step = parents[w]
+        steps.append((step, w))
+        w = prev
+    return Trace(w, tuple(reversed(steps)))
+
+
+def encode(fibers: list[str]) -> str:
+    out: list[str] = []
+    for name in fibers:
+        if out and out[-1].split("*")[0] == name:
+            head, _, n = out[-1].partition("*")
+            out[-1] = f"{head}*{int(n or 1) + 1}"
+        else:
+            out.append(name)
+    return ",".join(out)
+
+
+def decode(schedule: str) -> list[str]:
+    """Inverse of `encode`; ValueError on a malformed string."""
+    fibers: list[str] = []
+    for item in filter(None, (s.strip() for s in schedule.split(","))):
+        name, star, n = item.partition("*")
+        if not name or (star and not n.isdigit()) or (star and int(n) < 1):
+            raise ValueError(f"bad schedule item {item!r} (expected FIBER or FIBER*N)")
+        fibers.extend([name] * (int(n) if star else 1))
+    return fibers
+
+
+def replay(system: System, schedule: str) -> Trace:
+    """Re-execute a schedule exactly; ValueError names the step at which it no longer applies."""
+    w = system.initial()
+    steps = []
+    for i, name in enumerate(decode(schedule), 1):
+        try:
+            step, w = system.apply(w, name)
+        except ValueError as e:
+            raise ValueError(f"step {i}: {e}") from None
+        steps.append((step, w))
+    return Trace(system.initial(), tuple(steps))

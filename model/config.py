@@ -1,0 +1,78 @@
+"""Designs (the choices a locking change can vary) and scenarios (who sends what), as plain values.
+
+Loading them from TOML files lives in `specs/`; the model only needs these immutable records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Every design knob and the values it may take; the first value is what opencode v1.15.4 does.
+KNOBS: dict[str, tuple[str, ...]] = {
+    # How the loop picks the parent of the assistant it creates: re-resolve lastUser every
+    # iteration, or keep the user that opened the turn through its tool round-trips.
+    "binding": ("iteration", "turn"),
+    # What the per-session guard covers: only entry into the loop (the user message is written
+    # before it), or the whole turn (the user message is written inside the guarded work).
+    "guard": ("entry", "turn"),
+    # What a prompt gets while a run is in flight: join it (await its `done`), queue a fresh
+    # run behind it, or be rejected as busy.
+    "overlap": ("join", "queue", "reject"),
+}
+
+ROUTES = ("prompt", "prompt_async", "shell", "abort")
+CLIENTS = ("web", "tui", "plugin", "sdk")
+GRANULARITIES = ("await", "effect")
+
+
+@dataclass(frozen=True)
+class Design:
+    name: str
+    description: str = ""
+    binding: str = "iteration"
+    guard: str = "entry"
+    overlap: str = "join"
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """One request a client sends to the session.
+
+    `tools` scripts the model: how many tool round-trips it performs when this is the newest
+    user message it is shown. `after` holds back the request until those prompts were accepted
+    (a web UI sends its second message after the first was acknowledged).
+    """
+
+    name: str
+    client: str = "web"
+    route: str = "prompt_async"
+    tools: int = 0
+    instance: int = 0
+    after: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Clients and their prompts on one session, the step granularity, and the exploration bound.
+
+    `granularity`: "await" cuts steps only where the real code suspends on I/O (model stream,
+    tool run, HTTP); "effect" adds the points where Effect's fiber runtime may also yield
+    (between a SynchronizedRef update and the effect it returns, between a read and a write).
+    `max_messages` bounds the store; states beyond it are counted as cut, never explored.
+    """
+
+    name: str
+    prompts: tuple[Prompt, ...]
+    description: str = ""
+    granularity: str = "await"
+    max_messages: int = 12
+
+    @property
+    def instances(self) -> int:
+        return 1 + max((p.instance for p in self.prompts), default=0)
+
+    def prompt(self, name: str) -> Prompt:
+        for p in self.prompts:
+            if p.name == name:
+                return p
+        raise KeyError(name)

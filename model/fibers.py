@@ -1,0 +1,423 @@
+"""What each fiber does in one atomic step: the route handlers, the prompt loop, the shell.
+
+A step runs the code between two points where the real fiber can be descheduled (see
+`Scenario.granularity`). Every sub-action says which opencode line it stands for (`model/source`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from model import runner as guard
+from model.config import Design, Scenario
+from model.store import ASSISTANT, STOP, TOOL_CALLS, USER, Message, ToolPart
+from model.world import Fiber, Turn, World
+
+
+@dataclass(frozen=True)
+class Event:
+    """One sub-action of a step: the source anchor it models and what it did, in words."""
+
+    ref: str
+    says: str
+
+
+@dataclass(frozen=True)
+class Step:
+    fiber: str
+    events: tuple[Event, ...]
+
+    @property
+    def action(self) -> str:
+        return self.events[0].ref
+
+
+class Tx:
+    """Builds one atomic step: the world as it evolves, the acting fiber, and what was said."""
+
+    def __init__(self, design: Design, scenario: Scenario, w: World, f: Fiber):
+        self.design, self.scenario, self.w, self.f = design, scenario, w, f
+        self.events: list[Event] = []
+
+    @property
+    def split(self) -> bool:
+        """Does the runtime deschedule at Effect yield points too (granularity "effect")?"""
+        return self.scenario.granularity == "effect"
+
+    def say(self, ref: str, says: str) -> None:
+        self.events.append(Event(ref, says))
+
+    def goto(self, pc: str, **changes) -> None:
+        self.f = replace(self.f, pc=pc, **changes)
+
+    def label(self, mid: int) -> str:
+        return self.w.store.get(mid).label
+
+    def done(self) -> tuple[Step, World]:
+        return Step(self.f.name, tuple(self.events)), self.w.set_fiber(self.f)
+
+
+# --- enabledness ---------------------------------------------------------------------------
+
+
+def enabled(scenario: Scenario, w: World, f: Fiber) -> bool:
+    if f.ended:
+        return False
+    if f.pc == "send":
+        return all(a in w.sent for a in scenario.prompt(f.prompt).after)
+    if f.pc == "await":
+        return w.run(f.run).done is not None
+    if f.pc == "await_int":
+        return w.fiber(_target(f)).ended
+    return True
+
+
+def _target(f: Fiber) -> str:
+    """The fiber a cancel waits on: a run's loop fiber, or the shell client it stopped."""
+    return f"r{f.run}" if f.run > 0 else f.result
+
+
+def step(design: Design, scenario: Scenario, w: World, f: Fiber) -> tuple[Step, World]:
+    """Run fiber `f` for one atomic step. Callers check `enabled` first."""
+    tx = Tx(design, scenario, w, f)
+    if f.kind == "run":
+        _run_step(tx)
+    else:
+        route = scenario.prompt(f.prompt).route
+        {"shell": _shell_step, "abort": _abort_step}.get(route, _prompt_step)(tx)
+    return tx.done()
+
+
+# --- the runner map and the guard ----------------------------------------------------------
+
+
+def _lookup(tx: Tx) -> int:
+    """SessionRunState.runner: the session's Runner in this instance's map, made if absent."""
+    idx = tx.w.maps[tx.f.instance]
+    if idx is None:
+        tx.w, idx = tx.w.new_runner(tx.f.instance)
+        tx.say("runstate.runner", f"no runner in the map of instance {tx.f.instance}: makes runner #{idx}")
+    else:
+        tx.say("runstate.runner", f"finds runner #{idx} in the map of instance {tx.f.instance}")
+    tx.f = replace(tx.f, runner=idx)
+    return idx
+
+
+def _spawn(tx: Tx, rid: int) -> None:
+    """startRun: fork the loop into the runner's scope; it starts when next scheduled."""
+    tx.w = tx.w.add_fiber(Fiber(f"r{rid}", "run", "start", run=rid, instance=tx.w.homes[tx.w.run(rid).runner]))
+
+
+def _ensure(tx: Tx) -> None:
+    """SessionPrompt.loop -> Runner.ensureRunning, all inside the ref's modifyEffect."""
+    idx = tx.f.runner
+    st = tx.w.runners[idx]
+    guarded = tx.f.prompt if tx.design.guard == "turn" else None
+    w, rid = tx.w.new_run(idx, guarded)
+    out = guard.ensure_running(st, rid, tx.design.overlap)
+    if out.busy:
+        tx.say("runner.ensureRunning", f"runner #{idx} is {st.tag}: rejected as busy")
+        tx.goto("end", result="busy")
+        return
+    if out.wait != rid:  # joins the run in flight; the tentative run is never made
+        tx.w = tx.w.set_runner(idx, out.state)
+        tx.say("runner.ensureRunning", f"runner #{idx} is {st.tag}(r{out.wait}): awaits r{out.wait}'s done")
+        tx.goto("await", run=out.wait)
+        return
+    tx.w = w.set_runner(idx, out.state)
+    if out.start:
+        _spawn(tx, rid)
+        tx.say("runner.startRun", f"runner #{idx} Idle -> Running(r{rid}): forks loop r{rid}")
+    else:
+        tx.say("runner.ensureRunning", f"runner #{idx} is {st.tag}: r{rid} waits to start behind it")
+    tx.goto("await", run=rid)
+
+
+def _on_idle(tx: Tx, idx: int) -> None:
+    """onIdle of SessionRunState: delete the session's map entry (whatever runner it now holds)."""
+    home = tx.w.homes[idx]
+    held = tx.w.maps[home]
+    tx.w = tx.w.set_map(home, None)
+    note = "" if held in (idx, None) else f" (it held runner #{held}, not #{idx})"
+    tx.say("runstate.onIdle", f"onIdle of runner #{idx}: deletes the session from instance {home}'s map{note}")
+
+
+def _close_turn(tx: Tx, rid: int) -> None:
+    tx.w = replace(tx.w, turns=tuple(t for t in tx.w.turns if t.run != rid))
+
+
+# --- prompt and prompt_async routes --------------------------------------------------------
+
+
+def _write_user(tx: Tx) -> None:
+    """createUserMessage: the user message gets a fresh server id and is written."""
+    p = tx.scenario.prompt(tx.f.prompt)
+    tx.w, mid = tx.w.mint()
+    tx.w = tx.w.write(Message(mid, tx.w.store.writes, USER, p.name, asks=p.tools, source=p.client))
+    tx.say("prompt.user", f"writes user message {p.name} (id {mid})")
+
+
+def _prompt_step(tx: Tx) -> None:
+    f, p = tx.f, tx.scenario.prompt(tx.f.prompt)
+    if f.pc == "send":
+        tx.say(f"route.{p.route}", f"{p.client} client sends {p.name} by {p.route}")
+        tx.w = replace(tx.w, sent=tx.w.sent | {p.name})
+        if tx.design.guard == "entry":
+            _write_user(tx)
+        if tx.split:
+            tx.goto("lookup")
+            return
+        _lookup(tx)
+        _ensure(tx)
+    elif f.pc == "lookup":
+        _lookup(tx)
+        tx.goto("ensure")
+    elif f.pc == "ensure":
+        _ensure(tx)
+    elif f.pc == "await":
+        r = tx.w.run(f.run)
+        res = r.result if r.done == "ok" else "cancelled"
+        tx.say("runner.await", f"r{r.id} is done: {p.name}'s request returns {res}")
+        tx.goto("end", result=res)
+
+
+# --- the prompt loop (runLoop) -------------------------------------------------------------
+
+
+def _answer(w: World) -> str:
+    """The scripted model: reply to the newest user message in the request it is sent.
+
+    It asks for a tool while that user has had fewer completed tool round-trips after it (in
+    this request) than the scenario scripts; otherwise it stops.
+    """
+    latest = w.store.latest().user
+    rounds = sum(
+        1
+        for m in w.store.messages
+        if m.role == ASSISTANT and m.id > latest.id
+        for p in m.tools
+        if p.status == "completed"
+    )
+    return "tool" if rounds < latest.asks else STOP
+
+
+def _iterate(tx: Tx) -> None:
+    """One pass of the loop head: read the messages, resolve the latest, test for exit."""
+    rid = tx.f.run
+    latest = tx.w.store.latest()
+    user, last = latest.user, latest.assistant
+    seen = f"lastUser {user.label}, lastAssistant {last.label if last else '-'}"
+    if last and last.finish and last.finish != TOOL_CALLS and not last.has_tools and user.id < last.id:
+        tx.say("loop.exit", f"reads {seen} ({last.finish}, {user.label} < {last.label}): exits")
+        _finish_run(tx, "ok")
+        return
+    tx.say("loop.read", f"reads {seen}: goes on")
+    own = tx.f.msg and tx.w.store.get(tx.f.msg)
+    continuing = bool(own) and own.finish == TOOL_CALLS
+    bound = tx.f.user if continuing and tx.design.binding == "turn" else user.id
+    tx.f = replace(tx.f, user=bound, seen=tuple(m.id for m in tx.w.store.messages), answer=_answer(tx.w))
+    if not continuing:
+        _close_turn(tx, rid)
+        tx.w = replace(tx.w, turns=tx.w.turns + (Turn(rid, bound, tx.w.store.writes),))
+    if tx.split:
+        tx.goto("create")
+        return
+    _create(tx)
+
+
+def _create(tx: Tx) -> None:
+    """The loop writes a new assistant, parentID = the user it bound, and calls the model."""
+    tx.w, mid = tx.w.mint()
+    n = tx.w.labels + 1
+    msg = Message(mid, tx.w.store.writes, ASSISTANT, f"A{n}", parent=tx.f.user, source=f"r{tx.f.run}")
+    tx.w = replace(tx.w.write(msg), labels=n)
+    tx.say("loop.assistant", f"writes assistant A{n} (id {mid}) with parentID {tx.label(tx.f.user)}")
+    tx.say("llm.call", f"calls the model with {len(tx.f.seen)} messages; it will answer {tx.f.answer}")
+    tx.goto("llm", msg=mid)
+
+
+def _finish_run(tx: Tx, how: str) -> None:
+    """The loop returns lastAssistant; its onExit is finishRun on the runner's ref."""
+    rid = tx.f.run
+    r = tx.w.run(rid)
+    last = tx.w.store.latest().assistant
+    tx.w = tx.w.set_run(replace(r, result=last.label if last else "-"))
+    _close_turn(tx, rid)
+    fin = guard.finish_run(tx.w.runners[r.runner], rid)
+    tx.w = tx.w.set_runner(r.runner, fin.state)
+    if fin.idle:
+        tx.say("runner.finishRun", f"finishRun(r{rid}): runner #{r.runner} Running -> Idle")
+    elif fin.start:
+        tx.say("runner.finishRun", f"finishRun(r{rid}): runner #{r.runner} starts queued r{fin.start}")
+        _spawn(tx, fin.start)
+    else:
+        tx.say("runner.finishRun", f"finishRun(r{rid}): runner #{r.runner} no longer runs r{rid}: unchanged")
+    tx.f = replace(tx.f, idle=fin.idle, result=how)
+    if tx.split:
+        tx.goto("exit")
+        return
+    _complete(tx)
+
+
+def _complete(tx: Tx) -> None:
+    """The effect finishRun returns: onIdle when it went Idle, then complete `done`."""
+    r = tx.w.run(tx.f.run)
+    if tx.f.idle:
+        _on_idle(tx, r.runner)
+    if r.done is None:
+        tx.w = tx.w.set_run(replace(r, done=tx.f.result))
+        tx.say("runner.done", f"completes r{r.id}'s done ({tx.f.result}): joined callers wake")
+    tx.goto("end")
+
+
+def _run_step(tx: Tx) -> None:
+    f = tx.f
+    if f.interrupt and f.pc != "exit":
+        _unwind(tx)
+        return
+    if f.pc == "start":
+        prompt = tx.w.run(f.run).prompt
+        tx.say("loop.start", f"loop r{f.run} starts")
+        if prompt:
+            tx.f = replace(tx.f, prompt=prompt)
+            _write_user(tx)
+        _iterate(tx)
+    elif f.pc == "create":
+        _create(tx)
+    elif f.pc == "llm":
+        msg = tx.w.store.get(f.msg)
+        if f.answer == "tool":
+            part = ToolPart(len(msg.tools) + 1, "running")
+            tx.w = replace(tx.w, store=tx.w.store.update(f.msg, tools=msg.tools + (part,)))
+            tx.say("llm.tool_call", f"model streams a tool call into {msg.label}: the tool starts running")
+            tx.goto("tool")
+        else:
+            tx.w = replace(tx.w, store=tx.w.store.update(f.msg, finish=STOP, completed=True))
+            _close_turn(tx, f.run)
+            tx.say("llm.finish", f"model streams text and finish-step: {msg.label} finish=stop")
+            tx.goto("next")
+    elif f.pc == "tool":
+        msg = tx.w.store.get(f.msg)
+        tools = tuple(replace(p, status="completed") for p in msg.tools)
+        tx.w = replace(tx.w, store=tx.w.store.update(f.msg, tools=tools, finish=TOOL_CALLS, completed=True))
+        tx.say("llm.tool_result", f"tool completes; finish-step: {msg.label} finish=tool-calls")
+        tx.goto("next")
+    elif f.pc == "next":
+        tx.say("loop.continue", "the stream ends; the loop goes round")
+        _iterate(tx)
+    elif f.pc == "exit":
+        _complete(tx)
+
+
+def _unwind(tx: Tx) -> None:
+    """The loop fiber is interrupted: onInterrupt marks its assistant aborted, then finishRun."""
+    f = tx.f
+    if f.pc != "start" and f.msg:
+        msg = tx.w.store.get(f.msg)
+        if not msg.completed:
+            tools = tuple(replace(p, status="error") if p.status == "running" else p for p in msg.tools)
+            tx.w = replace(tx.w, store=tx.w.store.update(f.msg, error="aborted", completed=True, tools=tools))
+            tx.say("loop.interrupted", f"interrupted: {msg.label} marked aborted")
+    if not tx.events:
+        tx.say("loop.interrupted", f"loop r{f.run} interrupted")
+    _finish_run(tx, "cancelled")
+    if tx.f.pc == "exit":
+        _complete(tx)
+
+
+# --- shell route ---------------------------------------------------------------------------
+
+
+def _shell_step(tx: Tx) -> None:
+    f, p = tx.f, tx.scenario.prompt(tx.f.prompt)
+    if f.pc == "send":
+        tx.say("route.shell", f"{p.client} client runs a shell command ({p.name})")
+        tx.w = replace(tx.w, sent=tx.w.sent | {p.name})
+        idx = _lookup(tx)
+        st = guard.start_shell(tx.w.runners[idx], _shell_id(tx))
+        if st is None:
+            tx.say("runner.startShell", f"runner #{idx} is {tx.w.runners[idx].tag}: RunnerBusy")
+            tx.goto("end", result="busy")
+            return
+        tx.w = tx.w.set_runner(idx, st)
+        tx.say("runner.startShell", f"runner #{idx} Idle -> Shell: forks the command")
+        tx.goto("shell.start")
+    elif f.interrupt:
+        _shell_finish(tx, "interrupted")
+    elif f.pc == "shell.start":
+        tx.w, uid = tx.w.mint()
+        tx.w = tx.w.write(Message(uid, tx.w.store.writes, USER, p.name, source=p.client, synthetic=True))
+        tx.w, aid = tx.w.mint()
+        n = tx.w.labels + 1
+        msg = Message(aid, tx.w.store.writes, ASSISTANT, f"A{n}", parent=uid, tools=(ToolPart(1, "running"),))
+        tx.w = replace(tx.w.write(replace(msg, source=f.name)), labels=n)
+        tx.say("shell.messages", f"writes user {p.name} and assistant A{n} with a running bash part")
+        tx.goto("shell.exec", msg=aid)
+    elif f.pc == "shell.exec":
+        _shell_finish(tx, "completed")
+
+
+def _shell_id(tx: Tx) -> int:
+    return [g.name for g in tx.w.fibers].index(tx.f.name) + 1
+
+
+def _shell_finish(tx: Tx, how: str) -> None:
+    """The command ends (or is stopped); `ensuring(finishShell)` settles the runner."""
+    f = tx.f
+    if f.msg:
+        msg = tx.w.store.get(f.msg)
+        tools = tuple(replace(p, status="completed") for p in msg.tools)
+        tx.w = replace(tx.w, store=tx.w.store.update(f.msg, completed=True, tools=tools))
+        tx.say("shell.done", f"command {how}: {msg.label} completed")
+    idx = f.runner
+    fin = guard.finish_shell(tx.w.runners[idx], _shell_id(tx))
+    tx.w = tx.w.set_runner(idx, fin.state)
+    tx.say("runner.finishShell", f"finishShell: runner #{idx} -> {fin.state.tag}")
+    if fin.idle:
+        _on_idle(tx, idx)
+    if fin.start:
+        _spawn(tx, fin.start)
+    tx.goto("end", result=how)
+
+
+# --- abort route (SessionPrompt.cancel) ----------------------------------------------------
+
+
+def _abort_step(tx: Tx) -> None:
+    f, p = tx.f, tx.scenario.prompt(tx.f.prompt)
+    if f.pc == "send":
+        tx.say("route.abort", f"{p.client} client aborts the session ({p.name})")
+        tx.w = replace(tx.w, sent=tx.w.sent | {p.name})
+        idx = tx.w.maps[f.instance]
+        if idx is None or not tx.w.runners[idx].busy:
+            tx.say("runstate.cancel", "no busy runner: sets status idle")
+            tx.goto("end", result="idle")
+            return
+        st = tx.w.runners[idx]
+        c = guard.cancel(st)
+        tx.w = tx.w.set_runner(idx, c.state)
+        for rid in c.fail_done:
+            if rid != c.interrupt:
+                tx.w = tx.w.set_run(replace(tx.w.run(rid), done="cancelled"))
+        tx.say("runner.cancel", f"runner #{idx} {st.tag} -> Idle at once; interrupts afterwards")
+        if c.interrupt:
+            target = tx.w.fiber(f"r{c.interrupt}")
+            tx.w = tx.w.set_fiber(replace(target, interrupt=True))
+            tx.goto("await_int", runner=idx, run=c.interrupt)
+        else:
+            shell = next(g for g in tx.w.fibers if g.kind == "client" and _is_shell_of(tx, g, st.shell))
+            tx.w = tx.w.set_fiber(replace(shell, interrupt=True))
+            tx.goto("await_int", runner=idx, run=0, result=shell.name)
+    elif f.pc == "await_int":
+        if f.run:
+            r = tx.w.run(f.run)
+            if r.done is None:
+                tx.w = tx.w.set_run(replace(r, done="cancelled"))
+        tx.say("runner.idleIfCurrent", f"interrupt finished; runner #{f.runner} is {tx.w.runners[f.runner].tag}")
+        if guard.idle_if_current(tx.w.runners[f.runner]):
+            _on_idle(tx, f.runner)
+        tx.goto("end", result="cancelled")
+
+
+def _is_shell_of(tx: Tx, g: Fiber, shell: int | None) -> bool:
+    return [h.name for h in tx.w.fibers].index(g.name) + 1 == shell

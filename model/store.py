@@ -1,0 +1,105 @@
+"""The session's message store: messages kept in id order, as opencode reads them back.
+
+Ids are opaque sortable values (MessageID.ascending at the server); `seq` is the order in which
+messages were written, a ghost field the specs use to tell "written mid-turn" from "sorted later".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+USER = "user"
+ASSISTANT = "assistant"
+TOOL_CALLS = "tool-calls"
+STOP = "stop"
+
+
+@dataclass(frozen=True)
+class ToolPart:
+    """A tool part of an assistant message: pending -> running -> completed | error."""
+
+    call: int
+    status: str
+
+
+@dataclass(frozen=True)
+class Message:
+    """A user or assistant message, with the fields the turn machinery reads."""
+
+    id: int
+    seq: int
+    role: str
+    label: str
+    parent: int | None = None  # parentID, assistants only
+    finish: str | None = None  # assistant finish reason once the step ended
+    completed: bool = False  # assistant time.completed is set
+    error: str | None = None  # e.g. "aborted" when its run was interrupted
+    tools: tuple[ToolPart, ...] = ()
+    asks: int = 0  # user only: tool round-trips the scripted model performs for it
+    source: str = ""  # who wrote it: a prompt's client, a run ("r1"), a shell ("s1")
+    synthetic: bool = False  # user message written by the shell route, not typed
+
+    @property
+    def terminal(self) -> bool:
+        """A finished step that is not a tool round-trip: what the turn ends on."""
+        return self.role == ASSISTANT and self.finish is not None and self.finish != TOOL_CALLS
+
+    @property
+    def answers(self) -> bool:
+        """Counts as a reply to its parent: completed and not waiting on a tool continuation."""
+        return self.role == ASSISTANT and self.completed and self.finish != TOOL_CALLS
+
+    @property
+    def has_tools(self) -> bool:
+        """Carries tool parts: the loop's exit test refuses to stop on such an assistant."""
+        return bool(self.tools)
+
+
+@dataclass(frozen=True)
+class Latest:
+    """What `MessageV2.latest` resolves from one read: lastUser, lastAssistant, lastFinished."""
+
+    user: Message | None
+    assistant: Message | None
+    finished: Message | None
+
+
+@dataclass(frozen=True)
+class Store:
+    """Messages of one session, sorted by id, plus the write counter."""
+
+    messages: tuple[Message, ...] = ()
+    writes: int = 0
+
+    def add(self, msg: Message) -> Store:
+        """Insert a new message at its id's place (ids need not arrive in order)."""
+        msgs = tuple(sorted(self.messages + (msg,), key=lambda m: m.id))
+        return Store(msgs, self.writes + 1)
+
+    def get(self, mid: int) -> Message:
+        for m in self.messages:
+            if m.id == mid:
+                return m
+        raise KeyError(mid)
+
+    def update(self, mid: int, **changes) -> Store:
+        """Rewrite one message (Session.updateMessage / updatePart on it)."""
+        msgs = tuple(replace(m, **changes) if m.id == mid else m for m in self.messages)
+        return Store(msgs, self.writes)
+
+    def latest(self) -> Latest:
+        """Highest-id user, assistant and finished assistant: the loop's per-iteration resolution."""
+        users = [m for m in self.messages if m.role == USER]
+        assistants = [m for m in self.messages if m.role == ASSISTANT]
+        finished = [m for m in assistants if m.finish is not None]
+        return Latest(
+            users[-1] if users else None,
+            assistants[-1] if assistants else None,
+            finished[-1] if finished else None,
+        )
+
+    def children(self, parent: int) -> tuple[Message, ...]:
+        return tuple(m for m in self.messages if m.role == ASSISTANT and m.parent == parent)
+
+    def count(self, role: str) -> int:
+        return sum(1 for m in self.messages if m.role == role)

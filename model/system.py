@@ -1,0 +1,45 @@
+"""A design and a scenario together: the initial world and the successor relation.
+
+This is the model in the sense of stateright's `Model`: checkers in `explore/` only call
+`initial`, `successors` and `apply`, and never look inside a fiber.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from model.config import Design, Scenario
+from model.fibers import Step, enabled, step
+from model.world import Fiber, World
+
+
+@dataclass(frozen=True)
+class System:
+    design: Design
+    scenario: Scenario
+
+    def initial(self) -> World:
+        """Every scenario prompt is a client fiber about to send; no runner exists yet."""
+        fibers = tuple(Fiber(p.name, "client", "send", prompt=p.name, instance=p.instance) for p in self.scenario.prompts)
+        return World(maps=(None,) * self.scenario.instances, fibers=fibers)
+
+    def enabled(self, w: World) -> list[Fiber]:
+        return [f for f in w.fibers if enabled(self.scenario, w, f)]
+
+    def successors(self, w: World) -> list[tuple[Step, World]]:
+        """One successor per enabled fiber: the schedule is the only nondeterminism."""
+        return [step(self.design, self.scenario, w, f) for f in self.enabled(w)]
+
+    def apply(self, w: World, fiber: str) -> tuple[Step, World]:
+        """Run the named fiber one step (for replaying a schedule); ValueError if it cannot move."""
+        for f in self.enabled(w):
+            if f.name == fiber:
+                return step(self.design, self.scenario, w, f)
+        raise ValueError(f"fiber {fiber} cannot move here (enabled: {', '.join(f.name for f in self.enabled(w)) or 'none'})")
+
+    def quiescent(self, w: World) -> bool:
+        return not self.enabled(w)
+
+    def bounded_out(self, w: World) -> bool:
+        """Past the scenario's bound: not explored further, and reported as cut."""
+        return len(w.store.messages) > self.scenario.max_messages

@@ -1,0 +1,122 @@
+"""The whole system at one instant: store, runners, runs and fibers, as one immutable value.
+
+`World` is what the explorer hashes. Fibers are explicit program counters; what each one does
+next lives in `model/fibers.py`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from model.runner import RunnerState
+from model.store import Message, Store
+
+
+@dataclass(frozen=True)
+class Run:
+    """A run handle: the forked prompt loop and its `done` Deferred.
+
+    `prompt` is set only when the guarded work itself writes the user message (guard="turn").
+    """
+
+    id: int
+    runner: int
+    prompt: str | None = None
+    done: str | None = None  # None until completed: "ok" or "cancelled"
+    result: str | None = None  # label of the assistant the loop returned (lastAssistant)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """Ghost record of an open turn, for the specs: run `run` answering `user` since write `since`."""
+
+    run: int
+    user: int
+    since: int
+
+
+@dataclass(frozen=True)
+class Fiber:
+    """A fiber: its name (the schedule's letter), kind, program counter and the locals it keeps."""
+
+    name: str
+    kind: str  # "client" (a route handler), "run" (the prompt loop)
+    pc: str
+    prompt: str = ""  # client: the scenario prompt it serves
+    run: int = 0  # run fiber: its run; client: the run it awaits or interrupts
+    runner: int = -1  # client: the Runner it looked up in the map (effect granularity)
+    instance: int = 0  # which server instance (runner map) it lives in
+    msg: int = 0  # run: the assistant it is streaming into; shell: its assistant
+    user: int = 0  # run: the user message its current assistant answers
+    seen: tuple[int, ...] = ()  # run: ids of the messages sent to the model in this step
+    answer: str = ""  # run: what the scripted model replies to that request ("tool" | "stop")
+    idle: bool = False  # run: finishRun found it current, so onIdle is still owed (effect split)
+    interrupt: bool = False  # Fiber.interrupt was requested by a cancel
+    result: str = ""  # client: what the request returned
+
+    @property
+    def ended(self) -> bool:
+        return self.pc == "end"
+
+
+@dataclass(frozen=True)
+class World:
+    store: Store = field(default_factory=Store)
+    runners: tuple[RunnerState, ...] = ()  # every Runner ever made; index is its identity
+    homes: tuple[int, ...] = ()  # for each Runner, the instance whose map created it
+    maps: tuple[int | None, ...] = (None,)  # per instance: the session's entry in `runners` map
+    runs: tuple[Run, ...] = ()
+    fibers: tuple[Fiber, ...] = ()
+    clock: int = 0  # last id minted by the server (MessageID.ascending is monotonic)
+    turns: tuple[Turn, ...] = ()
+    sent: frozenset[str] = frozenset()  # prompts the server has accepted
+    labels: int = 0  # assistants written so far, for labels A1, A2, …
+
+    # --- small pure updates, used by the fiber programs -----------------------------------
+
+    def fiber(self, name: str) -> Fiber:
+        for f in self.fibers:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    def set_fiber(self, f: Fiber) -> World:
+        return replace(self, fibers=tuple(f if g.name == f.name else g for g in self.fibers))
+
+    def add_fiber(self, f: Fiber) -> World:
+        return replace(self, fibers=self.fibers + (f,))
+
+    def run(self, rid: int) -> Run:
+        return self.runs[rid - 1]
+
+    def set_run(self, r: Run) -> World:
+        runs = list(self.runs)
+        runs[r.id - 1] = r
+        return replace(self, runs=tuple(runs))
+
+    def new_run(self, runner: int, prompt: str | None) -> tuple[World, int]:
+        rid = len(self.runs) + 1
+        return replace(self, runs=self.runs + (Run(rid, runner, prompt),)), rid
+
+    def set_runner(self, idx: int, st: RunnerState) -> World:
+        rs = list(self.runners)
+        rs[idx] = st
+        return replace(self, runners=tuple(rs))
+
+    def new_runner(self, instance: int) -> tuple[World, int]:
+        """`Runner.make` for the session in `instance`'s map (SessionRunState.runner)."""
+        idx = len(self.runners)
+        w = replace(self, runners=self.runners + (RunnerState(),), homes=self.homes + (instance,))
+        return w.set_map(instance, idx), idx
+
+    def set_map(self, instance: int, runner: int | None) -> World:
+        maps = list(self.maps)
+        maps[instance] = runner
+        return replace(self, maps=tuple(maps))
+
+    def mint(self) -> tuple[World, int]:
+        """A fresh server-side MessageID, greater than every id minted before."""
+        return replace(self, clock=self.clock + 1), self.clock + 1
+
+    def write(self, msg: Message) -> World:
+        return replace(self, store=self.store.add(msg))

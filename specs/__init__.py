@@ -1,0 +1,1 @@
+"""What turnproof checks (properties) and against what (designs and scenarios, as TOML files)."""

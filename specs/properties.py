@@ -1,0 +1,109 @@
+"""The properties turnproof checks: the seed's two invariants and what a user sees in the store.
+
+`always` properties hold in every reachable state; `at_rest` properties are judged only in
+quiescent states (no fiber can move), since a reply may still be on its way before that.
+Each check returns None when it holds, or a Violation naming the messages involved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from model.store import ASSISTANT, TOOL_CALLS, USER, Message
+from model.world import World
+
+
+@dataclass(frozen=True)
+class Violation:
+    says: str
+    nodes: tuple[int, ...]  # message ids to highlight
+
+
+@dataclass(frozen=True)
+class Property:
+    name: str
+    when: str  # "always" | "at_rest"
+    statement: str
+    check: Callable[[World], Violation | None]
+
+
+def _by_run(w: World, run: int) -> list[Message]:
+    return [m for m in w.store.messages if m.role == ASSISTANT and m.source == f"r{run}"]
+
+
+def turn_binding(w: World) -> Violation | None:
+    """Every assistant a run writes during an open turn has parentID = the turn's user."""
+    for t in w.turns:
+        for m in _by_run(w, t.run):
+            if m.seq >= t.since and m.parent != t.user:
+                u, p = w.store.get(t.user), w.store.get(m.parent)
+                return Violation(
+                    f"{m.label} continues the turn opened by {u.label} but its parentID is {p.label}",
+                    (m.id, t.user, m.parent),
+                )
+    return None
+
+
+def turn_serialization(w: World) -> Violation | None:
+    """While a turn is open, no other turn runs and no other prompt's user message is written."""
+    if len(w.turns) > 1:
+        a, b = w.turns[0], w.turns[1]
+        return Violation(
+            f"loops r{a.run} and r{b.run} have turns open at once "
+            f"(for {w.store.get(a.user).label} and {w.store.get(b.user).label})",
+            (a.user, b.user),
+        )
+    for t in w.turns:
+        for m in w.store.messages:
+            if m.role == USER and m.seq >= t.since:
+                return Violation(
+                    f"{m.label} was written while r{t.run}'s turn for {w.store.get(t.user).label} was open",
+                    (m.id, t.user),
+                )
+    return None
+
+
+def no_terminal_siblings(w: World) -> Violation | None:
+    """No two assistants with a finish other than tool-calls share a parentID."""
+    seen: dict[int, Message] = {}
+    for m in w.store.messages:
+        if m.terminal:
+            if m.parent in seen:
+                first = seen[m.parent]
+                return Violation(
+                    f"{first.label} and {m.label} both end a turn under {w.store.get(m.parent).label}",
+                    (first.id, m.id, m.parent),
+                )
+            seen[m.parent] = m
+    return None
+
+
+def tool_followup(w: World) -> Violation | None:
+    """At rest, every tool-calls assistant is followed by a later assistant under the same parent."""
+    msgs = w.store.messages
+    for m in msgs:
+        if m.role == ASSISTANT and m.finish == TOOL_CALLS:
+            if not any(n.role == ASSISTANT and n.parent == m.parent and n.seq > m.seq for n in msgs):
+                return Violation(
+                    f"{m.label} (tool-calls) under {w.store.get(m.parent).label} got no model reply under that user",
+                    (m.id, m.parent),
+                )
+    return None
+
+
+def prompt_answered(w: World) -> Violation | None:
+    """At rest, every user message has a reply: a completed assistant that is not a tool round-trip."""
+    for m in w.store.messages:
+        if m.role == USER and not any(c.answers for c in w.store.children(m.id)):
+            return Violation(f"user message {m.label} has no reply", (m.id,))
+    return None
+
+
+PROPERTIES: tuple[Property, ...] = (
+    Property("turn-binding", "always", turn_binding.__doc__, turn_binding),
+    Property("turn-serialization", "always", turn_serialization.__doc__, turn_serialization),
+    Property("no-terminal-siblings", "always", no_terminal_siblings.__doc__, no_terminal_siblings),
+    Property("tool-followup", "at_rest", tool_followup.__doc__, tool_followup),
+    Property("prompt-answered", "at_rest", prompt_answered.__doc__, prompt_answered),
+)
