@@ -232,7 +232,8 @@ def _create(tx: Tx) -> None:
     msg = Message(mid, tx.w.store.writes, ASSISTANT, f"A{n}", parent=tx.f.user, source=f"r{tx.f.run}")
     tx.w = replace(tx.w.write(msg), labels=n)
     tx.say("loop.assistant", f"writes assistant A{n} (id {mid}) with parentID {tx.label(tx.f.user)}")
-    tx.say("llm.call", f"calls the model with {len(tx.f.seen)} messages; it will answer {tx.f.answer}")
+    reply = "a tool call" if tx.f.answer == "tool" else "stop"
+    tx.say("llm.call", f"calls the model with the {len(tx.f.seen)} messages it read; the script answers {reply}")
     tx.goto("llm", msg=mid)
 
 

@@ -1,0 +1,97 @@
+"""The `turnproof` command line: check a design on a scenario, list what is built in.
+
+Exit codes: 0 every property holds within the bound, 1 a violation (or a shape reached),
+2 a usage or input error, reported on one line.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from explore.bfs import Stats, bfs
+from explore.report import result_json, text, write_graphs
+from model.config import GRANULARITIES
+from model.system import System
+from specs.loader import InputError, builtin, load_design, load_scenario
+from specs.properties import PROPERTIES
+from specs.shapes import SHAPES
+
+
+class Cli(click.Group):
+    """Turns InputError into one line on stderr and exit 2, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except InputError as e:
+            click.echo(f"turnproof: error: {e}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=Cli)
+def main() -> None:
+    """Model checker for opencode's turn boundary (issue #28202) at v1.15.4."""
+
+
+def _progress(stats: Stats, depth: int) -> None:
+    rate = stats.states / stats.seconds if stats.seconds else 0.0
+    click.echo(f"\r  {stats.states} states, depth {depth}, {rate:,.0f} states/s ", nl=False, err=True)
+
+
+@main.command()
+@click.option("--design", "design_ref", required=True, help="Built-in design name or path to a design .toml.")
+@click.option("--scenario", "scenario_ref", required=True, help="Built-in scenario name or path to a scenario .toml.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Where to write counterexample graphs [default: out/DESIGN/SCENARIO].")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+@click.option("--granularity", type=click.Choice(GRANULARITIES), help="Override the scenario's step granularity.")
+@click.option("--shape", "shapes", multiple=True, type=click.Choice(sorted(SHAPES)), help="Ask whether a seed shape is reachable (instead of the properties).")
+def check(design_ref: str, scenario_ref: str, out: Path | None, as_json: bool, granularity: str | None, shapes: tuple[str, ...]) -> None:
+    """Explore every schedule of SCENARIO under DESIGN and check the properties."""
+    from dataclasses import replace
+
+    design = load_design(design_ref)
+    scenario = load_scenario(scenario_ref)
+    if granularity:
+        scenario = replace(scenario, granularity=granularity)
+    props = tuple(SHAPES[s] for s in shapes) or PROPERTIES
+    show = None if as_json or not sys.stderr.isatty() else _progress
+    res = bfs(System(design, scenario), props, progress=show)
+    if show:
+        click.echo("\r" + " " * 60 + "\r", nl=False, err=True)
+    out = out or Path("out") / design.name / scenario.name
+    files = write_graphs(res, out) if res.findings else []
+    if as_json:
+        doc = result_json(res) | {"files": [str(p) for p in files]}
+        click.echo(json.dumps(doc, indent=2))
+    else:
+        click.echo(text(res))
+        if files:
+            click.echo(f"counterexample graphs written to {out}/")
+    sys.exit(0 if res.holds else 1)
+
+
+@main.command(name="list")
+def list_() -> None:
+    """List the built-in designs, scenarios, properties and seed shapes."""
+    click.echo("designs:")
+    for name in builtin("design"):
+        click.echo(f"  {name:<20} {_first(load_design(name).description)}")
+    click.echo("scenarios:")
+    for name in builtin("scenario"):
+        sc = load_scenario(name)
+        click.echo(f"  {name:<20} {_first(sc.description)} [{sc.granularity}]")
+    click.echo("properties:")
+    for p in PROPERTIES:
+        click.echo(f"  {p.name:<20} {p.statement}")
+    click.echo("shapes (--shape):")
+    for name, p in SHAPES.items():
+        click.echo(f"  {name:<20} {p.statement}")
+
+
+def _first(s: str) -> str:
+    s = " ".join(s.split())
+    return s if len(s) <= 90 else s[:87] + "..."

@@ -1,0 +1,121 @@
+"""A check's result as plain data (the `--json` object and trace.json) and as readable text."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from explore.bfs import Result
+from explore.graphs import message_tree, sequence, sequence_dot, tree_dot, write
+from explore.trace import Trace
+from model.source import TAG, ref
+from model.world import World
+
+
+def messages(w: World) -> list[dict]:
+    out = []
+    for m in w.store.messages:
+        d = {"id": m.id, "label": m.label, "role": m.role}
+        if m.role == "assistant":
+            parent = w.store.get(m.parent).label if m.parent is not None else None
+            d |= {"parentID": m.parent, "parent": parent, "finish": m.finish, "completed": m.completed}
+            d |= {"tools": [p.status for p in m.tools], "by": m.source}
+            if m.error:
+                d["error"] = m.error
+        else:
+            d["client"] = m.source
+        out.append(d)
+    return out
+
+
+def trace_json(t: Trace) -> dict:
+    steps = []
+    for i, (step, after) in enumerate(t.steps, 1):
+        r = ref(step.action)
+        steps.append(
+            {
+                "step": i,
+                "fiber": step.fiber,
+                "action": step.action,
+                "source": str(r),
+                "events": [{"action": e.ref, "source": str(ref(e.ref)), "says": e.says} for e in step.events],
+                "messages": messages(after),
+            }
+        )
+    return {"schedule": t.schedule, "length": len(t), "steps": steps}
+
+
+def result_json(res: Result) -> dict:
+    sc = res.system.scenario
+    props = []
+    for p in res.properties:
+        entry: dict = {"name": p.name, "holds": p.name not in res.findings, "when": p.when}
+        f = res.findings.get(p.name)
+        if f:
+            entry |= {"violation": f.violation.says, "schedule": f.trace.schedule, "trace": trace_json(f.trace)}
+        props.append(entry)
+    s = res.stats
+    return {
+        "design": res.system.design.name,
+        "scenario": sc.name,
+        "opencode": TAG,
+        "granularity": sc.granularity,
+        "bound": {"max_messages": sc.max_messages, "cut": s.cut, "complete": res.complete},
+        "verdict": "holds" if res.holds else "violated",
+        "properties": props,
+        "stats": {
+            "states": s.states,
+            "transitions": s.transitions,
+            "max_depth": s.max_depth,
+            "quiescent": s.quiescent,
+            "seconds": round(s.seconds, 3),
+        },
+    }
+
+
+def text(res: Result) -> str:
+    sc, s = res.system.scenario, res.stats
+    lines = [
+        f"design {res.system.design.name} × scenario {sc.name} (opencode {TAG}, granularity {sc.granularity})",
+        f"verdict: {'HOLDS' if res.holds else 'VIOLATED'}"
+        + ("" if res.complete else f" within the bound (max_messages={sc.max_messages}; {s.cut} steps cut)"),
+    ]
+    for p in res.properties:
+        f = res.findings.get(p.name)
+        if f is None:
+            lines.append(f"  ✓ {p.name}")
+        else:
+            lines.append(f"  ✗ {p.name}: {f.violation.says}")
+            lines.append(f"      shortest trace: {len(f.trace)} steps, schedule {f.trace.schedule}")
+    lines.append(
+        f"explored {s.states} states, {s.transitions} transitions, max depth {s.max_depth}, "
+        f"{s.quiescent} quiescent, in {s.seconds:.2f}s"
+    )
+    return "\n".join(lines)
+
+
+def narrate(t: Trace) -> list[str]:
+    """The steps of a trace, one line per sub-action, with the opencode line each stands for."""
+    out = []
+    for i, (step, _) in enumerate(t.steps, 1):
+        for j, e in enumerate(step.events):
+            head = f"{i:>3}. {step.fiber:<4}" if j == 0 else " " * 10
+            out.append(f"{head} {e.says}  [{ref(e.ref)}]")
+    return out
+
+
+def write_graphs(res: Result, out: Path) -> list[Path]:
+    """For each violated property: message tree, sequence diagram (.dot/.svg) and trace.json."""
+    written: list[Path] = []
+    for name, f in res.findings.items():
+        d = out / name
+        d.mkdir(parents=True, exist_ok=True)
+        title = f"{res.system.design.name} × {res.system.scenario.name}: {name}\\n{f.violation.says}"
+        written += write(tree_dot(message_tree(f.trace.final, f.violation.nodes), title), d / "message-tree")
+        written += write(sequence_dot(sequence(f.trace), title), d / "sequence")
+        doc = {"design": res.system.design.name, "scenario": res.system.scenario.name, "property": name}
+        doc |= {"violation": f.violation.says, "highlight": list(f.violation.nodes)} | trace_json(f.trace)
+        path = d / "trace.json"
+        path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+        written.append(path)
+    return written

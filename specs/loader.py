@@ -1,0 +1,129 @@
+"""Load designs and scenarios from TOML files, by built-in name or by path, with strict checks.
+
+Every problem is an InputError whose message is one line naming the file, the field and what
+is allowed; the CLI prints it and exits 2.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+from model.config import CLIENTS, GRANULARITIES, KNOBS, ROUTES, Design, Prompt, Scenario
+
+HERE = Path(__file__).parent
+DESIGNS = HERE / "designs"
+SCENARIOS = HERE / "scenarios"
+NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,15}$")
+RESERVED = re.compile(r"^r[0-9]+$")  # run fibers are named r1, r2, …
+MAX_MESSAGES = 200
+
+
+class InputError(Exception):
+    """Bad user input: a one-line message naming the file and field."""
+
+
+def builtin(kind: str) -> list[str]:
+    folder = DESIGNS if kind == "design" else SCENARIOS
+    return sorted(p.stem for p in folder.glob("*.toml"))
+
+
+def resolve(kind: str, ref: str) -> Path:
+    """A built-in name or a path to a TOML file."""
+    folder = DESIGNS if kind == "design" else SCENARIOS
+    path = Path(ref) if ref.endswith(".toml") or "/" in ref else folder / f"{ref}.toml"
+    if not path.is_file():
+        known = ", ".join(builtin(kind))
+        raise InputError(f"{ref}: no such {kind} (built-in: {known}; or give a path to a .toml file)")
+    return path
+
+
+def _read(path: Path) -> dict:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: not valid TOML: {str(e).splitlines()[0]}") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot read: {e.strerror}") from None
+
+
+def _only(path: Path, where: str, data: dict, allowed: tuple[str, ...]) -> None:
+    for key in data:
+        if key not in allowed:
+            raise InputError(f"{path}: {where}{key}: unknown field (allowed: {', '.join(allowed)})")
+
+
+def _str(path: Path, field: str, value, choices: tuple[str, ...] | None = None) -> str:
+    if not isinstance(value, str):
+        raise InputError(f"{path}: {field}: expected a string, got {type(value).__name__}")
+    if choices and value not in choices:
+        raise InputError(f"{path}: {field}: {value!r} is not one of {', '.join(choices)}")
+    return value
+
+
+def _int(path: Path, field: str, value, lo: int, hi: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InputError(f"{path}: {field}: expected a whole number, got {type(value).__name__}")
+    if not lo <= value <= hi:
+        raise InputError(f"{path}: {field}: {value} is out of range ({lo} to {hi})")
+    return value
+
+
+def load_design(ref: str) -> Design:
+    path = resolve("design", ref)
+    data = _read(path)
+    _only(path, "", data, ("description",) + tuple(KNOBS))
+    knobs = {k: _str(path, k, data[k], KNOBS[k]) for k in KNOBS if k in data}
+    desc = _str(path, "description", data.get("description", ""))
+    return Design(path.stem, desc, **knobs)
+
+
+def load_scenario(ref: str) -> Scenario:
+    path = resolve("scenario", ref)
+    data = _read(path)
+    _only(path, "", data, ("description", "granularity", "max_messages", "prompt"))
+    raw = data.get("prompt")
+    if not isinstance(raw, list) or not raw:
+        raise InputError(f"{path}: prompt: at least one [[prompt]] table is required")
+    prompts: list[Prompt] = []
+    for i, item in enumerate(raw, 1):
+        prompts.append(_prompt(path, f"prompt[{i}].", item, prompts))
+    return Scenario(
+        path.stem,
+        tuple(prompts),
+        description=_str(path, "description", data.get("description", "")),
+        granularity=_str(path, "granularity", data.get("granularity", "await"), GRANULARITIES),
+        max_messages=_int(path, "max_messages", data.get("max_messages", 12), 1, MAX_MESSAGES),
+    )
+
+
+def _prompt(path: Path, at: str, item, before: list[Prompt]) -> Prompt:
+    if not isinstance(item, dict):
+        raise InputError(f"{path}: {at[:-1]}: expected a table")
+    _only(path, at, item, ("name", "client", "route", "tools", "instance", "after"))
+    if "name" not in item:
+        raise InputError(f"{path}: {at}name: missing (a short name such as U1)")
+    name = _str(path, at + "name", item["name"])
+    if not NAME.match(name) or RESERVED.match(name):
+        raise InputError(f"{path}: {at}name: {name!r} must be a letter then letters/digits, not r<digits>")
+    if any(p.name == name for p in before):
+        raise InputError(f"{path}: {at}name: {name!r} is used twice")
+    route = _str(path, at + "route", item.get("route", "prompt_async"), ROUTES)
+    tools = _int(path, at + "tools", item.get("tools", 0), 0, 5)
+    if tools and route in ("shell", "abort"):
+        raise InputError(f"{path}: {at}tools: a {route} request calls no model, so tools must be 0")
+    after = item.get("after", [])
+    if not isinstance(after, list) or not all(isinstance(a, str) for a in after):
+        raise InputError(f"{path}: {at}after: expected a list of earlier prompt names")
+    for a in after:
+        if not any(p.name == a for p in before):
+            raise InputError(f"{path}: {at}after: {a!r} is not an earlier prompt")
+    return Prompt(
+        name,
+        client=_str(path, at + "client", item.get("client", "web"), CLIENTS),
+        route=route,
+        tools=tools,
+        instance=_int(path, at + "instance", item.get("instance", 0), 0, 3),
+        after=tuple(after),
+    )
