@@ -45,11 +45,28 @@ def _progress(stats: Stats, depth: int) -> None:
 @main.command()
 @click.option("--design", "design_ref", required=True, help="Built-in design name or path to a design .toml.")
 @click.option("--scenario", "scenario_ref", required=True, help="Built-in scenario name or path to a scenario .toml.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Where to write counterexample graphs [default: out/DESIGN/SCENARIO].")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to write counterexample graphs [default: out/DESIGN/SCENARIO].",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @click.option("--granularity", type=click.Choice(GRANULARITIES), help="Override the scenario's step granularity.")
-@click.option("--shape", "shapes", multiple=True, type=click.Choice(sorted(SHAPES)), help="Ask whether a seed shape is reachable (instead of the properties).")
-def check(design_ref: str, scenario_ref: str, out: Path | None, as_json: bool, granularity: str | None, shapes: tuple[str, ...]) -> None:
+@click.option(
+    "--shape",
+    "shapes",
+    multiple=True,
+    type=click.Choice(sorted(SHAPES)),
+    help="Ask whether a seed shape is reachable (instead of the properties).",
+)
+def check(
+    design_ref: str,
+    scenario_ref: str,
+    out: Path | None,
+    as_json: bool,
+    granularity: str | None,
+    shapes: tuple[str, ...],
+) -> None:
     """Explore every schedule of SCENARIO under DESIGN and check the properties."""
     from dataclasses import replace
 

@@ -58,7 +58,7 @@ def sequence(trace: Trace) -> nx.DiGraph:
         for f in after.fibers:
             if f.name not in {h.name for h in before.fibers}:
                 made_by[f.name] = node
-        for r_before, r_after in zip(before.runs, after.runs):
+        for r_before, r_after in zip(before.runs, after.runs, strict=False):
             if r_before.done is None and r_after.done is not None:
                 woke[r_after.id] = node
         actor = before.fiber(step.fiber)
@@ -71,7 +71,9 @@ def sequence(trace: Trace) -> nx.DiGraph:
 
 
 def tree_dot(g: nx.DiGraph, title: str) -> graphviz.Digraph:
-    d = graphviz.Digraph("message_tree", graph_attr={"rankdir": "TB", "label": title, "labelloc": "t", "fontname": "Helvetica"})
+    d = graphviz.Digraph(
+        "message_tree", graph_attr={"rankdir": "TB", "label": title, "labelloc": "t", "fontname": "Helvetica"}
+    )
     d.attr("node", shape="box", style="rounded,filled", fontname="Helvetica", fontsize="11")
     users = [n for n, a in g.nodes(data=True) if a["role"] == USER]
     with d.subgraph() as row:
@@ -81,7 +83,7 @@ def tree_dot(g: nx.DiGraph, title: str) -> graphviz.Digraph:
     for n, a in g.nodes(data=True):
         if a["role"] != USER:
             _node(d, n, a)
-    for a, b in zip(users, users[1:]):
+    for a, b in zip(users, users[1:], strict=False):
         d.edge(a, b, style="invis")
     for a, b, attrs in g.edges(data=True):
         d.edge(a, b, label=attrs.get("label", ""), fontsize="9")
@@ -94,7 +96,10 @@ def _node(d: graphviz.Digraph, n: str, a: dict) -> None:
 
 
 def sequence_dot(g: nx.DiGraph, title: str) -> graphviz.Digraph:
-    d = graphviz.Digraph("schedule", graph_attr={"rankdir": "TB", "label": title, "labelloc": "t", "fontname": "Helvetica", "newrank": "true"})
+    d = graphviz.Digraph(
+        "schedule",
+        graph_attr={"rankdir": "TB", "label": title, "labelloc": "t", "fontname": "Helvetica", "newrank": "true"},
+    )
     d.attr("node", fontname="Helvetica", fontsize="10")
     heads = [n for n, a in g.nodes(data=True) if a.get("head")]
     with d.subgraph() as row:
@@ -106,9 +111,9 @@ def sequence_dot(g: nx.DiGraph, title: str) -> graphviz.Digraph:
         a = g.nodes[n]
         hot = {"color": "#dc2626", "penwidth": "3"} if a["hot"] else {}
         d.node(n, a["label"], shape="note", group=a["lane"], **hot)
-    for a, b in zip(heads, heads[1:]):
+    for a, b in zip(heads, heads[1:], strict=False):
         d.edge(a, b, style="invis")
-    for (_, a), (_, b) in zip(steps, steps[1:]):
+    for (_, a), (_, b) in zip(steps, steps[1:], strict=False):
         d.edge(a, b, style="invis", weight="0")
     for a, b, attrs in g.edges(data=True):
         if attrs["kind"] == "life":

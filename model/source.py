@@ -26,13 +26,20 @@ def _r(file: str, line: int, what: str) -> Ref:
     return Ref(PKG + file, line, what)
 
 
-P, R, S, H = "session/prompt.ts", "effect/runner.ts", "session/run-state.ts", "server/routes/instance/httpapi/handlers/session.ts"
+P, R, S, H = (
+    "session/prompt.ts",
+    "effect/runner.ts",
+    "session/run-state.ts",
+    "server/routes/instance/httpapi/handlers/session.ts",
+)
 M, X = "session/message-v2.ts", "session/processor.ts"
 
 REFS: dict[str, Ref] = {
     # server routes: where a client's request enters
     "route.prompt": _r(H, 279, "SessionHttpApi.prompt: awaits SessionPrompt.prompt, answers with its result"),
-    "route.prompt_async": _r(H, 295, "SessionHttpApi.promptAsync: forkIn(scope, {startImmediately: true}), 204 at once"),
+    "route.prompt_async": _r(
+        H, 295, "SessionHttpApi.promptAsync: forkIn(scope, {startImmediately: true}), 204 at once"
+    ),
     "route.shell": _r(H, 327, "SessionHttpApi.shell: SessionPrompt.shell, RunnerBusy mapped to BusyError"),
     "route.abort": _r(H, 216, "SessionHttpApi.abort: SessionPrompt.cancel"),
     # SessionPrompt.prompt / loop / shell
@@ -55,7 +62,9 @@ REFS: dict[str, Ref] = {
     # runLoop
     "loop.start": _r(R, 86, "startRun: work.pipe(onExit(finishRun), forkIn(scope)) -- the loop fiber begins"),
     "loop.read": _r(P, 1655, "runLoop: filterCompactedEffect, then MessageV2.latest -> lastUser, lastAssistant"),
-    "loop.exit": _r(P, 1670, "exit test: lastAssistant.finish not tool-calls, no tool parts, lastUser.id < lastAssistant.id"),
+    "loop.exit": _r(
+        P, 1670, "exit test: lastAssistant.finish not tool-calls, no tool parts, lastUser.id < lastAssistant.id"
+    ),
     "loop.assistant": _r(P, 1731, "new assistant: id MessageID.ascending(), parentID: lastUser.id"),
     "loop.continue": _r(P, 1863, "process returned: outcome continue, back to while (true)"),
     "loop.interrupted": _r(P, 1748, "finalizeInterruptedAssistant: error Aborted, time.completed"),

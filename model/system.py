@@ -20,7 +20,9 @@ class System:
 
     def initial(self) -> World:
         """Every scenario prompt is a client fiber about to send; no runner exists yet."""
-        fibers = tuple(Fiber(p.name, "client", "send", prompt=p.name, instance=p.instance) for p in self.scenario.prompts)
+        fibers = tuple(
+            Fiber(p.name, "client", "send", prompt=p.name, instance=p.instance) for p in self.scenario.prompts
+        )
         return World(maps=(None,) * self.scenario.instances, fibers=fibers)
 
     def enabled(self, w: World) -> list[Fiber]:
@@ -35,7 +37,9 @@ class System:
         for f in self.enabled(w):
             if f.name == fiber:
                 return step(self.design, self.scenario, w, f)
-        raise ValueError(f"fiber {fiber} cannot move here (enabled: {', '.join(f.name for f in self.enabled(w)) or 'none'})")
+        raise ValueError(
+            f"fiber {fiber} cannot move here (enabled: {', '.join(f.name for f in self.enabled(w)) or 'none'})"
+        )
 
     def quiescent(self, w: World) -> bool:
         return not self.enabled(w)

@@ -17,7 +17,10 @@ def four_siblings(w: World) -> Violation | None:
         if u.role == USER:
             ends = [c for c in w.store.children(u.id) if c.terminal]
             if len(ends) >= 4:
-                return Violation(f"{u.label} has {len(ends)} terminal assistants: {', '.join(c.label for c in ends)}", (u.id,) + tuple(c.id for c in ends))
+                return Violation(
+                    f"{u.label} has {len(ends)} terminal assistants: {', '.join(c.label for c in ends)}",
+                    (u.id,) + tuple(c.id for c in ends),
+                )
     return None
 
 
@@ -35,8 +38,9 @@ def u2_pair(w: World) -> Violation | None:
                 followed = any(n.parent == a.parent and n.role == ASSISTANT and n.seq > a.seq for n in msgs)
                 if not followed:
                     older = w.store.get(a.parent).label
+                    pair = f"{ends[0].label} and {ends[1].label} end under {u.label}"
                     return Violation(
-                        f"{ends[0].label} and {ends[1].label} end under {u.label}; {older}'s tool branch {a.label} got no reply",
+                        f"{pair}; {older}'s tool branch {a.label} got no reply",
                         (u.id, ends[0].id, ends[1].id, a.id),
                     )
     return None
