@@ -18,6 +18,15 @@ KNOBS: dict[str, tuple[str, ...]] = {
     # What a prompt gets while a run is in flight: join it (await its `done`), queue a fresh
     # run behind it, or be rejected as busy.
     "overlap": ("join", "queue", "reject"),
+    # What cancel does with the guard: release it at once and interrupt the loop afterwards, or
+    # keep it until the interrupted loop (or shell) has stopped and released it itself.
+    "cancel": ("idle-at-once", "after-interrupt"),
+    # What onIdle does with the session's entry in the runner map: delete it (whichever runner
+    # it holds by then), or keep one runner per session for the instance's lifetime.
+    "on_idle": ("delete-entry", "keep-entry"),
+    # Where the session's runner lives: in each instance's map (InstanceState, one per project
+    # directory), or in one map for the whole server process.
+    "runner_map": ("per-instance", "per-process"),
 }
 
 ROUTES = ("prompt", "prompt_async", "shell", "abort")
@@ -32,6 +41,9 @@ class Design:
     binding: str = "iteration"
     guard: str = "entry"
     overlap: str = "join"
+    cancel: str = "idle-at-once"
+    on_idle: str = "delete-entry"
+    runner_map: str = "per-instance"
 
 
 @dataclass(frozen=True)

@@ -91,14 +91,20 @@ def step(design: Design, scenario: Scenario, w: World, f: Fiber) -> tuple[Step, 
 # --- the runner map and the guard ----------------------------------------------------------
 
 
+def _map(tx: Tx) -> int:
+    """Which runner map this fiber's requests use: its instance's, or the one process-wide map."""
+    return tx.f.instance if tx.design.runner_map == "per-instance" else 0
+
+
 def _lookup(tx: Tx) -> int:
     """SessionRunState.runner: the session's Runner in this instance's map, made if absent."""
-    idx = tx.w.maps[tx.f.instance]
+    home = _map(tx)
+    idx = tx.w.maps[home]
     if idx is None:
-        tx.w, idx = tx.w.new_runner(tx.f.instance)
-        tx.say("runstate.runner", f"no runner in the map of instance {tx.f.instance}: makes runner #{idx}")
+        tx.w, idx = tx.w.new_runner(home)
+        tx.say("runstate.runner", f"no runner in the map of instance {home}: makes runner #{idx}")
     else:
-        tx.say("runstate.runner", f"finds runner #{idx} in the map of instance {tx.f.instance}")
+        tx.say("runstate.runner", f"finds runner #{idx} in the map of instance {home}")
     tx.f = replace(tx.f, runner=idx)
     return idx
 
@@ -135,6 +141,9 @@ def _ensure(tx: Tx) -> None:
 
 def _on_idle(tx: Tx, idx: int) -> None:
     """onIdle of SessionRunState: delete the session's map entry (whatever runner it now holds)."""
+    if tx.design.on_idle == "keep-entry":
+        tx.say("runstate.onIdle", f"onIdle of runner #{idx}: status idle; the map entry is kept")
+        return
     home = tx.w.homes[idx]
     held = tx.w.maps[home]
     tx.w = tx.w.set_map(home, None)
@@ -389,18 +398,21 @@ def _abort_step(tx: Tx) -> None:
     if f.pc == "send":
         tx.say("route.abort", f"{p.client} client aborts the session ({p.name})")
         tx.w = replace(tx.w, sent=tx.w.sent | {p.name})
-        idx = tx.w.maps[f.instance]
+        idx = tx.w.maps[_map(tx)]
         if idx is None or not tx.w.runners[idx].busy:
             tx.say("runstate.cancel", "no busy runner: sets status idle")
             tx.goto("end", result="idle")
             return
         st = tx.w.runners[idx]
-        c = guard.cancel(st)
+        c = guard.cancel(st, tx.design.cancel)
         tx.w = tx.w.set_runner(idx, c.state)
         for rid in c.fail_done:
             if rid != c.interrupt:
                 tx.w = tx.w.set_run(replace(tx.w.run(rid), done="cancelled"))
-        tx.say("runner.cancel", f"runner #{idx} {st.tag} -> Idle at once; interrupts afterwards")
+        if c.state.busy:
+            tx.say("runner.cancel", f"runner #{idx} stays {c.state.tag} until the interrupted fiber stops")
+        else:
+            tx.say("runner.cancel", f"runner #{idx} {st.tag} -> Idle at once; interrupts afterwards")
         if c.interrupt:
             target = tx.w.fiber(f"r{c.interrupt}")
             tx.w = tx.w.set_fiber(replace(target, interrupt=True))
@@ -415,7 +427,7 @@ def _abort_step(tx: Tx) -> None:
             if r.done is None:
                 tx.w = tx.w.set_run(replace(r, done="cancelled"))
         tx.say("runner.idleIfCurrent", f"interrupt finished; runner #{f.runner} is {tx.w.runners[f.runner].tag}")
-        if guard.idle_if_current(tx.w.runners[f.runner]):
+        if tx.design.cancel == "idle-at-once" and guard.idle_if_current(tx.w.runners[f.runner]):
             _on_idle(tx, f.runner)
         tx.goto("end", result="cancelled")
 

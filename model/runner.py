@@ -104,11 +104,20 @@ class Cancel:
     shell: int | None = None
 
 
-def cancel(st: RunnerState) -> Cancel:
-    """cancel: sets Idle immediately and leaves the interrupting to the caller, afterwards."""
+def cancel(st: RunnerState, mode: str = "idle-at-once") -> Cancel:
+    """cancel: v1.15.4 sets Idle immediately and interrupts afterwards ("idle-at-once").
+
+    "after-interrupt" keeps the guard held by the interrupted run or shell: its own finishRun or
+    finishShell releases it once the fiber has stopped. Runs queued behind it are cancelled.
+    """
     if st.tag == IDLE:
         return Cancel(st)
     pending = st.queue
+    if mode == "after-interrupt":
+        if st.tag == RUNNING:
+            return Cancel(RunnerState(RUNNING, run=st.run), interrupt=st.run, fail_done=pending)
+        dropped = (st.run,) if st.tag == SHELL_THEN_RUN else ()
+        return Cancel(RunnerState(SHELL, shell=st.shell), shell=st.shell, fail_done=dropped + pending)
     if st.tag == RUNNING:
         return Cancel(RunnerState(), interrupt=st.run, fail_done=(st.run,) + pending)
     if st.tag == SHELL:

@@ -79,11 +79,19 @@ def no_terminal_siblings(w: World) -> Violation | None:
     return None
 
 
+def _cancelled(w: World, source: str) -> bool:
+    """A run the user aborted (its done failed with Cancelled), or a prompt told it was cancelled."""
+    if source.startswith("r") and source[1:].isdigit():
+        return w.run(int(source[1:])).done == "cancelled"
+    return any(f.kind == "client" and f.prompt == source and f.result == "cancelled" for f in w.fibers)
+
+
 def tool_followup(w: World) -> Violation | None:
-    """At rest, every tool-calls assistant is followed by a later assistant under the same parent."""
+    """At rest, every tool-calls assistant is followed by a later assistant under the same parent,
+    unless the run that wrote it was cancelled by an abort."""
     msgs = w.store.messages
     for m in msgs:
-        if m.role == ASSISTANT and m.finish == TOOL_CALLS:
+        if m.role == ASSISTANT and m.finish == TOOL_CALLS and not _cancelled(w, m.source):
             if not any(n.role == ASSISTANT and n.parent == m.parent and n.seq > m.seq for n in msgs):
                 return Violation(
                     f"{m.label} (tool-calls) under {w.store.get(m.parent).label} got no model reply under that user",
@@ -93,9 +101,10 @@ def tool_followup(w: World) -> Violation | None:
 
 
 def prompt_answered(w: World) -> Violation | None:
-    """At rest, every user message has a reply: a completed assistant that is not a tool round-trip."""
+    """At rest, every user message has a reply (a completed assistant that is not a tool
+    round-trip), unless its request was told that an abort cancelled it."""
     for m in w.store.messages:
-        if m.role == USER and not any(c.answers for c in w.store.children(m.id)):
+        if m.role == USER and not _cancelled(w, m.label) and not any(c.answers for c in w.store.children(m.id)):
             return Violation(f"user message {m.label} has no reply", (m.id,))
     return None
 
