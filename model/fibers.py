@@ -173,6 +173,7 @@ def _prompt_step(tx: Tx) -> None:
         tx.w = replace(tx.w, sent=tx.w.sent | {p.name})
         if tx.design.guard == "entry":
             _write_user(tx)
+        tx.say("prompt.loop", "prompt() calls loop(): SessionRunState.ensureRunning")
         if tx.split:
             tx.goto("lookup")
             return
