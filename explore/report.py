@@ -77,15 +77,19 @@ def text(res: Result) -> str:
     sc, s = res.system.scenario, res.stats
     lines = [
         f"design {res.system.design.name} × scenario {sc.name} (opencode {TAG}, granularity {sc.granularity})",
-        f"verdict: {'HOLDS' if res.holds else 'VIOLATED'}"
-        + ("" if res.complete else f" within the bound (max_messages={sc.max_messages}; {s.cut} steps cut)"),
+        "verdict: VIOLATED"
+        if not res.holds
+        else "verdict: HOLDS (every reachable state explored, nothing cut)"
+        if res.complete
+        else f"verdict: HOLDS within the bound (max_messages={sc.max_messages}; {s.cut} steps cut)",
     ]
     for p in res.properties:
         f = res.findings.get(p.name)
+        shape = p.name.startswith("shape:")
         if f is None:
-            lines.append(f"  ✓ {p.name}")
+            lines.append(f"  ✓ {p.name}" + (": unreachable" if shape else ""))
         else:
-            lines.append(f"  ✗ {p.name}: {f.violation.says}")
+            lines.append(f"  ✗ {p.name}: {'reached: ' if shape else ''}{f.violation.says}")
             lines.append(f"      shortest trace: {len(f.trace)} steps, schedule {f.trace.schedule}")
     lines.append(
         f"explored {s.states} states, {s.transitions} transitions, max depth {s.max_depth}, "

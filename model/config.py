@@ -52,7 +52,9 @@ class Prompt:
 
     `tools` scripts the model: how many tool round-trips it performs when this is the newest
     user message it is shown. `after` holds back the request until those prompts were accepted
-    (a web UI sends its second message after the first was acknowledged).
+    (a web UI sends its second message after the first was acknowledged). `no_reply` is the
+    path plugins and the task tool use to inject context: prompt() writes the message and
+    returns before loop().
     """
 
     name: str
@@ -61,6 +63,7 @@ class Prompt:
     tools: int = 0
     instance: int = 0
     after: tuple[str, ...] = ()
+    no_reply: bool = False  # noReply: true -- write the message as context, start no loop
 
 
 @dataclass(frozen=True)

@@ -162,7 +162,8 @@ def _write_user(tx: Tx) -> None:
     """createUserMessage: the user message gets a fresh server id and is written."""
     p = tx.scenario.prompt(tx.f.prompt)
     tx.w, mid = tx.w.mint()
-    tx.w = tx.w.write(Message(mid, tx.w.store.writes, USER, p.name, asks=p.tools, source=p.client))
+    msg = Message(mid, tx.w.store.writes, USER, p.name, asks=p.tools, source=p.client, no_reply=p.no_reply)
+    tx.w = tx.w.write(msg)
     tx.say("prompt.user", f"writes user message {p.name} (id {mid})")
 
 
@@ -171,6 +172,11 @@ def _prompt_step(tx: Tx) -> None:
     if f.pc == "send":
         tx.say(f"route.{p.route}", f"{p.client} client sends {p.name} by {p.route}")
         tx.w = replace(tx.w, sent=tx.w.sent | {p.name})
+        if p.no_reply:
+            _write_user(tx)
+            tx.say("prompt.noReply", f"noReply: prompt() returns {p.name} without calling loop()")
+            tx.goto("end", result=p.name)
+            return
         if tx.design.guard == "entry":
             _write_user(tx)
         tx.say("prompt.loop", "prompt() calls loop(): SessionRunState.ensureRunning")

@@ -52,6 +52,7 @@ _TABLE = [
         "createUserMessage: updateMessage(info), id messageID ?? ascending",
         "updateMessage(info)",
     ),
+    ("prompt.noReply", P, 1631, "prompt: noReply returns the message before loop()", "input.noReply === true"),
     ("prompt.loop", P, 1880, "loop: state.ensureRunning(sessionID, lastAssistant, runLoop)", "state.ensureRunning("),
     # SessionRunState: one Runner per session in each instance's map
     ("runstate.runner", S, 51, "runner(): the map's Runner, or Runner.make + map.set", '"SessionRunState.runner"'),

@@ -38,6 +38,7 @@ class Message:
     asks: int = 0  # user only: tool round-trips the scripted model performs for it
     source: str = ""  # who wrote it: a prompt's client, a run ("r1"), a shell ("s1")
     synthetic: bool = False  # user message written by the shell route, not typed
+    no_reply: bool = False  # user message injected with noReply: context, not a prompt
 
     @property
     def terminal(self) -> bool:

@@ -101,7 +101,7 @@ def load_scenario(ref: str) -> Scenario:
 def _prompt(path: Path, at: str, item, before: list[Prompt]) -> Prompt:
     if not isinstance(item, dict):
         raise InputError(f"{path}: {at[:-1]}: expected a table")
-    _only(path, at, item, ("name", "client", "route", "tools", "instance", "after"))
+    _only(path, at, item, ("name", "client", "route", "tools", "instance", "after", "no_reply"))
     if "name" not in item:
         raise InputError(f"{path}: {at}name: missing (a short name such as U1)")
     name = _str(path, at + "name", item["name"])
@@ -113,6 +113,11 @@ def _prompt(path: Path, at: str, item, before: list[Prompt]) -> Prompt:
     tools = _int(path, at + "tools", item.get("tools", 0), 0, 5)
     if tools and route in ("shell", "abort"):
         raise InputError(f"{path}: {at}tools: a {route} request calls no model, so tools must be 0")
+    no_reply = item.get("no_reply", False)
+    if not isinstance(no_reply, bool):
+        raise InputError(f"{path}: {at}no_reply: expected true or false")
+    if no_reply and (route not in ("prompt", "prompt_async") or tools):
+        raise InputError(f"{path}: {at}no_reply: only a prompt or prompt_async with tools = 0 can be noReply")
     after = item.get("after", [])
     if not isinstance(after, list) or not all(isinstance(a, str) for a in after):
         raise InputError(f"{path}: {at}after: expected a list of earlier prompt names")
@@ -126,4 +131,5 @@ def _prompt(path: Path, at: str, item, before: list[Prompt]) -> Prompt:
         tools=tools,
         instance=_int(path, at + "instance", item.get("instance", 0), 0, 3),
         after=tuple(after),
+        no_reply=no_reply,
     )

@@ -46,7 +46,8 @@ def turn_binding(w: World) -> Violation | None:
 
 
 def turn_serialization(w: World) -> Violation | None:
-    """While a turn is open, no other turn runs and no other prompt's user message is written."""
+    """While a turn is open, no other turn runs and no other prompt's user message is written
+    (noReply context injections start no turn and are not counted)."""
     if len(w.turns) > 1:
         a, b = w.turns[0], w.turns[1]
         return Violation(
@@ -56,7 +57,7 @@ def turn_serialization(w: World) -> Violation | None:
         )
     for t in w.turns:
         for m in w.store.messages:
-            if m.role == USER and m.seq >= t.since:
+            if m.role == USER and m.seq >= t.since and not m.no_reply:
                 return Violation(
                     f"{m.label} was written while r{t.run}'s turn for {w.store.get(t.user).label} was open",
                     (m.id, t.user),
@@ -101,10 +102,12 @@ def tool_followup(w: World) -> Violation | None:
 
 
 def prompt_answered(w: World) -> Violation | None:
-    """At rest, every user message has a reply (a completed assistant that is not a tool
-    round-trip), unless its request was told that an abort cancelled it."""
+    """At rest, every user prompt has a reply (a completed assistant that is not a tool
+    round-trip), unless its request was told that an abort cancelled it; noReply context is exempt."""
     for m in w.store.messages:
-        if m.role == USER and not _cancelled(w, m.label) and not any(c.answers for c in w.store.children(m.id)):
+        if m.role != USER or m.no_reply or _cancelled(w, m.label):
+            continue
+        if not any(c.answers for c in w.store.children(m.id)):
             return Violation(f"user message {m.label} has no reply", (m.id,))
     return None
 

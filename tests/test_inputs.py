@@ -62,6 +62,8 @@ def test_bad_design_files(cli, tmp_path, body, needles):
         (GOOD_PROMPT + 'route = "shell"\ntools = 1\n', ("prompt[1].tools: a shell request calls no model",)),
         (GOOD_PROMPT + "tools = -1\n", ("prompt[1].tools: -1 is out of range",)),
         (GOOD_PROMPT + "tools = true\n", ("prompt[1].tools: expected a whole number",)),
+        (GOOD_PROMPT + 'no_reply = "yes"\n', ("prompt[1].no_reply: expected true or false",)),
+        (GOOD_PROMPT + "no_reply = true\ntools = 1\n", ("prompt[1].no_reply: only a prompt or prompt_async",)),
     ],
 )
 def test_bad_scenario_files(cli, tmp_path, body, needles):
