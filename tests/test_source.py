@@ -43,3 +43,22 @@ def test_anchors_are_well_formed():
 @pytest.mark.skipif(not os.environ.get("OPENCODE_SRC"), reason="set OPENCODE_SRC to an opencode v1.15.4 checkout")
 def test_anchors_match_the_tagged_source():
     assert verify(os.environ["OPENCODE_SRC"]) == []
+
+
+def test_the_docs_cite_only_anchored_lines():
+    """Every `file:line` in docs/model.md is a line the model's table anchors."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).parent.parent / "docs" / "model.md").read_text()
+    anchored = {(r.file.rsplit("/", 2)[-2] + "/" + r.file.rsplit("/", 1)[-1], r.line) for r in REFS.values()}
+    anchored |= {(r.file.rsplit("/", 1)[-1], r.line) for r in REFS.values()}
+    cited = []
+    last_file = None
+    for m in re.finditer(r"`(?:([\w/.-]+\.ts))?:(\d+)`|`([\w/.-]+\.ts):(\d+)`", text):
+        f, n = (m.group(1) or m.group(3)), int(m.group(2) or m.group(4))
+        last_file = f or last_file
+        cited.append((last_file, n))
+    assert len(cited) > 20
+    missing = [c for c in cited if c not in anchored]
+    assert missing == []
