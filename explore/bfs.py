@@ -87,7 +87,7 @@ def bfs(system: System, properties: tuple[Property, ...], progress: Progress | N
             _check(result, parents, nxt, "always")
             frontier.append(nxt)
         tick += 1
-        if progress and tick % 2000 == 0:
+        if progress and tick % 500 == 0:
             stats.seconds = time.perf_counter() - started
             progress(stats, depth[w])
     stats.seconds = time.perf_counter() - started

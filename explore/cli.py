@@ -37,9 +37,18 @@ def main() -> None:
     """Model checker for opencode's turn boundary (issue #28202) at v1.15.4."""
 
 
-def _progress(stats: Stats, depth: int) -> None:
-    rate = stats.states / stats.seconds if stats.seconds else 0.0
-    click.echo(f"\r  {stats.states} states, depth {depth}, {rate:,.0f} states/s ", nl=False, err=True)
+class Progress:
+    """States, depth and rate on the terminal's stderr, at most a few times a second."""
+
+    def __init__(self) -> None:
+        self.shown = -1.0
+
+    def __call__(self, stats: Stats, depth: int) -> None:
+        if stats.seconds - self.shown < 0.25:
+            return
+        self.shown = stats.seconds
+        rate = stats.states / stats.seconds if stats.seconds else 0.0
+        click.echo(f"\r  {stats.states:,} states, depth {depth}, {rate:,.0f} states/s ", nl=False, err=True)
 
 
 @main.command()
@@ -75,7 +84,7 @@ def check(
     if granularity:
         scenario = replace(scenario, granularity=granularity)
     props = tuple(SHAPES[s] for s in shapes) or PROPERTIES
-    show = None if as_json or not sys.stderr.isatty() else _progress
+    show = None if as_json or not sys.stderr.isatty() else Progress()
     res = bfs(System(design, scenario), props, progress=show)
     if show:
         click.echo("\r" + " " * 60 + "\r", nl=False, err=True)

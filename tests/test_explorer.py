@@ -110,3 +110,25 @@ def test_schedule_strings_round_trip():
 def test_replay_says_where_a_schedule_stops_applying():
     with pytest.raises(ValueError, match="step 3: fiber U2 cannot move"):
         replay(system("v1.15.4", "tool-race"), "U1,U2,U2")
+
+
+def test_progress_reports_growing_counts_while_exploring():
+    seen = []
+    res = bfs(system("v1.15.4", "async-overlap"), PROPERTIES, progress=lambda st, d: seen.append((st.states, d)))
+    assert len(seen) >= 2
+    assert [s for s, _ in seen] == sorted(s for s, _ in seen)
+    assert all(0 < s <= res.stats.states and 0 <= d <= res.stats.max_depth for s, d in seen)
+
+
+def test_json_mode_is_quiet_on_stderr(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from explore.cli import main
+
+    r = CliRunner().invoke(
+        main, ["check", "--design", "v1.15.4", "--scenario", "idle-window", "--json", "--out", str(tmp_path)]
+    )
+    assert r.stderr == ""
+    assert json.loads(r.stdout)["stats"]["states"] > 1000
