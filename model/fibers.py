@@ -68,13 +68,8 @@ def enabled(scenario: Scenario, w: World, f: Fiber) -> bool:
     if f.pc == "await":
         return w.run(f.run).done is not None
     if f.pc == "await_int":
-        return w.fiber(_target(f)).ended
+        return w.fiber(f.target).ended
     return True
-
-
-def _target(f: Fiber) -> str:
-    """The fiber a cancel waits on: a run's loop fiber, or the shell client it stopped."""
-    return f"r{f.run}" if f.run > 0 else f.result
 
 
 def step(design: Design, scenario: Scenario, w: World, f: Fiber) -> tuple[Step, World]:
@@ -375,6 +370,7 @@ def _shell_step(tx: Tx) -> None:
 
 
 def _shell_id(tx: Tx) -> int:
+    """A shell's handle id: its client fiber's place in the (append-only) fiber list, from 1."""
     return [g.name for g in tx.w.fibers].index(tx.f.name) + 1
 
 
@@ -420,14 +416,10 @@ def _abort_step(tx: Tx) -> None:
             tx.say("runner.cancel", f"runner #{idx} stays {c.state.tag} until the interrupted fiber stops")
         else:
             tx.say("runner.cancel", f"runner #{idx} {st.tag} -> Idle at once; interrupts afterwards")
-        if c.interrupt:
-            target = tx.w.fiber(f"r{c.interrupt}")
-            tx.w = tx.w.set_fiber(replace(target, interrupt=True))
-            tx.goto("await_int", runner=idx, run=c.interrupt)
-        else:
-            shell = next(g for g in tx.w.fibers if g.kind == "client" and _is_shell_of(tx, g, st.shell))
-            tx.w = tx.w.set_fiber(replace(shell, interrupt=True))
-            tx.goto("await_int", runner=idx, run=0, result=shell.name)
+        # the loop fiber of the interrupted run, or the client fiber running the shell command
+        target = tx.w.fiber(f"r{c.interrupt}") if c.interrupt else tx.w.fibers[st.shell - 1]
+        tx.w = tx.w.set_fiber(replace(target, interrupt=True))
+        tx.goto("await_int", runner=idx, run=c.interrupt or 0, target=target.name)
     elif f.pc == "await_int":
         if f.run:
             r = tx.w.run(f.run)
@@ -437,7 +429,3 @@ def _abort_step(tx: Tx) -> None:
         if tx.design.cancel == "idle-at-once" and guard.idle_if_current(tx.w.runners[f.runner]):
             _on_idle(tx, f.runner)
         tx.goto("end", result="cancelled")
-
-
-def _is_shell_of(tx: Tx, g: Fiber, shell: int | None) -> bool:
-    return [h.name for h in tx.w.fibers].index(g.name) + 1 == shell

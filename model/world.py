@@ -52,6 +52,7 @@ class Fiber:
     answer: str = ""  # run: what the scripted model replies to that request ("tool" | "stop")
     idle: bool = False  # run: finishRun found it current, so onIdle is still owed (effect split)
     interrupt: bool = False  # Fiber.interrupt was requested by a cancel
+    target: str = ""  # abort client: the fiber it interrupted and now waits for
     result: str = ""  # client: what the request returned
 
     @property

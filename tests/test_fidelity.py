@@ -125,3 +125,24 @@ def test_on_idle_deletes_the_map_entry_so_the_next_prompt_makes_a_new_runner():
     last = trace.steps[-1][0]
     assert any("makes runner #1" in e.says for e in last.events)
     assert trace.final.maps == (1,)
+
+
+def test_abort_during_a_shell_cancels_the_run_queued_behind_it():
+    sc = Scenario(
+        "shell-abort",
+        (Prompt("S1", client="tui", route="shell"), Prompt("U1"), Prompt("X1", route="abort", after=("S1",))),
+    )
+    sys_ = System(V1154, sc)
+    w = replay(sys_, "S1,U1,X1").final
+    assert w.runners[0].tag == "Idle"  # cancel sets Idle at once (effect/runner.ts:171)
+    assert w.run(1).done == "cancelled"  # ShellThenRun's pending run fails with Cancelled
+    assert w.fiber("S1").interrupt
+    for end in ends_after(sys_, "S1,U1,X1"):
+        assert result(end, "U1") == "cancelled" and result(end, "S1") == "interrupted"
+        assert all(p.check(end) is None for p in PROPERTIES)
+
+
+def test_a_shell_refuses_to_start_while_a_loop_runs():
+    sc = Scenario("busy", (Prompt("U1"), Prompt("S1", client="tui", route="shell", after=("U1",))))
+    w = replay(System(V1154, sc), "U1,S1").final
+    assert result(w, "S1") == "busy" and w.runners[0].tag == "Running"
