@@ -11,6 +11,7 @@ import graphviz
 import networkx as nx
 
 from explore.trace import Trace
+from model.ids import show
 from model.store import ASSISTANT, TOOL_CALLS, USER
 from model.world import World
 
@@ -20,17 +21,19 @@ FILL = {"user": "#dbeafe", "stop": "#dcfce7", TOOL_CALLS: "#ffedd5", "open": "#f
 def message_tree(w: World, highlight: tuple[int, ...] = ()) -> nx.DiGraph:
     """Users and assistants as nodes, parentID as edges (user -> assistant), in id order."""
     g = nx.DiGraph(name="message tree")
+    node = {m.id: f"m{m.seq}" for m in w.store.messages}
     for m in w.store.messages:
         if m.role == USER:
-            kind, text = "user", f"{m.label}\\nuser · id {m.id}" + ("\\n(shell)" if m.synthetic else "")
+            note = "\\n(shell)" if m.synthetic else "\\n(noReply)" if m.no_reply else ""
+            kind, text = "user", f"{m.label}\\nuser · id {show(m.id)}{note}"
         else:
             kind = "aborted" if m.error else (m.finish if m.finish in ("stop", TOOL_CALLS) else "open")
             tools = "".join(f"\\ntool: {p.status}" for p in m.tools)
-            text = f"{m.label}\\nassistant · id {m.id}\\nfinish: {m.finish or '—'}{tools}\\nby {m.source}"
-        g.add_node(f"m{m.id}", label=text, kind=kind, role=m.role, hot=m.id in highlight)
+            text = f"{m.label}\\nassistant · id {show(m.id)}\\nfinish: {m.finish or '—'}{tools}\\nby {m.source}"
+        g.add_node(node[m.id], label=text, kind=kind, role=m.role, hot=m.id in highlight)
     for m in w.store.messages:
         if m.role == ASSISTANT and m.parent is not None:
-            g.add_edge(f"m{m.parent}", f"m{m.id}", label="parentID")
+            g.add_edge(node[m.parent], node[m.id], label="parentID")
     return g
 
 

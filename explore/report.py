@@ -8,6 +8,7 @@ from pathlib import Path
 from explore.bfs import Result
 from explore.graphs import message_tree, sequence, sequence_dot, tree_dot, write
 from explore.trace import Trace
+from model.ids import show
 from model.source import TAG, ref
 from model.world import World
 
@@ -15,10 +16,10 @@ from model.world import World
 def messages(w: World) -> list[dict]:
     out = []
     for m in w.store.messages:
-        d = {"id": m.id, "label": m.label, "role": m.role}
+        d = {"id": show(m.id), "label": m.label, "role": m.role}
         if m.role == "assistant":
             parent = w.store.get(m.parent).label if m.parent is not None else None
-            d |= {"parentID": m.parent, "parent": parent, "finish": m.finish, "completed": m.completed}
+            d |= {"parentID": show(m.parent), "parent": parent, "finish": m.finish, "completed": m.completed}
             d |= {"tools": [p.status for p in m.tools], "by": m.source}
             if m.error:
                 d["error"] = m.error
@@ -118,7 +119,7 @@ def write_graphs(res: Result, out: Path) -> list[Path]:
         written += write(tree_dot(message_tree(f.trace.final, f.violation.nodes), title), d / "message-tree")
         written += write(sequence_dot(sequence(f.trace), title), d / "sequence")
         doc = {"design": res.system.design.name, "scenario": res.system.scenario.name, "property": name}
-        doc |= {"violation": f.violation.says, "highlight": list(f.violation.nodes)} | trace_json(f.trace)
+        doc |= {"violation": f.violation.says, "highlight": [show(i) for i in f.violation.nodes]} | trace_json(f.trace)
         path = d / "trace.json"
         path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
         written.append(path)

@@ -30,6 +30,7 @@ KNOBS: dict[str, tuple[str, ...]] = {
 }
 
 ROUTES = ("prompt", "prompt_async", "shell", "abort")
+ID_SOURCES = ("server", "client", "after-all")
 CLIENTS = ("web", "tui", "plugin", "sdk")
 GRANULARITIES = ("await", "effect")
 
@@ -54,7 +55,9 @@ class Prompt:
     user message it is shown. `after` holds back the request until those prompts were accepted
     (a web UI sends its second message after the first was acknowledged). `no_reply` is the
     path plugins and the task tool use to inject context: prompt() writes the message and
-    returns before loop().
+    returns before loop(). `id`/`clock`: a request that carries its own `messageID` minted on
+    the client's clock (offset in server ticks; math.inf for "ahead by more than the scenario
+    lasts"), or a fixed id that sorts after every server id ("after-all", e.g. msg_zzzz…).
     """
 
     name: str
@@ -64,6 +67,8 @@ class Prompt:
     instance: int = 0
     after: tuple[str, ...] = ()
     no_reply: bool = False  # noReply: true -- write the message as context, start no loop
+    id: str = "server"  # who mints the message id: "server", "client" (its clock), "after-all"
+    clock: float = 0  # id = "client": the client clock's offset from the server's, in ticks
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from model import ids
 from model import runner as guard
 from model.config import Design, Scenario
 from model.store import ASSISTANT, STOP, TOOL_CALLS, USER, Message, ToolPart
@@ -153,13 +154,25 @@ def _close_turn(tx: Tx, rid: int) -> None:
 # --- prompt and prompt_async routes --------------------------------------------------------
 
 
-def _write_user(tx: Tx) -> None:
-    """createUserMessage: the user message gets a fresh server id and is written."""
+def _user_id(tx: Tx):
+    """createUserMessage's id: `input.messageID ?? MessageID.ascending()`."""
     p = tx.scenario.prompt(tx.f.prompt)
+    if p.id == "after-all":
+        return ids.client(ids.AFTER_ALL)
+    if p.id == "client":
+        return ids.client(tx.w.clock + p.clock)
     tx.w, mid = tx.w.mint()
+    return mid
+
+
+def _write_user(tx: Tx) -> None:
+    """createUserMessage: the user message gets its id and is written."""
+    p = tx.scenario.prompt(tx.f.prompt)
+    mid = _user_id(tx)
     msg = Message(mid, tx.w.store.writes, USER, p.name, asks=p.tools, source=p.client, no_reply=p.no_reply)
     tx.w = tx.w.write(msg)
-    tx.say("prompt.user", f"writes user message {p.name} (id {mid})")
+    who = "" if p.id == "server" else f", minted by the {p.client} client"
+    tx.say("prompt.user", f"writes user message {p.name} (id {ids.show(mid)}{who})")
 
 
 def _prompt_step(tx: Tx) -> None:
@@ -242,7 +255,7 @@ def _create(tx: Tx) -> None:
     n = tx.w.labels + 1
     msg = Message(mid, tx.w.store.writes, ASSISTANT, f"A{n}", parent=tx.f.user, source=f"r{tx.f.run}")
     tx.w = replace(tx.w.write(msg), labels=n)
-    tx.say("loop.assistant", f"writes assistant A{n} (id {mid}) with parentID {tx.label(tx.f.user)}")
+    tx.say("loop.assistant", f"writes assistant A{n} (id {ids.show(mid)}) with parentID {tx.label(tx.f.user)}")
     reply = "a tool call" if tx.f.answer == "tool" else "stop"
     tx.say("llm.call", f"calls the model with the {len(tx.f.seen)} messages it read; the script answers {reply}")
     tx.goto("llm", msg=mid)

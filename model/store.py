@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from model.ids import Id
+
 USER = "user"
 ASSISTANT = "assistant"
 TOOL_CALLS = "tool-calls"
@@ -26,11 +28,11 @@ class ToolPart:
 class Message:
     """A user or assistant message, with the fields the turn machinery reads."""
 
-    id: int
+    id: Id
     seq: int
     role: str
     label: str
-    parent: int | None = None  # parentID, assistants only
+    parent: Id | None = None  # parentID, assistants only
     finish: str | None = None  # assistant finish reason once the step ended
     completed: bool = False  # assistant time.completed is set
     error: str | None = None  # e.g. "aborted" when its run was interrupted
@@ -77,13 +79,13 @@ class Store:
         msgs = tuple(sorted(self.messages + (msg,), key=lambda m: m.id))
         return Store(msgs, self.writes + 1)
 
-    def get(self, mid: int) -> Message:
+    def get(self, mid: Id) -> Message:
         for m in self.messages:
             if m.id == mid:
                 return m
         raise KeyError(mid)
 
-    def update(self, mid: int, **changes) -> Store:
+    def update(self, mid: Id, **changes) -> Store:
         """Rewrite one message (Session.updateMessage / updatePart on it)."""
         msgs = tuple(replace(m, **changes) if m.id == mid else m for m in self.messages)
         return Store(msgs, self.writes)
@@ -99,7 +101,7 @@ class Store:
             finished[-1] if finished else None,
         )
 
-    def children(self, parent: int) -> tuple[Message, ...]:
+    def children(self, parent: Id) -> tuple[Message, ...]:
         return tuple(m for m in self.messages if m.role == ASSISTANT and m.parent == parent)
 
     def count(self, role: str) -> int:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from model import ids
+from model.ids import Id
 from model.runner import RunnerState
 from model.store import Message, Store
 
@@ -31,7 +33,7 @@ class Turn:
     """Ghost record of an open turn, for the specs: run `run` answering `user` since write `since`."""
 
     run: int
-    user: int
+    user: Id
     since: int
 
 
@@ -46,9 +48,9 @@ class Fiber:
     run: int = 0  # run fiber: its run; client: the run it awaits or interrupts
     runner: int = -1  # client: the Runner it looked up in the map (effect granularity)
     instance: int = 0  # which server instance (runner map) it lives in
-    msg: int = 0  # run: the assistant it is streaming into; shell: its assistant
-    user: int = 0  # run: the user message its current assistant answers
-    seen: tuple[int, ...] = ()  # run: ids of the messages sent to the model in this step
+    msg: Id | None = None  # run: the assistant it is streaming into; shell: its assistant
+    user: Id | None = None  # run: the user message its current assistant answers
+    seen: tuple[Id, ...] = ()  # run: ids of the messages sent to the model in this step
     answer: str = ""  # run: what the scripted model replies to that request ("tool" | "stop")
     idle: bool = False  # run: finishRun found it current, so onIdle is still owed (effect split)
     interrupt: bool = False  # Fiber.interrupt was requested by a cancel
@@ -68,7 +70,7 @@ class World:
     maps: tuple[int | None, ...] = (None,)  # per instance: the session's entry in `runners` map
     runs: tuple[Run, ...] = ()
     fibers: tuple[Fiber, ...] = ()
-    clock: int = 0  # last id minted by the server (MessageID.ascending is monotonic)
+    clock: int = 0  # the server clock: ticks, one per id the server has minted
     turns: tuple[Turn, ...] = ()
     sent: frozenset[str] = frozenset()  # prompts the server has accepted
     labels: int = 0  # assistants written so far, for labels A1, A2, …
@@ -115,9 +117,9 @@ class World:
         maps[instance] = runner
         return replace(self, maps=tuple(maps))
 
-    def mint(self) -> tuple[World, int]:
-        """A fresh server-side MessageID, greater than every id minted before."""
-        return replace(self, clock=self.clock + 1), self.clock + 1
+    def mint(self) -> tuple[World, Id]:
+        """A fresh server-side MessageID.ascending(): later than every server id before it."""
+        return replace(self, clock=self.clock + 1), ids.server(self.clock + 1)
 
     def write(self, msg: Message) -> World:
         return replace(self, store=self.store.add(msg))
