@@ -11,6 +11,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from explore.liveness import Lassos
 from explore.trace import Trace, path_to
 from model.system import System
 from model.world import World
@@ -65,15 +66,20 @@ def bfs(system: System, properties: tuple[Property, ...], progress: Progress | N
     frontier = deque([init])
     stats.states = 1
     _check(result, parents, init, "always")
+    lassos = Lassos(system) if any(p.when == "liveness" for p in properties) else None
     tick = 0
     while frontier:
         w = frontier.popleft()
         succ = system.successors(w)
+        if lassos:
+            lassos.seen(w)
         if not succ:
             stats.quiescent += 1
             _check(result, parents, w, "at_rest")
         for step, nxt in succ:
             stats.transitions += 1
+            if lassos:
+                lassos.edge(w, step, nxt)
             if system.bounded_out(nxt):
                 stats.cut += 1
                 continue
@@ -90,8 +96,35 @@ def bfs(system: System, properties: tuple[Property, ...], progress: Progress | N
         if progress and tick % 500 == 0:
             stats.seconds = time.perf_counter() - started
             progress(stats, depth[w])
+    if lassos:
+        _lasso(result, lassos, parents, depth)
     stats.seconds = time.perf_counter() - started
     return result
+
+
+def _lasso(result: Result, lassos: Lassos, parents: dict, depth: dict) -> None:
+    """Turn a fair abstract cycle into a concrete prefix + cycle, replayed step by step."""
+    found = lassos.find(depth)
+    if found is None:
+        return
+    start, fibers = found
+    prefix = path_to(parents, start)
+    steps, w = list(prefix.steps), start
+    for name in fibers:
+        step, w = result.system.apply(w, name)
+        steps.append((step, w))
+    if lassos.alpha(w) != lassos.alpha(start):
+        raise AssertionError("liveness abstraction is not a simulation: the cycle did not close")
+    trace = Trace(prefix.initial, tuple(steps), cycle_from=len(prefix.steps))
+    loops = sorted({s.fiber for s, _ in steps[len(prefix.steps) :] if s.fiber.startswith("r")})
+    made = [m for m in w.store.messages if m.id not in {n.id for n in start.store.messages}]
+    says = (
+        f"loop {', '.join(loops)} can go round for ever: each round of the cycle writes "
+        f"{', '.join(m.label for m in made)} and comes back to the same state"
+    )
+    for prop in result.properties:
+        if prop.when == "liveness":
+            result.findings[prop.name] = Finding(prop, Violation(says, tuple(m.id for m in made)), trace)
 
 
 def _check(result: Result, parents: dict, w: World, when: str) -> None:

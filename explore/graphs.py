@@ -50,7 +50,8 @@ def sequence(trace: Trace) -> nx.DiGraph:
     for i, (step, after) in enumerate(trace.steps, 1):
         node = f"s{i}"
         words = "\\n".join(e.says for e in step.events)
-        g.add_node(node, label=f"{i}. {words}", lane=step.fiber, step=i, hot=False)
+        cycle = trace.cycle_from is not None and i > trace.cycle_from
+        g.add_node(node, label=f"{i}. {words}", lane=step.fiber, step=i, hot=False, cycle=cycle)
         if step.fiber not in last:
             g.add_node(f"head_{step.fiber}", label=step.fiber, lane=step.fiber, head=True)
             last[step.fiber] = f"head_{step.fiber}"
@@ -70,6 +71,8 @@ def sequence(trace: Trace) -> nx.DiGraph:
         before = after
     if trace.steps:
         g.nodes[f"s{len(trace.steps)}"]["hot"] = True
+    if trace.cycle_from is not None and trace.cycle_from < len(trace.steps):
+        g.add_edge(f"s{len(trace.steps)}", f"s{trace.cycle_from + 1}", kind="repeat")
     return g
 
 
@@ -110,10 +113,15 @@ def sequence_dot(g: nx.DiGraph, title: str) -> graphviz.Digraph:
         for n in heads:
             row.node(n, g.nodes[n]["label"], shape="box", style="filled", fillcolor="#e5e7eb", group=g.nodes[n]["lane"])
     steps = sorted((a["step"], n) for n, a in g.nodes(data=True) if not a.get("head"))
+    loop = graphviz.Digraph(
+        "cluster_cycle", graph_attr={"label": "cycle: repeats for ever", "style": "dashed", "color": "#dc2626"}
+    )
     for _, n in steps:
         a = g.nodes[n]
         hot = {"color": "#dc2626", "penwidth": "3"} if a["hot"] else {}
-        d.node(n, a["label"], shape="note", group=a["lane"], **hot)
+        (loop if a.get("cycle") else d).node(n, a["label"], shape="note", group=a["lane"], **hot)
+    if any(a.get("cycle") for a in g.nodes.values()):
+        d.subgraph(loop)
     for a, b in zip(heads, heads[1:], strict=False):
         d.edge(a, b, style="invis")
     for (_, a), (_, b) in zip(steps, steps[1:], strict=False):
@@ -121,6 +129,8 @@ def sequence_dot(g: nx.DiGraph, title: str) -> graphviz.Digraph:
     for a, b, attrs in g.edges(data=True):
         if attrs["kind"] == "life":
             d.edge(a, b, weight="10", arrowhead="none", color="#6b7280")
+        elif attrs["kind"] == "repeat":
+            d.edge(a, b, color="#dc2626", label="repeat", fontsize="9", constraint="false", penwidth="2")
         else:
             d.edge(a, b, style="dashed", color="#2563eb", label=attrs["kind"], fontsize="9", constraint="false")
     return d

@@ -43,7 +43,10 @@ def trace_json(t: Trace) -> dict:
                 "messages": messages(after),
             }
         )
-    return {"schedule": t.schedule, "length": len(t), "steps": steps}
+    doc = {"schedule": t.schedule, "length": len(t), "steps": steps}
+    if t.lasso:
+        doc["lasso"] = {"prefix": t.lasso[0], "cycle": t.lasso[1], "cycle_from": t.cycle_from + 1}
+    return doc
 
 
 def result_json(res: Result) -> dict:
@@ -91,7 +94,11 @@ def text(res: Result) -> str:
             lines.append(f"  ✓ {p.name}" + (": unreachable" if shape else ""))
         else:
             lines.append(f"  ✗ {p.name}: {'reached: ' if shape else ''}{f.violation.says}")
-            lines.append(f"      shortest trace: {len(f.trace)} steps, schedule {f.trace.schedule}")
+            if f.trace.lasso:
+                prefix, cycle = f.trace.lasso
+                lines.append(f"      lasso: prefix {prefix}, then the cycle {cycle} for ever")
+            else:
+                lines.append(f"      shortest trace: {len(f.trace)} steps, schedule {f.trace.schedule}")
     lines.append(
         f"explored {s.states} states, {s.transitions} transitions, max depth {s.max_depth}, "
         f"{s.quiescent} quiescent, in {s.seconds:.2f}s"

@@ -17,10 +17,19 @@ from model.world import World
 class Trace:
     initial: World
     steps: tuple[tuple[Step, World], ...]  # each step with the world after it
+    cycle_from: int | None = None  # a lasso: steps[cycle_from:] can repeat for ever
 
     @property
     def schedule(self) -> str:
         return encode([s.fiber for s, _ in self.steps])
+
+    @property
+    def lasso(self) -> tuple[str, str] | None:
+        """(prefix schedule, cycle schedule) when this trace is a lasso."""
+        if self.cycle_from is None:
+            return None
+        names = [s.fiber for s, _ in self.steps]
+        return encode(names[: self.cycle_from]), encode(names[self.cycle_from :])
 
     @property
     def final(self) -> World:

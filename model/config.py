@@ -27,6 +27,9 @@ KNOBS: dict[str, tuple[str, ...]] = {
     # Where the session's runner lives: in each instance's map (InstanceState, one per project
     # directory), or in one map for the whole server process.
     "runner_map": ("per-instance", "per-process"),
+    # When the loop's exit test calls a turn answered: when lastUser.id < lastAssistant.id (id
+    # order), or when the last assistant's parentID is the user the turn answers.
+    "exit": ("id-order", "parent"),
 }
 
 ROUTES = ("prompt", "prompt_async", "shell", "abort")
@@ -45,6 +48,7 @@ class Design:
     cancel: str = "idle-at-once"
     on_idle: str = "delete-entry"
     runner_map: str = "per-instance"
+    exit: str = "id-order"
 
 
 @dataclass(frozen=True)

@@ -115,7 +115,7 @@ def _ensure(tx: Tx) -> None:
     idx = tx.f.runner
     st = tx.w.runners[idx]
     guarded = tx.f.prompt if tx.design.guard == "turn" else None
-    w, rid = tx.w.new_run(idx, guarded)
+    w, rid = tx.w.new_run(idx, tx.f.prompt, guarded)
     out = guard.ensure_running(st, rid, tx.design.overlap)
     if out.busy:
         tx.say("runner.ensureRunning", f"runner #{idx} is {st.tag}: rejected as busy")
@@ -230,15 +230,21 @@ def _iterate(tx: Tx) -> None:
     rid = tx.f.run
     latest = tx.w.store.latest()
     user, last = latest.user, latest.assistant
+    own = tx.f.msg and tx.w.store.get(tx.f.msg)
+    continuing = bool(own) and own.finish == TOOL_CALLS
+    bound = tx.f.user if continuing and tx.design.binding == "turn" else _turn_user(tx, user)
     seen = f"lastUser {user.label}, lastAssistant {last.label if last else '-'}"
-    if last and last.finish and last.finish != TOOL_CALLS and not last.has_tools and user.id < last.id:
-        tx.say("loop.exit", f"reads {seen} ({last.finish}, {user.label} < {last.label}): exits")
+    ended = last and last.finish and last.finish != TOOL_CALLS and not last.has_tools
+    if tx.design.exit == "parent":
+        if ended and last.parent == bound:
+            tx.say("loop.exit", f"reads {seen} ({last.finish}, parentID {tx.label(bound)}): exits")
+            _finish_run(tx, "ok")
+            return
+    elif ended and user.id < last.id:
+        tx.say("loop.exit", f"reads {seen} ({last.finish}, {user.label} < {last.label} by id): exits")
         _finish_run(tx, "ok")
         return
     tx.say("loop.read", f"reads {seen}: goes on")
-    own = tx.f.msg and tx.w.store.get(tx.f.msg)
-    continuing = bool(own) and own.finish == TOOL_CALLS
-    bound = tx.f.user if continuing and tx.design.binding == "turn" else user.id
     tx.f = replace(tx.f, user=bound, seen=tuple(m.id for m in tx.w.store.messages), answer=_answer(tx.w))
     if not continuing:
         _close_turn(tx, rid)
@@ -247,6 +253,17 @@ def _iterate(tx: Tx) -> None:
         tx.goto("create")
         return
     _create(tx)
+
+
+def _turn_user(tx: Tx, last_user: Message):
+    """The user a new turn answers: lastUser, or with binding="turn" the message of the prompt
+    that started this run, while that one has no reply yet."""
+    if tx.design.binding == "turn" and not tx.f.msg:
+        starter = tx.w.run(tx.f.run).starter
+        for m in tx.w.store.messages:
+            if m.role == USER and m.label == starter and not any(c.answers for c in tx.w.store.children(m.id)):
+                return m.id
+    return last_user.id
 
 
 def _create(tx: Tx) -> None:

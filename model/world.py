@@ -23,6 +23,7 @@ class Run:
 
     id: int
     runner: int
+    starter: str  # the prompt whose ensureRunning made this run
     prompt: str | None = None
     done: str | None = None  # None until completed: "ok" or "cancelled"
     result: str | None = None  # label of the assistant the loop returned (lastAssistant)
@@ -97,9 +98,9 @@ class World:
         runs[r.id - 1] = r
         return replace(self, runs=tuple(runs))
 
-    def new_run(self, runner: int, prompt: str | None) -> tuple[World, int]:
+    def new_run(self, runner: int, starter: str, prompt: str | None) -> tuple[World, int]:
         rid = len(self.runs) + 1
-        return replace(self, runs=self.runs + (Run(rid, runner, prompt),)), rid
+        return replace(self, runs=self.runs + (Run(rid, runner, starter, prompt),)), rid
 
     def set_runner(self, idx: int, st: RunnerState) -> World:
         rs = list(self.runners)

@@ -6,11 +6,12 @@ is allowed; the CLI prints it and exits 2.
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from pathlib import Path
 
-from model.config import CLIENTS, GRANULARITIES, KNOBS, ROUTES, Design, Prompt, Scenario
+from model.config import CLIENTS, GRANULARITIES, ID_SOURCES, KNOBS, ROUTES, Design, Prompt, Scenario
 
 HERE = Path(__file__).parent
 DESIGNS = HERE / "designs"
@@ -101,7 +102,7 @@ def load_scenario(ref: str) -> Scenario:
 def _prompt(path: Path, at: str, item, before: list[Prompt]) -> Prompt:
     if not isinstance(item, dict):
         raise InputError(f"{path}: {at[:-1]}: expected a table")
-    _only(path, at, item, ("name", "client", "route", "tools", "instance", "after", "no_reply"))
+    _only(path, at, item, ("name", "client", "route", "tools", "instance", "after", "no_reply", "id", "clock"))
     if "name" not in item:
         raise InputError(f"{path}: {at}name: missing (a short name such as U1)")
     name = _str(path, at + "name", item["name"])
@@ -118,6 +119,12 @@ def _prompt(path: Path, at: str, item, before: list[Prompt]) -> Prompt:
         raise InputError(f"{path}: {at}no_reply: expected true or false")
     if no_reply and (route not in ("prompt", "prompt_async") or tools):
         raise InputError(f"{path}: {at}no_reply: only a prompt or prompt_async with tools = 0 can be noReply")
+    id_source = _str(path, at + "id", item.get("id", "server"), ID_SOURCES)
+    clock = _clock(path, at + "clock", item.get("clock", "equal"))
+    if "clock" in item and id_source != "client":
+        raise InputError(f'{path}: {at}clock: only a prompt with id = "client" mints on a client clock')
+    if id_source != "server" and route not in ("prompt", "prompt_async"):
+        raise InputError(f"{path}: {at}id: only a prompt or prompt_async carries a messageID")
     after = item.get("after", [])
     if not isinstance(after, list) or not all(isinstance(a, str) for a in after):
         raise InputError(f"{path}: {at}after: expected a list of earlier prompt names")
@@ -132,4 +139,18 @@ def _prompt(path: Path, at: str, item, before: list[Prompt]) -> Prompt:
         instance=_int(path, at + "instance", item.get("instance", 0), 0, 3),
         after=tuple(after),
         no_reply=no_reply,
+        id=id_source,
+        clock=clock,
     )
+
+
+CLOCKS = {"equal": 0, "behind": -1, "ahead": math.inf}
+
+
+def _clock(path: Path, field: str, value) -> float:
+    """A client clock offset in server ticks: a whole number, or equal / behind / ahead."""
+    if isinstance(value, str):
+        if value not in CLOCKS:
+            raise InputError(f"{path}: {field}: {value!r} is not one of {', '.join(CLOCKS)} or a whole number")
+        return CLOCKS[value]
+    return _int(path, field, value, -20, 20)

@@ -1,7 +1,8 @@
 """The properties turnproof checks: the seed's two invariants and what a user sees in the store.
 
 `always` properties hold in every reachable state; `at_rest` properties are judged only in
-quiescent states (no fiber can move), since a reply may still be on its way before that.
+quiescent states (no fiber can move), since a reply may still be on its way before that;
+`liveness` (loop-terminates) is judged on cycles of the state graph.
 Each check returns None when it holds, or a Violation naming the messages involved.
 """
 
@@ -23,9 +24,9 @@ class Violation:
 @dataclass(frozen=True)
 class Property:
     name: str
-    when: str  # "always" | "at_rest"
+    when: str  # "always" | "at_rest" | "liveness" (judged on cycles, by explore/liveness.py)
     statement: str
-    check: Callable[[World], Violation | None]
+    check: Callable[[World], Violation | None] | None = None
 
 
 def _by_run(w: World, run: int) -> list[Message]:
@@ -118,4 +119,10 @@ PROPERTIES: tuple[Property, ...] = (
     Property("no-terminal-siblings", "always", no_terminal_siblings.__doc__, no_terminal_siblings),
     Property("tool-followup", "at_rest", tool_followup.__doc__, tool_followup),
     Property("prompt-answered", "at_rest", prompt_answered.__doc__, prompt_answered),
+    Property(
+        "loop-terminates",
+        "liveness",
+        "Every run of the prompt loop ends: no reachable cycle, fair to every fiber that stays enabled "
+        "on it, in which a loop keeps writing assistants.",
+    ),
 )

@@ -1,0 +1,174 @@
+"""Non-termination as a lasso: a reachable cycle the prompt loop can go round for ever.
+
+Concrete worlds only grow (ids, write counters, ever more assistants), so no concrete state
+repeats. `abstract` forgets exactly what only grows and cannot change what happens next:
+ids become ranks (with how far a client id is still ahead of the server clock), write order
+becomes ranks, and terminal replies beyond the newest `keep` under one parent are dropped.
+A cycle of abstract states that contains a loop iteration, and is fair to every fiber that
+stays enabled on it, is a run in which the loop never ends; it is replayed concretely and
+reported as prefix + cycle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import networkx as nx
+
+from model.store import ASSISTANT, Message
+from model.world import World
+
+KEEP = 1  # terminal replies kept per parent by the abstraction (enough for what comes next)
+
+
+def abstract(w: World, system, keep: int = KEEP) -> tuple:
+    """A canonical value equal for two worlds whose futures are the same up to renaming."""
+    pinned = {f.msg for f in w.fibers} | {f.user for f in w.fibers} | {t.user for t in w.turns}
+    kept = _collapse(w.store.messages, pinned, keep)
+    rank = {m.id: i for i, m in enumerate(kept)}
+    order = sorted(kept, key=lambda m: m.seq)
+    seq_rank = {m.seq: i for i, m in enumerate(order)}
+    horizon = _horizon(w, system)
+    msgs = tuple(
+        (
+            rank[m.id],
+            seq_rank[m.seq],
+            _when(m, w.clock, horizon),
+            m.role,
+            m.label if m.role != ASSISTANT else "A",
+            rank.get(m.parent),
+            m.finish,
+            m.completed,
+            m.error,
+            m.tools,
+            m.asks,
+            m.source,
+            m.synthetic,
+            m.no_reply,
+        )
+        for m in kept
+    )
+    fibers = tuple(
+        replace(f, msg=rank.get(f.msg), user=rank.get(f.user), seen=(), result=_result(f.result)) for f in w.fibers
+    )
+    runs = tuple(replace(r, result=_result(r.result)) for r in w.runs)
+    turns = tuple((t.run, rank[t.user], sum(1 for m in order if m.seq < t.since)) for t in w.turns)
+    return (msgs, w.runners, w.homes, w.maps, runs, fibers, turns, w.sent)
+
+
+def _collapse(msgs: tuple[Message, ...], pinned: set, keep: int) -> list[Message]:
+    """Drop plain terminal replies beyond the newest `keep` under each parent (never a pinned one)."""
+    plain: dict = {}
+    for m in msgs:
+        if m.terminal and m.completed and not m.tools and not m.error and m.id not in pinned:
+            plain.setdefault(m.parent, []).append(m.id)
+    dropped = {i for group in plain.values() for i in group[:-keep]} if keep else set()
+    return [m for m in msgs if m.id not in dropped]
+
+
+def _horizon(w: World, system) -> int:
+    """How far back a client still to send can mint (its most negative clock offset)."""
+    unsent = [p for p in system.scenario.prompts if p.name not in w.sent and p.id == "client"]
+    return int(max((-p.clock for p in unsent if p.clock < 0), default=0))
+
+
+def _when(m: Message, clock: int, horizon: int):
+    """What a future mint can still tell about this id: ahead by n, recent by n, or old."""
+    tick = m.id[0]
+    if tick > clock:
+        return ("ahead", tick - clock)
+    age = clock - tick
+    return ("recent", age) if age <= horizon else "old"
+
+
+def _result(res: str | None):
+    """Request results name assistants (cosmetic); keep only the outcome kind."""
+    if res in (None, "", "cancelled", "busy", "idle", "ok", "interrupted", "completed"):
+        return res
+    return "reply"
+
+
+@dataclass(frozen=True)
+class Edge:
+    fiber: str
+    progress: bool  # a loop iteration: a run fiber wrote a new assistant
+
+
+class Lassos:
+    """Collects the abstract transition graph during a search, then looks for a fair cycle."""
+
+    def __init__(self, system):
+        self.system = system
+        self.graph = nx.MultiDiGraph()
+        self.rep: dict = {}  # abstract state -> first explored concrete world with it
+        self.memo: dict = {}
+
+    def alpha(self, w: World) -> tuple:
+        a = self.memo.get(w)
+        if a is None:
+            a = self.memo[w] = abstract(w, self.system)
+        return a
+
+    def seen(self, w: World) -> None:
+        self.rep.setdefault(self.alpha(w), w)
+
+    def edge(self, w: World, step, nxt: World) -> None:
+        progress = step.fiber.startswith("r") and any(e.ref == "loop.assistant" for e in step.events)
+        self.graph.add_edge(self.alpha(w), self.alpha(nxt), data=Edge(step.fiber, progress))
+
+    def find(self, depth: dict) -> tuple[World, list[str]] | None:
+        """A fair cycle with a loop iteration: (a concrete world on it, the fibers to go round)."""
+        best = None
+        for scc in nx.strongly_connected_components(self.graph):
+            sub = self.graph.subgraph(scc)
+            if sub.number_of_edges() == 0:
+                continue
+            edges = [(a, b, d["data"]) for a, b, d in sub.edges(data=True)]
+            progress = [e for e in edges if e[2].progress]
+            if not progress:
+                continue
+            starts = [a for a in scc if a in self.rep and self.rep[a] in depth]
+            if not starts:
+                continue
+            start = min(starts, key=lambda a: depth[self.rep[a]])
+            need = self._unfair(scc, edges)
+            if need is None:
+                continue
+            cycle = min((self._cycle(sub, start, [p] + need) for p in progress), key=len)
+            if best is None or depth[self.rep[start]] < depth[self.rep[best[0]]]:
+                best = (start, cycle)
+        if best is None:
+            return None
+        return self.rep[best[0]], best[1]
+
+    def _unfair(self, scc: set, edges: list) -> list | None:
+        """Edges the cycle must take so every fiber enabled all along it also moves (weak fairness)."""
+        always = None
+        for a in scc:
+            if a not in self.rep:
+                continue
+            names = {f.name for f in self.system.enabled(self.rep[a])}
+            always = names if always is None else always & names
+        need = []
+        for name in sorted(always or ()):
+            own = [e for e in edges if e[2].fiber == name]
+            if not own:
+                return None  # that fiber is starved on every cycle here: not a fair cycle
+            need.append(own[0])
+        return need
+
+    @staticmethod
+    def _cycle(sub, start, must: list) -> list[str]:
+        """Fibers along a closed walk from `start` through the first edge of `must`, then through
+        an edge of each later one's fiber unless that fiber already moved on the walk."""
+        fibers: list[str] = []
+        for i, (a, b, e) in enumerate(must):
+            if i and e.fiber in fibers:
+                continue
+            fibers += _walk(sub, start, a) + [e.fiber] + _walk(sub, b, start)
+        return fibers
+
+
+def _walk(sub, a, b) -> list[str]:
+    path = nx.shortest_path(sub, a, b)
+    return [next(iter(sub.get_edge_data(x, y).values()))["data"].fiber for x, y in zip(path, path[1:], strict=False)]

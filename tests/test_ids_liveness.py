@@ -1,0 +1,115 @@
+"""Message ids and clocks, and the loop-terminates property (lassos), against the measurements."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from dataclasses import replace
+
+import pytest
+from conftest import system
+
+from explore.bfs import bfs
+from explore.liveness import abstract
+from explore.naive import naive_dfs
+from explore.trace import decode, replay
+from model import ids
+from specs.properties import PROPERTIES
+
+ID_SCENARIOS = ["clock-skew", "clock-skew-zero", "client-messageid"]
+
+
+def test_ids_sort_as_opencode_compares_them():
+    # same tick: the server's id sorts first, a client id minted "a moment later" after it
+    assert ids.server(3) < ids.client(3) < ids.server(4)
+    assert ids.client(2) < ids.server(3)  # a client clock one tick behind
+    assert all(ids.server(t) < ids.client(ids.AFTER_ALL) for t in range(1000))
+    assert [ids.show(i) for i in (ids.server(3), ids.client(3), ids.client(math.inf), None)] == ["3", "3c", "max", "-"]
+
+
+def finding(design, scenario, prop):
+    return bfs(system(design, scenario), PROPERTIES).findings.get(prop)
+
+
+@pytest.mark.parametrize("scenario", ["clock-skew", "client-messageid"])
+def test_an_id_ahead_of_the_server_makes_the_loop_run_away(scenario):
+    sys_ = system("v1.15.4", scenario)
+    res = bfs(sys_, PROPERTIES)
+    assert "no-terminal-siblings" in res.findings
+    f = res.findings["loop-terminates"]
+    prefix, cycle = f.trace.lasso
+    assert prefix and cycle and set(decode(cycle)) == {"r1"}
+    # pumping the cycle comes back to the same abstract state every time, writing assistants
+    w = replay(sys_, f"{prefix},{cycle}").final
+    start = replay(sys_, prefix).final
+    again = replay(sys_, f"{prefix},{cycle},{cycle}").final
+    assert abstract(start, sys_) == abstract(w, sys_) == abstract(again, sys_)
+    assert len(again.store.messages) > len(w.store.messages) > len(start.store.messages)
+    assert res.stats.quiescent == 0  # every schedule runs into the bound: no way out
+
+
+def test_zero_skew_is_clean():
+    res = bfs(system("v1.15.4", "clock-skew-zero"), PROPERTIES)
+    assert "loop-terminates" not in res.findings and "no-terminal-siblings" not in res.findings
+    assert res.complete
+
+
+@pytest.mark.parametrize("scenario", ID_SCENARIOS)
+def test_ending_on_parentid_stops_the_runaway(scenario):
+    res = bfs(system("parent-exit", scenario), PROPERTIES)
+    assert "loop-terminates" not in res.findings and "no-terminal-siblings" not in res.findings
+    assert res.complete
+    assert bfs(system("bind-and-serialize", scenario), PROPERTIES).holds
+
+
+@pytest.mark.parametrize("ahead", [0, 1, 2, 3])
+def test_the_runaway_lasts_as_long_as_the_skew(ahead):
+    # measured: 3 s ahead wrote 21-29 replies; here N server ids ahead writes N extra replies
+    sc = system("v1.15.4", "clock-skew").scenario
+    u2 = replace(sc.prompts[1], clock=ahead)
+    sys_ = system("v1.15.4", "clock-skew", prompts=(sc.prompts[0], u2), max_messages=20)
+    res = bfs(sys_, PROPERTIES)
+    assert "loop-terminates" not in res.findings and res.complete
+    for w in naive_dfs(sys_).ends:
+        u = next(m for m in w.store.messages if m.label == "U2")
+        assert sum(1 for c in w.store.children(u.id) if c.terminal) == ahead + 1
+
+
+@pytest.mark.parametrize(
+    "design,scenario",
+    [("v1.15.4", s) for s in ["clock-skew", "two-instances", "abort-race", "shell-then-prompt", "plugin-inject"]]
+    + [("bind-and-serialize", "abort-race"), ("v1.15.4", "idle-window")],
+)
+def test_the_abstraction_is_a_simulation(design, scenario):
+    """Worlds with one abstraction take the same fiber steps into worlds with one abstraction."""
+    sys_ = system(design, scenario)
+    seen, todo = {sys_.initial()}, [sys_.initial()]
+    groups = defaultdict(set)
+    while todo:
+        w = todo.pop()
+        moves = []
+        for step, nxt in sys_.successors(w):
+            moves.append((step.fiber, abstract(nxt, sys_)))
+            if nxt not in seen and not sys_.bounded_out(nxt):
+                seen.add(nxt)
+                todo.append(nxt)
+        groups[abstract(w, sys_)].add(tuple(moves))
+    assert all(len(v) == 1 for v in groups.values())
+    assert len(groups) < len(seen) or scenario != "clock-skew"  # it does merge growing worlds
+
+
+def test_two_loops_ping_pong_for_ever_on_two_instances():
+    f = finding("v1.15.4", "two-instances", "loop-terminates")
+    assert set(decode(f.trace.lasso[1])) == {"r1", "r2"}
+
+
+def test_json_reports_the_lasso(cli, tmp_path):
+    r = cli("check", "--design", "v1.15.4", "--scenario", "clock-skew", "--json", "--out", str(tmp_path))
+    doc = json.loads(r.output)
+    prop = next(p for p in doc["properties"] if p["name"] == "loop-terminates")
+    lasso = prop["trace"]["lasso"]
+    assert not prop["holds"] and lasso["prefix"] and lasso["cycle"]
+    assert decode(prop["schedule"]) == decode(lasso["prefix"]) + decode(lasso["cycle"])
+    assert lasso["cycle_from"] == len(decode(lasso["prefix"])) + 1
+    assert "repeat" in (tmp_path / "loop-terminates" / "sequence.dot").read_text()
