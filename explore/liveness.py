@@ -95,18 +95,22 @@ class Edge:
 
 
 class Lassos:
-    """Collects the abstract transition graph during a search, then looks for a fair cycle."""
+    """Collects the abstract transition graph during a search, then looks for a fair cycle.
+
+    Abstract states are numbered as they are first met, so the graph holds small ints.
+    """
 
     def __init__(self, system):
         self.system = system
-        self.graph = nx.MultiDiGraph()
-        self.rep: dict = {}  # abstract state -> first explored concrete world with it
-        self.memo: dict = {}
+        self.number: dict[tuple, int] = {}
+        self.edges: dict[tuple[int, int], set[Edge]] = {}
+        self.rep: dict[int, World] = {}  # abstract state -> first explored concrete world with it
+        self.memo: dict[World, int] = {}
 
-    def alpha(self, w: World) -> tuple:
+    def alpha(self, w: World) -> int:
         a = self.memo.get(w)
         if a is None:
-            a = self.memo[w] = abstract(w, self.system)
+            a = self.memo[w] = self.number.setdefault(abstract(w, self.system), len(self.number))
         return a
 
     def seen(self, w: World) -> None:
@@ -114,26 +118,25 @@ class Lassos:
 
     def edge(self, w: World, step, nxt: World) -> None:
         progress = step.fiber.startswith("r") and any(e.ref == "loop.assistant" for e in step.events)
-        self.graph.add_edge(self.alpha(w), self.alpha(nxt), data=Edge(step.fiber, progress))
+        self.edges.setdefault((self.alpha(w), self.alpha(nxt)), set()).add(Edge(step.fiber, progress))
 
     def find(self, depth: dict) -> tuple[World, list[str]] | None:
         """A fair cycle with a loop iteration: (a concrete world on it, the fibers to go round)."""
+        graph = nx.DiGraph()
+        for (a, b), kinds in self.edges.items():
+            graph.add_edge(a, b, kinds=sorted(kinds, key=lambda e: (e.fiber, e.progress)))
         best = None
-        for scc in nx.strongly_connected_components(self.graph):
-            sub = self.graph.subgraph(scc)
-            if sub.number_of_edges() == 0:
-                continue
-            edges = [(a, b, d["data"]) for a, b, d in sub.edges(data=True)]
+        for scc in nx.strongly_connected_components(graph):
+            sub = graph.subgraph(scc)
+            edges = [(a, b, e) for a, b, d in sub.edges(data=True) for e in d["kinds"]]
             progress = [e for e in edges if e[2].progress]
-            if not progress:
-                continue
             starts = [a for a in scc if a in self.rep and self.rep[a] in depth]
-            if not starts:
+            if not progress or not starts:
                 continue
-            start = min(starts, key=lambda a: depth[self.rep[a]])
             need = self._unfair(scc, edges)
             if need is None:
                 continue
+            start = min(starts, key=lambda a: depth[self.rep[a]])
             cycle = min((self._cycle(sub, start, [p] + need) for p in progress), key=len)
             if best is None or depth[self.rep[start]] < depth[self.rep[best[0]]]:
                 best = (start, cycle)
@@ -171,4 +174,4 @@ class Lassos:
 
 def _walk(sub, a, b) -> list[str]:
     path = nx.shortest_path(sub, a, b)
-    return [next(iter(sub.get_edge_data(x, y).values()))["data"].fiber for x, y in zip(path, path[1:], strict=False)]
+    return [sub.edges[x, y]["kinds"][0].fiber for x, y in zip(path, path[1:], strict=False)]

@@ -54,6 +54,8 @@ def result_json(res: Result) -> dict:
     props = []
     for p in res.properties:
         entry: dict = {"name": p.name, "holds": p.name not in res.findings, "when": p.when}
+        if p.when == "at_rest" and res.stats.quiescent == 0:
+            entry["vacuous"] = True  # no quiescent state was reached within the bound
         f = res.findings.get(p.name)
         if f:
             entry |= {"violation": f.violation.says, "schedule": f.trace.schedule, "trace": trace_json(f.trace)}
@@ -91,7 +93,9 @@ def text(res: Result) -> str:
         f = res.findings.get(p.name)
         shape = p.name.startswith("shape:")
         if f is None:
-            lines.append(f"  ✓ {p.name}" + (": unreachable" if shape else ""))
+            vacuous = p.when == "at_rest" and s.quiescent == 0
+            note = ": unreachable" if shape else " (vacuous: no state at rest within the bound)" if vacuous else ""
+            lines.append(f"  ✓ {p.name}{note}")
         else:
             lines.append(f"  ✗ {p.name}: {'reached: ' if shape else ''}{f.violation.says}")
             if f.trace.lasso:

@@ -115,7 +115,8 @@ def _ensure(tx: Tx) -> None:
     idx = tx.f.runner
     st = tx.w.runners[idx]
     guarded = tx.f.prompt if tx.design.guard == "turn" else None
-    w, rid = tx.w.new_run(idx, tx.f.prompt, guarded)
+    starter = tx.f.prompt if tx.design.binding == "turn" else ""  # only turn binding reads it
+    w, rid = tx.w.new_run(idx, starter, guarded)
     out = guard.ensure_running(st, rid, tx.design.overlap)
     if out.busy:
         tx.say("runner.ensureRunning", f"runner #{idx} is {st.tag}: rejected as busy")

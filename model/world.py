@@ -23,7 +23,7 @@ class Run:
 
     id: int
     runner: int
-    starter: str  # the prompt whose ensureRunning made this run
+    starter: str  # the prompt whose ensureRunning made this run (kept for binding="turn")
     prompt: str | None = None
     done: str | None = None  # None until completed: "ok" or "cancelled"
     result: str | None = None  # label of the assistant the loop returned (lastAssistant)
@@ -75,6 +75,15 @@ class World:
     turns: tuple[Turn, ...] = ()
     sent: frozenset[str] = frozenset()  # prompts the server has accepted
     labels: int = 0  # assistants written so far, for labels A1, A2, …
+
+    def __hash__(self) -> int:
+        """Hash once per world: the explorer looks each one up several times."""
+        h = self.__dict__.get("_hash")
+        if h is None:
+            h = hash((self.store, self.runners, self.homes, self.maps, self.runs, self.fibers))
+            h = hash((h, self.clock, self.turns, self.sent, self.labels))
+            object.__setattr__(self, "_hash", h)
+        return h
 
     # --- small pure updates, used by the fiber programs -----------------------------------
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 from click.testing import CliRunner
 
+from explore.bfs import Result, bfs
 from model.system import System
 from specs.loader import load_design, load_scenario
+from specs.properties import PROPERTIES
 
 
 def system(design: str, scenario: str, **changes) -> System:
@@ -14,6 +18,12 @@ def system(design: str, scenario: str, **changes) -> System:
 
     sc = load_scenario(scenario)
     return System(load_design(design), replace(sc, **changes) if changes else sc)
+
+
+@functools.cache
+def checked(design: str, scenario: str) -> Result:
+    """One exhaustive check per built-in pair for the whole test session."""
+    return bfs(system(design, scenario), PROPERTIES)
 
 
 @pytest.fixture

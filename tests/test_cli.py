@@ -6,10 +6,13 @@ import json
 import shutil
 
 import pytest
+from conftest import checked
 
+from explore.report import result_json
 from specs.loader import builtin
 
-PAIRS = [(d, s) for d in builtin("design") for s in builtin("scenario")]
+# end to end through the CLI on every await-granularity pair (idle-window runs once below)
+PAIRS = [(d, s) for d in builtin("design") for s in builtin("scenario") if s != "idle-window"]
 
 
 @pytest.mark.parametrize("design,scenario", PAIRS)
@@ -29,6 +32,11 @@ def test_check_json_for_every_builtin_pair(cli, tmp_path, design, scenario):
             for s in steps:
                 assert s["fiber"] and s["action"] and ".ts:" in s["source"] and isinstance(s["messages"], list)
             assert (tmp_path / p["name"] / "trace.json").is_file()
+    # the CLI reports exactly what the explorer found
+    expected = result_json(checked(design, scenario))
+    doc["stats"].pop("seconds"), expected["stats"].pop("seconds")
+    doc.pop("files")
+    assert doc == expected
 
 
 def test_bind_and_serialize_holds_on_every_builtin_scenario(cli):

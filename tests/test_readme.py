@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shlex
@@ -10,8 +9,10 @@ import tempfile
 from pathlib import Path
 
 from click.testing import CliRunner
+from conftest import checked
 
 from explore.cli import main
+from explore.report import result_json
 from specs.loader import builtin
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
@@ -73,12 +74,13 @@ def test_every_shown_command_prints_what_the_readme_shows():
 
 
 def test_the_verdict_table_is_current():
-    rows = set(re.findall(r"^\| (?:v1\.15\.4|bind-turn|serialize-turn|bind-and-serialize) \|.*\|$", README, re.M))
+    rows = set(
+        re.findall(r"^\| (?:v1\.15\.4|bind-turn|serialize-turn|bind-and-serialize|parent-exit) \|.*\|$", README, re.M)
+    )
     fresh = set()
     for d in builtin("design"):
         for s in builtin("scenario"):
-            _, out = run(["check", "--design", d, "--scenario", s, "--json", "--out", "o"])
-            doc = json.loads("\n".join(out))
+            doc = result_json(checked(d, s))
             bad = ", ".join(p["name"] for p in doc["properties"] if not p["holds"]) or "—"
             cells = [
                 d,
