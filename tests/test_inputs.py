@@ -63,6 +63,14 @@ def test_bad_design_files(cli, tmp_path, body, needles):
         (GOOD_PROMPT + "tools = -1\n", ("prompt[1].tools: -1 is out of range",)),
         (GOOD_PROMPT + "tools = true\n", ("prompt[1].tools: expected a whole number",)),
         (GOOD_PROMPT + 'no_reply = "yes"\n', ("prompt[1].no_reply: expected true or false",)),
+        (GOOD_PROMPT + "clock = 3\n", ('prompt[1].clock: only a prompt with id = "client"',)),
+        (
+            GOOD_PROMPT + 'id = "client"\nclock = "fast"\n',
+            ("prompt[1].clock: 'fast' is not one of equal, behind, ahead",),
+        ),
+        (GOOD_PROMPT + 'id = "client"\nclock = 99\n', ("prompt[1].clock: 99 is out of range (-20 to 20)",)),
+        (GOOD_PROMPT + 'id = "random"\n', ("prompt[1].id: 'random' is not one of server, client, after-all",)),
+        (GOOD_PROMPT + 'route = "shell"\nid = "client"\n', ("prompt[1].id: only a prompt or prompt_async",)),
         (GOOD_PROMPT + "no_reply = true\ntools = 1\n", ("prompt[1].no_reply: only a prompt or prompt_async",)),
     ],
 )
