@@ -11,7 +11,6 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from explore.liveness import Lassos
 from explore.trace import Trace, path_to
 from model.system import System
 from model.world import World
@@ -55,7 +54,29 @@ class Result:
 Progress = Callable[[Stats, int], None]
 
 
-def bfs(system: System, properties: tuple[Property, ...], progress: Progress | None = None) -> Result:
+class Observer:
+    """Sees the search as it runs (explored worlds, every transition), then the finished result.
+
+    The liveness check, the minimal-trace search and the state-graph export are observers, so
+    the breadth-first search itself stays one small loop.
+    """
+
+    def seen(self, w: World) -> None:
+        """An explored world (not cut by the bound)."""
+
+    def edge(self, w: World, step, nxt: World, depths: tuple[int, int | None]) -> None:
+        """A transition; depths are (depth of w, depth of nxt or None when nxt was cut)."""
+
+    def done(self, result: Result, parents: dict, depth: dict) -> None:
+        """The search is over."""
+
+
+def bfs(
+    system: System,
+    properties: tuple[Property, ...],
+    progress: Progress | None = None,
+    observers: tuple[Observer, ...] = (),
+) -> Result:
     """Visit every world reachable within the bound; record the shortest violation of each property."""
     started = time.perf_counter()
     result = Result(system, properties)
@@ -66,65 +87,41 @@ def bfs(system: System, properties: tuple[Property, ...], progress: Progress | N
     frontier = deque([init])
     stats.states = 1
     _check(result, parents, init, "always")
-    lassos = Lassos(system) if any(p.when == "liveness" for p in properties) else None
+    if any(p.when == "liveness" for p in properties):
+        from explore.liveness import Lassos  # liveness builds on this module
+
+        observers = (*observers, Lassos(system))
     tick = 0
     while frontier:
         w = frontier.popleft()
         succ = system.successors(w)
-        if lassos:
-            lassos.seen(w)
+        for o in observers:
+            o.seen(w)
         if not succ:
             stats.quiescent += 1
             _check(result, parents, w, "at_rest")
         for step, nxt in succ:
             stats.transitions += 1
-            if lassos:
-                lassos.edge(w, step, nxt)
             if system.bounded_out(nxt):
                 stats.cut += 1
-                continue
-            if nxt in parents:
-                continue
-            parents[nxt] = (w, step)
-            d = depth[w] + 1
-            depth[nxt] = d
-            stats.states += 1
-            stats.max_depth = max(stats.max_depth, d)
-            _check(result, parents, nxt, "always")
-            frontier.append(nxt)
+            elif nxt not in parents:
+                parents[nxt] = (w, step)
+                d = depth[w] + 1
+                depth[nxt] = d
+                stats.states += 1
+                stats.max_depth = max(stats.max_depth, d)
+                _check(result, parents, nxt, "always")
+                frontier.append(nxt)
+            for o in observers:
+                o.edge(w, step, nxt, (depth[w], depth.get(nxt)))
         tick += 1
         if progress and tick % 500 == 0:
             stats.seconds = time.perf_counter() - started
             progress(stats, depth[w])
-    if lassos:
-        _lasso(result, lassos, parents, depth)
+    for o in observers:
+        o.done(result, parents, depth)
     stats.seconds = time.perf_counter() - started
     return result
-
-
-def _lasso(result: Result, lassos: Lassos, parents: dict, depth: dict) -> None:
-    """Turn a fair abstract cycle into a concrete prefix + cycle, replayed step by step."""
-    found = lassos.find(depth)
-    if found is None:
-        return
-    start, fibers = found
-    prefix = path_to(parents, start)
-    steps, w = list(prefix.steps), start
-    for name in fibers:
-        step, w = result.system.apply(w, name)
-        steps.append((step, w))
-    if lassos.alpha(w) != lassos.alpha(start):
-        raise AssertionError("liveness abstraction is not a simulation: the cycle did not close")
-    trace = Trace(prefix.initial, tuple(steps), cycle_from=len(prefix.steps))
-    loops = sorted({s.fiber for s, _ in steps[len(prefix.steps) :] if s.fiber.startswith("r")})
-    made = [m for m in w.store.messages if m.id not in {n.id for n in start.store.messages}]
-    says = (
-        f"loop {', '.join(loops)} can go round for ever: each round of the cycle writes "
-        f"{', '.join(m.label for m in made)} and comes back to the same state"
-    )
-    for prop in result.properties:
-        if prop.when == "liveness":
-            result.findings[prop.name] = Finding(prop, Violation(says, tuple(m.id for m in made)), trace)
 
 
 def _check(result: Result, parents: dict, w: World, when: str) -> None:

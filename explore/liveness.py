@@ -15,8 +15,11 @@ from dataclasses import dataclass, replace
 
 import networkx as nx
 
+from explore.bfs import Finding, Observer
+from explore.trace import Trace, path_to
 from model.store import ASSISTANT, Message
 from model.world import World
+from specs.properties import Violation
 
 KEEP = 1  # terminal replies kept per parent by the abstraction (enough for what comes next)
 
@@ -94,7 +97,7 @@ class Edge:
     progress: bool  # a loop iteration: a run fiber wrote a new assistant
 
 
-class Lassos:
+class Lassos(Observer):
     """Collects the abstract transition graph during a search, then looks for a fair cycle.
 
     Abstract states are numbered as they are first met, so the graph holds small ints.
@@ -116,9 +119,33 @@ class Lassos:
     def seen(self, w: World) -> None:
         self.rep.setdefault(self.alpha(w), w)
 
-    def edge(self, w: World, step, nxt: World) -> None:
+    def edge(self, w: World, step, nxt: World, depths=None) -> None:
         progress = step.fiber.startswith("r") and any(e.ref == "loop.assistant" for e in step.events)
         self.edges.setdefault((self.alpha(w), self.alpha(nxt)), set()).add(Edge(step.fiber, progress))
+
+    def done(self, result, parents: dict, depth: dict) -> None:
+        """Turn a fair abstract cycle into a concrete prefix + cycle, replayed step by step."""
+        found = self.find(depth)
+        if found is None:
+            return
+        start, fibers = found
+        prefix = path_to(parents, start)
+        steps, w = list(prefix.steps), start
+        for name in fibers:
+            step, w = result.system.apply(w, name)
+            steps.append((step, w))
+        if self.alpha(w) != self.alpha(start):
+            raise AssertionError("liveness abstraction is not a simulation: the cycle did not close")
+        trace = Trace(prefix.initial, tuple(steps), cycle_from=len(prefix.steps))
+        loops = sorted({s.fiber for s, _ in steps[len(prefix.steps) :] if s.fiber.startswith("r")})
+        made = [m for m in w.store.messages if m.id not in {n.id for n in start.store.messages}]
+        says = (
+            f"loop {', '.join(loops)} can go round for ever: each round of the cycle writes "
+            f"{', '.join(m.label for m in made)} and comes back to the same state"
+        )
+        for prop in result.properties:
+            if prop.when == "liveness":
+                result.findings[prop.name] = Finding(prop, Violation(says, tuple(m.id for m in made)), trace)
 
     def find(self, depth: dict) -> tuple[World, list[str]] | None:
         """A fair cycle with a loop iteration: (a concrete world on it, the fibers to go round)."""
