@@ -40,6 +40,7 @@ class Result:
     properties: tuple[Property, ...]
     findings: dict[str, Finding] = field(default_factory=dict)
     stats: Stats = field(default_factory=Stats)
+    minimal: dict = field(default_factory=dict)  # property -> explore.minimize.Minimal, with --minimize
 
     @property
     def holds(self) -> bool:

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from explore.bfs import Stats, bfs
+from explore.minimize import ShortestPaths
 from explore.report import result_json, text, write_graphs
 from model.config import GRANULARITIES
 from model.system import System
@@ -61,6 +62,7 @@ class Progress:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @click.option("--granularity", type=click.Choice(GRANULARITIES), help="Override the scenario's step granularity.")
+@click.option("--minimize", is_flag=True, help="Among violating schedules: shortest, then fewest preemptions, fibers.")
 @click.option(
     "--shape",
     "shapes",
@@ -74,6 +76,7 @@ def check(
     out: Path | None,
     as_json: bool,
     granularity: str | None,
+    minimize: bool,
     shapes: tuple[str, ...],
 ) -> None:
     """Explore every schedule of SCENARIO under DESIGN and check the properties."""
@@ -85,7 +88,8 @@ def check(
         scenario = replace(scenario, granularity=granularity)
     props = tuple(SHAPES[s] for s in shapes) or PROPERTIES
     show = None if as_json or not sys.stderr.isatty() else Progress()
-    res = bfs(System(design, scenario), props, progress=show)
+    observers = (ShortestPaths(),) if minimize else ()
+    res = bfs(System(design, scenario), props, progress=show, observers=observers)
     if show:
         click.echo("\r" + " " * 60 + "\r", nl=False, err=True)
     out = out or Path("out") / design.name / scenario.name

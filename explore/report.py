@@ -7,6 +7,7 @@ from pathlib import Path
 
 from explore.bfs import Result
 from explore.graphs import message_tree, sequence, sequence_dot, tree_dot, write
+from explore.minimize import CRITERIA
 from explore.trace import Trace
 from model.ids import show
 from model.source import TAG, ref
@@ -59,6 +60,16 @@ def result_json(res: Result) -> dict:
         f = res.findings.get(p.name)
         if f:
             entry |= {"violation": f.violation.says, "schedule": f.trace.schedule, "trace": trace_json(f.trace)}
+            m = res.minimal.get(p.name)
+            if m:
+                entry["minimal"] = {
+                    "criteria": list(CRITERIA),
+                    "length": len(m.trace),
+                    "preemptions": m.preemptions,
+                    "fibers": m.fibers,
+                    "candidates": m.candidates,
+                    "method": m.method,
+                }
         props.append(entry)
     s = res.stats
     return {
@@ -101,6 +112,12 @@ def text(res: Result) -> str:
             if f.trace.lasso:
                 prefix, cycle = f.trace.lasso
                 lines.append(f"      lasso: prefix {prefix}, then the cycle {cycle} for ever")
+            elif p.name in res.minimal:
+                m = res.minimal[p.name]
+                lines.append(
+                    f"      minimal trace: {len(f.trace)} steps, {m.preemptions} preemption(s), {m.fibers} fibers, "
+                    f"schedule {f.trace.schedule}"
+                )
             else:
                 lines.append(f"      shortest trace: {len(f.trace)} steps, schedule {f.trace.schedule}")
     lines.append(
