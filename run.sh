@@ -14,6 +14,13 @@ if ! command -v dot >/dev/null 2>&1; then
   quietly env DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq graphviz
 fi
 
+if [ "${1:-}" = "test" ] && ! command -v chromium >/dev/null 2>&1; then
+  echo "setup: installing chromium (the step-through page is tested in a real browser)" >&2
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  quietly $SUDO apt-get update -qq
+  quietly env DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium
+fi
+
 stamp=.venv/.installed
 if [ ! -x .venv/bin/python ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "setup: creating .venv and installing turnproof with its test tools" >&2

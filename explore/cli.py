@@ -125,3 +125,44 @@ def list_() -> None:
 def _first(s: str) -> str:
     s = " ".join(s.split())
     return s if len(s) <= 90 else s[:87] + "..."
+
+
+@main.command()
+@click.argument("trace_file", required=False, type=click.Path(path_type=Path))
+@click.option("--schedule", help="A schedule string to run instead of a trace file (needs --design, --scenario).")
+@click.option("--design", "design_ref", help="With --schedule: design name or path.")
+@click.option("--scenario", "scenario_ref", help="With --schedule: scenario name or path.")
+def replay(trace_file: Path | None, schedule: str | None, design_ref: str | None, scenario_ref: str | None) -> None:
+    """Re-execute a counterexample exactly: exit 1 if it still violates, 2 where it no longer applies."""
+    from explore.confirm import confirm, load_trace, run_schedule
+
+    if trace_file and schedule:
+        raise click.UsageError("give a TRACE.json or --schedule, not both")
+    if trace_file:
+        code, lines = confirm(load_trace(trace_file))
+    elif schedule and design_ref and scenario_ref:
+        code, lines = run_schedule(System(load_design(design_ref), load_scenario(scenario_ref)), schedule)
+    else:
+        raise click.UsageError("give a TRACE.json, or --schedule with --design and --scenario")
+    for line in lines:
+        click.echo(line)
+    sys.exit(code)
+
+
+@main.command()
+@click.argument("trace_file", type=click.Path(path_type=Path))
+@click.option(
+    "--html", "html_file", type=click.Path(dir_okay=False, path_type=Path), help="Also write a step-through page."
+)
+def explain(trace_file: Path, html_file: Path | None) -> None:
+    """Tell a counterexample in plain words, step by step, with the opencode line of each step."""
+    from explore.confirm import load_trace
+    from explore.explain import narrate
+
+    doc = load_trace(trace_file)
+    click.echo("\n".join(narrate(doc)))
+    if html_file:
+        from explore.page import write_page
+
+        write_page(doc, html_file)
+        click.echo(f"\nstep-through page written to {html_file}")

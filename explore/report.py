@@ -137,6 +137,15 @@ def narrate(t: Trace) -> list[str]:
     return out
 
 
+def trace_doc(res: Result, name: str) -> dict:
+    """The trace.json of one finding: what replay and explain read back."""
+    f = res.findings[name]
+    doc = {"design": res.system.design.name, "scenario": res.system.scenario.name, "property": name}
+    doc |= {"design_file": _ref(res.system.design), "scenario_file": _ref(res.system.scenario)}
+    doc |= {"violation": f.violation.says, "highlight": [show(i) for i in f.violation.nodes]}
+    return doc | trace_json(f.trace)
+
+
 def write_graphs(res: Result, out: Path) -> list[Path]:
     """For each violated property: message tree, sequence diagram (.dot/.svg) and trace.json."""
     written: list[Path] = []
@@ -146,9 +155,14 @@ def write_graphs(res: Result, out: Path) -> list[Path]:
         title = f"{res.system.design.name} × {res.system.scenario.name}: {name}\\n{f.violation.says}"
         written += write(tree_dot(message_tree(f.trace.final, f.violation.nodes), title), d / "message-tree")
         written += write(sequence_dot(sequence(f.trace), title), d / "sequence")
-        doc = {"design": res.system.design.name, "scenario": res.system.scenario.name, "property": name}
-        doc |= {"violation": f.violation.says, "highlight": [show(i) for i in f.violation.nodes]} | trace_json(f.trace)
         path = d / "trace.json"
-        path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+        path.write_text(json.dumps(trace_doc(res, name), indent=2) + "\n", encoding="utf-8")
         written.append(path)
     return written
+
+
+def _ref(spec) -> str:
+    """How to load a design or scenario again: its built-in name, or its file's absolute path."""
+    path = Path(spec.path) if spec.path else None
+    builtin = path is not None and path.parent.name in ("designs", "scenarios") and path.parent.parent.name == "specs"
+    return spec.name if builtin or path is None else str(path.resolve())

@@ -5,7 +5,7 @@ Loading them from TOML files lives in `specs/`; the model only needs these immut
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # Every design knob and the values it may take; the first value is what opencode v1.15.4 does.
 KNOBS: dict[str, tuple[str, ...]] = {
@@ -42,6 +42,7 @@ GRANULARITIES = ("await", "effect")
 class Design:
     name: str
     description: str = ""
+    path: str = field(default="", compare=False)  # the file it was loaded from
     binding: str = "iteration"
     guard: str = "entry"
     overlap: str = "join"
@@ -90,6 +91,7 @@ class Scenario:
     description: str = ""
     granularity: str = "await"
     max_messages: int = 12
+    path: str = field(default="", compare=False)  # the file it was loaded from
 
     @property
     def instances(self) -> int:

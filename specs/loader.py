@@ -77,7 +77,7 @@ def load_design(ref: str) -> Design:
     _only(path, "", data, ("description",) + tuple(KNOBS))
     knobs = {k: _str(path, k, data[k], KNOBS[k]) for k in KNOBS if k in data}
     desc = _str(path, "description", data.get("description", ""))
-    return Design(path.stem, desc, **knobs)
+    return Design(path.stem, desc, path=str(path), **knobs)
 
 
 def load_scenario(ref: str) -> Scenario:
@@ -96,6 +96,7 @@ def load_scenario(ref: str) -> Scenario:
         description=_str(path, "description", data.get("description", "")),
         granularity=_str(path, "granularity", data.get("granularity", "await"), GRANULARITIES),
         max_messages=_int(path, "max_messages", data.get("max_messages", 12), 1, MAX_MESSAGES),
+        path=str(path),
     )
 
 

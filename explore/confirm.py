@@ -1,0 +1,96 @@
+"""Replay a saved counterexample exactly and confirm its violation, or say where it stops applying.
+
+Exit codes follow the CLI: 1 the violation is reproduced, 2 it no longer applies (or the file is
+bad), 0 a bare schedule that violates nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from explore.liveness import abstract
+from explore.report import messages
+from model.system import System
+from specs.loader import InputError, load_design, load_scenario
+from specs.properties import PROPERTIES
+
+FIELDS = ("design", "scenario", "property", "schedule", "steps")
+
+
+def load_trace(path: Path) -> dict:
+    """A trace.json written by `turnproof check`, checked field by field."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: cannot read: {e}") from None
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}: not valid JSON: {e.msg} at line {e.lineno}") from None
+    if not isinstance(doc, dict):
+        raise InputError(f"{path}: expected a JSON object (a trace.json written by turnproof check)")
+    for key in FIELDS:
+        if key not in doc:
+            raise InputError(f"{path}: {key}: missing (is this a trace.json written by turnproof check?)")
+    if not isinstance(doc["steps"], list) or not all(isinstance(s, dict) for s in doc["steps"]):
+        raise InputError(f"{path}: steps: expected a list of step objects")
+    if doc["property"] not in {p.name for p in PROPERTIES}:
+        raise InputError(f"{path}: property: {doc['property']!r} is not a property turnproof checks")
+    return doc
+
+
+def system_of(doc: dict) -> System:
+    return System(
+        load_design(doc.get("design_file") or doc["design"]), load_scenario(doc.get("scenario_file") or doc["scenario"])
+    )
+
+
+def confirm(doc: dict) -> tuple[int, list[str]]:
+    """Re-execute the trace's schedule step by step against its recording."""
+    system = system_of(doc)
+    prop = next(p for p in PROPERTIES if p.name == doc["property"])
+    w = system.initial()
+    names = [s.get("fiber") for s in doc["steps"]]
+    starts: dict[int, object] = {}
+    for i, (name, rec) in enumerate(zip(names, doc["steps"], strict=True), 1):
+        starts[i] = w
+        try:
+            step, w = system.apply(w, name)
+        except ValueError as e:
+            return 2, [f"step {i}: the schedule no longer applies: {e}"]
+        now = [e.ref for e in step.events]
+        then = [e.get("action") for e in rec.get("events", [])]
+        if now != then:
+            return 2, [f"step {i}: {name} now does {', '.join(now)} where the trace recorded {', '.join(then)}"]
+        if messages(w) != rec.get("messages"):
+            return 2, [f"step {i}: {name} leaves different messages than the trace recorded"]
+    lasso = doc.get("lasso")
+    if prop.when == "liveness":
+        start = starts.get(lasso["cycle_from"]) if lasso else None
+        if start is None or abstract(start, system) != abstract(w, system):
+            return 2, [f"the cycle no longer closes: {prop.name} is not shown violated by this schedule"]
+        return 1, [f"reproduced {prop.name}: the cycle from step {lasso['cycle_from']} comes back to where it began"]
+    violation = prop.check(w)
+    if prop.when == "at_rest" and system.successors(w):
+        violation = None
+    if violation is None:
+        return 2, [f"the schedule runs to its end, but {prop.name} is no longer violated there"]
+    return 1, [f"reproduced {prop.name} after {len(names)} steps: {violation.says}"]
+
+
+def run_schedule(system: System, schedule: str) -> tuple[int, list[str]]:
+    """Run a bare schedule; report every property it violates on the way (or at rest at its end)."""
+    from explore.trace import replay
+
+    try:
+        trace = replay(system, schedule)
+    except ValueError as e:
+        return 2, [f"the schedule does not apply: {e}"]
+    found = []
+    for p in PROPERTIES:
+        if p.when == "always":
+            hit = next((i for i, (_, w) in enumerate(trace.steps, 1) if p.check(w)), None)
+            if hit:
+                found.append(f"{p.name} violated at step {hit}: {p.check(trace.steps[hit - 1][1]).says}")
+        elif p.when == "at_rest" and not system.successors(trace.final) and p.check(trace.final):
+            found.append(f"{p.name} violated at rest: {p.check(trace.final).says}")
+    return (1, found) if found else (0, [f"{len(trace)} steps, no property violated"])

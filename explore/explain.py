@@ -1,0 +1,107 @@
+"""A counterexample in plain words, for someone who has never read opencode's code.
+
+Works from a trace.json (what `check` writes), so an explanation can be made on another
+machine, later, from the file alone.
+"""
+
+from __future__ import annotations
+
+# What each kind of step means, said once, the first time it appears.
+GLOSS = {
+    "route.prompt": "A client sends a message and waits for the answer (the blocking /message route).",
+    "route.prompt_async": "A client sends a message with prompt_async: the server answers 'accepted' at once "
+    "and works on it in the background.",
+    "route.shell": "A client runs a shell command in the session; it is recorded as a user message "
+    "and an assistant message with a bash tool part.",
+    "route.abort": "A client presses stop: the session's run is cancelled.",
+    "prompt.user": "The server saves the user message. Every message gets an id; ids sort by creation time "
+    "on the clock that minted them.",
+    "prompt.noReply": "A noReply message is saved as context only; nothing starts answering it.",
+    "prompt.loop": "The server asks the session's guard (its 'runner') to make sure a prompt loop is running.",
+    "runstate.runner": "Each server instance keeps one runner per session in a map; a missing entry is created.",
+    "runner.startRun": "The runner was idle, so it marks itself Running and starts a new prompt loop.",
+    "runner.ensureRunning": "The runner is busy, so this request does not start anything: it waits for "
+    "the loop already running and will return that loop's result.",
+    "loop.start": "The prompt loop starts running (it was scheduled by the step that created it).",
+    "loop.read": "The loop reads the session's messages and picks the newest user message as the one it "
+    "answers ('lastUser') and the newest assistant message ('lastAssistant').",
+    "loop.exit": "The loop decides the conversation is answered and stops. In opencode 1.15.4 it decides "
+    "this by comparing ids: the newest user message must be older than the newest assistant message.",
+    "loop.assistant": "The loop creates a new assistant message; its parentID, the user message it answers, "
+    "is whatever 'lastUser' was in this iteration.",
+    "llm.call": "The loop sends the messages it read to the model and waits for the reply.",
+    "llm.tool_call": "The model answers with a tool call; the tool starts running.",
+    "llm.tool_result": "The tool finishes; this assistant message ends with finish=tool-calls, meaning "
+    "'the model must be called again with the tool's result'.",
+    "llm.finish": "The model answers with text and finish=stop: this reply ends the turn.",
+    "loop.continue": "The reply is complete and the loop goes round again.",
+    "runner.finishRun": "The loop has stopped; the runner goes back to Idle if this loop is still its current run.",
+    "runstate.onIdle": "When a runner goes idle, the server deletes the session's entry from the runner map.",
+    "runner.done": "The loop's result is handed to every request that was waiting for it.",
+    "runner.await": "A waiting request gets the loop's result and returns it to its client.",
+    "runner.startShell": "A shell command may only start when the runner is idle.",
+    "runner.finishShell": "The shell command ended; the runner goes idle or starts the loop queued behind it.",
+    "shell.messages": "The shell command's messages are saved.",
+    "shell.done": "The shell command finishes.",
+    "runstate.cancel": "The cancel looks up the session's runner.",
+    "runner.cancel": "The runner is cancelled: in 1.15.4 it becomes Idle at once and the loop is "
+    "interrupted afterwards.",
+    "runner.idleIfCurrent": "After the interrupt, the runner runs its idle handler if nothing started meanwhile.",
+    "loop.interrupted": "The loop was interrupted; its unfinished assistant message is marked aborted.",
+}
+
+
+def actors(doc: dict) -> list[str]:
+    """Who the fibers in the trace are."""
+    names: list[str] = []
+    for step in doc["steps"]:
+        if step["fiber"] not in names:
+            names.append(step["fiber"])
+    out = []
+    for name in names:
+        if name.startswith("r") and name[1:].isdigit():
+            out.append(f"{name}: a prompt loop (runLoop), started by a client's request")
+        else:
+            first = next(s for s in doc["steps"] if s["fiber"] == name)
+            out.append(f"{name}: a client request — {first['events'][0]['says']}")
+    return out
+
+
+def narrate(doc: dict) -> list[str]:
+    """The trace as paragraphs: actors, then each step with its source line and, once, its meaning."""
+    lines = [
+        f"Counterexample for '{doc['property']}' on design {doc['design']} × scenario {doc['scenario']} "
+        f"(opencode v1.15.4).",
+        f"What goes wrong: {doc['violation']}.",
+        "",
+        "Who takes part:",
+        *[f"  - {a}" for a in actors(doc)],
+        "",
+        "Step by step (each step runs without interruption until the code waits for something):",
+    ]
+    glossed: set[str] = set()
+    cycle = doc.get("lasso", {}).get("cycle_from")
+    for step in doc["steps"]:
+        if cycle and step["step"] == cycle:
+            lines += ["", "From here the steps repeat for ever (the loop never stops):"]
+        lines.append("")
+        lines.append(f"{step['step']}. {step['fiber']}:")
+        for e in step["events"]:
+            lines.append(f"   - {e['says']}  ({e['source']})")
+            if e["action"] not in glossed and e["action"] in GLOSS:
+                glossed.add(e["action"])
+                lines.append(f"     Why it matters: {GLOSS[e['action']]}")
+    lines += ["", f"After step {doc['steps'][-1]['step']}: {doc['violation']}.", "", "The messages at the end:"]
+    lines += [f"  {m}" for m in tree_lines(doc["steps"][-1]["messages"])]
+    return lines
+
+
+def tree_lines(messages: list[dict]) -> list[str]:
+    """The final message tree as indented text: each user message with the assistants under it."""
+    out = []
+    for u in (m for m in messages if m["role"] == "user"):
+        out.append(f"{u['label']} (user, id {u['id']})")
+        for a in (m for m in messages if m["role"] == "assistant" and m["parent"] == u["label"]):
+            tools = f", tools {', '.join(a['tools'])}" if a["tools"] else ""
+            out.append(f"  └ {a['label']} (assistant, finish {a['finish'] or 'none yet'}{tools}, by {a['by']})")
+    return out

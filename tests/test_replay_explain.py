@@ -1,0 +1,74 @@
+"""replay and explain on every counterexample the built-in designs produce, and on bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import checked, system
+
+from explore.confirm import confirm, run_schedule
+from explore.explain import narrate
+from explore.report import trace_doc
+from specs.loader import builtin
+
+PAIRS = [(d, s) for d in builtin("design") for s in builtin("scenario")]
+
+
+@pytest.mark.parametrize("design,scenario", PAIRS)
+def test_replay_and_explain_every_counterexample(design, scenario):
+    res = checked(design, scenario)
+    for name in res.findings:
+        doc = json.loads(json.dumps(trace_doc(res, name)))  # as read back from trace.json
+        code, lines = confirm(doc)
+        assert code == 1 and lines[0].startswith(f"reproduced {name}"), (name, lines)
+        text = "\n".join(narrate(doc))
+        assert doc["violation"] in text and ".ts:" in text and "Why it matters" in text
+
+
+def test_replay_says_where_a_changed_design_departs():
+    doc = trace_doc(checked("v1.15.4", "tool-race"), "turn-binding")
+    doc["design"] = doc["design_file"] = "bind-turn"  # the model under the trace changed
+    code, lines = confirm(doc)
+    assert code == 2 and lines[0].startswith("step 6: r1 leaves different messages")
+
+
+def test_replay_says_where_a_schedule_stops_applying():
+    doc = trace_doc(checked("v1.15.4", "tool-race"), "turn-binding")
+    doc["steps"][2]["fiber"] = "U1"
+    code, lines = confirm(doc)
+    assert code == 2 and lines[0].startswith("step 3: the schedule no longer applies: fiber U1 cannot move")
+
+
+def test_replay_a_bare_schedule(cli):
+    code, lines = run_schedule(system("v1.15.4", "tool-race"), "U1,r1,U2,r1*3")
+    assert code == 1 and any(line.startswith("turn-binding violated at step 6") for line in lines)
+    assert run_schedule(system("v1.15.4", "tool-race"), "U1")[0] == 0
+    r = cli("replay", "--schedule", "U1,r1,U2,r1*3", "--design", "v1.15.4", "--scenario", "tool-race")
+    assert r.exit_code == 1 and "turn-binding violated at step 6" in r.output
+
+
+@pytest.mark.parametrize(
+    "content,needle",
+    [
+        ("{", "not valid JSON"),
+        ("[]", "expected a JSON object"),
+        ('{"design": "v1.15.4"}', "scenario: missing"),
+        (
+            '{"design": "v1.15.4", "scenario": "tool-race", "property": "nope", "schedule": "", "steps": []}',
+            "property: 'nope' is not a property",
+        ),
+    ],
+)
+def test_bad_trace_files_exit_2_on_one_line(cli, tmp_path, content, needle):
+    path = tmp_path / "trace.json"
+    path.write_text(content)
+    for cmd in ("replay", "explain"):
+        r = cli(cmd, str(path))
+        assert r.exit_code == 2
+        assert r.output.strip().count("\n") == 0 and needle in r.output and str(path) in r.output
+
+
+def test_replay_usage_errors(cli):
+    assert cli("replay").exit_code == 2
+    assert cli("replay", "--schedule", "U1").exit_code == 2
