@@ -41,6 +41,8 @@ class Result:
     findings: dict[str, Finding] = field(default_factory=dict)
     stats: Stats = field(default_factory=Stats)
     minimal: dict = field(default_factory=dict)  # property -> explore.minimize.Minimal, with --minimize
+    strategy: str = "bfs"
+    random: dict = field(default_factory=dict)  # runs, schedules, seed, budget (strategy "random")
 
     @property
     def holds(self) -> bool:
@@ -49,7 +51,7 @@ class Result:
     @property
     def complete(self) -> bool:
         """True when the bound cut nothing: "holds" is then a proof for the scenario as a whole."""
-        return self.stats.cut == 0
+        return self.strategy == "bfs" and self.stats.cut == 0
 
 
 Progress = Callable[[Stats, int], None]

@@ -62,6 +62,23 @@ class Progress:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @click.option("--granularity", type=click.Choice(GRANULARITIES), help="Override the scenario's step granularity.")
+@click.option(
+    "--strategy",
+    type=click.Choice(["bfs", "random"]),
+    default="bfs",
+    show_default=True,
+    help="bfs: exhaustive breadth-first; random: hypothesis-driven random schedules, shrunk.",
+)
+@click.option(
+    "--runs",
+    type=click.IntRange(1, 1_000_000),
+    default=1000,
+    show_default=True,
+    help="random: schedules to try per property.",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="random: the seed that makes the schedules reproducible."
+)
 @click.option("--minimize", is_flag=True, help="Among violating schedules: shortest, then fewest preemptions, fibers.")
 @click.option(
     "--shape",
@@ -76,6 +93,9 @@ def check(
     out: Path | None,
     as_json: bool,
     granularity: str | None,
+    strategy: str,
+    runs: int,
+    seed: int,
     minimize: bool,
     shapes: tuple[str, ...],
 ) -> None:
@@ -88,8 +108,13 @@ def check(
         scenario = replace(scenario, granularity=granularity)
     props = tuple(SHAPES[s] for s in shapes) or PROPERTIES
     show = None if as_json or not sys.stderr.isatty() else Progress()
-    observers = (ShortestPaths(),) if minimize else ()
-    res = bfs(System(design, scenario), props, progress=show, observers=observers)
+    if strategy == "random":
+        from explore.random_search import random_search
+
+        res = random_search(System(design, scenario), props, runs, seed)
+    else:
+        observers = (ShortestPaths(),) if minimize else ()
+        res = bfs(System(design, scenario), props, progress=show, observers=observers)
     if show:
         click.echo("\r" + " " * 60 + "\r", nl=False, err=True)
     out = out or Path("out") / design.name / scenario.name

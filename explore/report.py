@@ -72,7 +72,9 @@ def result_json(res: Result) -> dict:
                 }
         props.append(entry)
     s = res.stats
-    return {
+    extra = {"random": res.random} if res.strategy == "random" else {}
+    return extra | {
+        "strategy": res.strategy,
         "design": res.system.design.name,
         "scenario": sc.name,
         "opencode": TAG,
@@ -92,13 +94,16 @@ def result_json(res: Result) -> dict:
 
 def text(res: Result) -> str:
     sc, s = res.system.scenario, res.stats
+    if res.strategy == "random":
+        r = res.random
+        qualifier = f" in {r['runs']} random schedules (seed {r['seed']}; not a proof)"
+    elif res.complete:
+        qualifier = " (every reachable state explored, nothing cut)"
+    else:
+        qualifier = f" within the bound (max_messages={sc.max_messages}; {s.cut} steps cut)"
     lines = [
         f"design {res.system.design.name} × scenario {sc.name} (opencode {TAG}, granularity {sc.granularity})",
-        "verdict: VIOLATED"
-        if not res.holds
-        else "verdict: HOLDS (every reachable state explored, nothing cut)"
-        if res.complete
-        else f"verdict: HOLDS within the bound (max_messages={sc.max_messages}; {s.cut} steps cut)",
+        "verdict: VIOLATED" if not res.holds else f"verdict: HOLDS{qualifier}",
     ]
     for p in res.properties:
         f = res.findings.get(p.name)
@@ -119,11 +124,19 @@ def text(res: Result) -> str:
                     f"schedule {f.trace.schedule}"
                 )
             else:
-                lines.append(f"      shortest trace: {len(f.trace)} steps, schedule {f.trace.schedule}")
-    lines.append(
-        f"explored {s.states} states, {s.transitions} transitions, max depth {s.max_depth}, "
-        f"{s.quiescent} quiescent, in {s.seconds:.2f}s"
-    )
+                kind = "shrunk" if res.strategy == "random" else "shortest"
+                lines.append(f"      {kind} trace: {len(f.trace)} steps, schedule {f.trace.schedule}")
+    if res.strategy == "random":
+        r = res.random
+        lines.append(
+            f"ran {r['runs']} schedules ({r['schedules']} distinct) over {s.states} distinct states, "
+            f"{s.transitions} steps, longest {s.max_depth}, in {s.seconds:.2f}s"
+        )
+    else:
+        lines.append(
+            f"explored {s.states} states, {s.transitions} transitions, max depth {s.max_depth}, "
+            f"{s.quiescent} quiescent, in {s.seconds:.2f}s"
+        )
     return "\n".join(lines)
 
 

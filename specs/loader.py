@@ -33,7 +33,9 @@ def builtin(kind: str) -> list[str]:
 def resolve(kind: str, ref: str) -> Path:
     """A built-in name or a path to a TOML file."""
     folder = DESIGNS if kind == "design" else SCENARIOS
-    path = Path(ref) if ref.endswith(".toml") or "/" in ref else folder / f"{ref}.toml"
+    path = Path(ref) if ref.endswith(".toml") else folder / f"{ref}.toml"
+    if not path.is_file() and "/" in ref and not ref.endswith(".toml"):
+        path = Path(ref)
     if not path.is_file():
         known = ", ".join(builtin(kind))
         raise InputError(f"{ref}: no such {kind} (built-in: {known}; or give a path to a .toml file)")
