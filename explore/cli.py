@@ -15,6 +15,7 @@ import click
 from explore.bfs import Stats, bfs
 from explore.minimize import ShortestPaths
 from explore.report import result_json, text, write_graphs
+from explore.stategraph import StateGraph
 from model.config import GRANULARITIES
 from model.system import System
 from specs.loader import InputError, builtin, load_design, load_scenario
@@ -79,6 +80,7 @@ class Progress:
 @click.option(
     "--seed", type=int, default=0, show_default=True, help="random: the seed that makes the schedules reproducible."
 )
+@click.option("--state-graph", is_flag=True, help="Also write the explored state space (bfs) as state-graph.dot/.svg.")
 @click.option("--minimize", is_flag=True, help="Among violating schedules: shortest, then fewest preemptions, fibers.")
 @click.option(
     "--shape",
@@ -96,6 +98,7 @@ def check(
     strategy: str,
     runs: int,
     seed: int,
+    state_graph: bool,
     minimize: bool,
     shapes: tuple[str, ...],
 ) -> None:
@@ -113,19 +116,24 @@ def check(
 
         res = random_search(System(design, scenario), props, runs, seed)
     else:
-        observers = (ShortestPaths(),) if minimize else ()
+        graph = StateGraph() if state_graph else None
+        observers = ((ShortestPaths(),) if minimize else ()) + ((graph,) if graph else ())
         res = bfs(System(design, scenario), props, progress=show, observers=observers)
     if show:
         click.echo("\r" + " " * 60 + "\r", nl=False, err=True)
     out = out or Path("out") / design.name / scenario.name
     files = write_graphs(res, out) if res.findings else []
+    if strategy == "bfs" and graph:
+        files += graph.write(out)
     if as_json:
         doc = result_json(res) | {"files": [str(p) for p in files]}
         click.echo(json.dumps(doc, indent=2))
     else:
         click.echo(text(res))
-        if files:
+        if res.findings:
             click.echo(f"counterexample graphs written to {out}/")
+        if strategy == "bfs" and graph:
+            click.echo(f"state graph written to {out}/state-graph.dot")
     sys.exit(0 if res.holds else 1)
 
 
