@@ -9,4 +9,26 @@ cp "$tmp/tr/turn-binding/message-tree.svg" docs/img/tool-race-turn-binding-tree.
 cp "$tmp/tr/turn-binding/sequence.svg" docs/img/tool-race-turn-binding-sequence.svg
 cp "$tmp/ti/shape:four-siblings/message-tree.svg" docs/img/two-instances-four-siblings-tree.svg
 cp "$tmp/ti/shape:u2-pair/message-tree.svg" docs/img/two-instances-u2-pair-tree.svg
+./run.sh check --design v1.15.4 --scenario clock-skew --out "$tmp/cs" >/dev/null || true
+cp "$tmp/cs/loop-terminates/sequence.svg" docs/img/clock-skew-lasso-sequence.svg
+cp "$tmp/cs/no-terminal-siblings/message-tree.svg" docs/img/clock-skew-siblings-tree.svg
+rm -rf "$tmp"
+
+# the step-through page, as a person sees it in a browser
+tmp=$(mktemp -d)
+./run.sh check --design v1.15.4 --scenario tool-race --out "$tmp" >/dev/null || true
+./run.sh explain "$tmp/turn-binding/trace.json" --html "$tmp/page.html" >/dev/null
+.venv/bin/python - "$tmp/page.html" docs/img/step-through.png <<'PY'
+import sys
+from playwright.sync_api import sync_playwright
+with sync_playwright() as p:
+    b = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"])
+    page = b.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto("file://" + sys.argv[1])
+    for _ in range(5):
+        page.keyboard.press("ArrowRight")
+    page.screenshot(path=sys.argv[2])
+    b.close()
+PY
+cp "$tmp/page.html" docs/step-through-tool-race.html
 rm -rf "$tmp"
