@@ -3,7 +3,8 @@
 A schedule is drawn as a list of choices, one per step: "take the c-th runnable fiber" (modulo
 how many can run; past the list's end, the first). Hypothesis searches such lists for one that
 breaks a property, then shrinks it towards fewer steps and earlier fibers; last, steps are
-dropped one at a time while the schedule still breaks the property, so what it reports is small. The same seed gives the same schedules. Coverage (distinct schedules and states) is
+dropped one at a time while the schedule still breaks the property, so what it reports is
+small. The same seed gives the same schedules. Coverage (distinct schedules and states) is
 counted over every schedule run, and a "holds" here is never a proof.
 """
 
