@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import tempfile
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -19,14 +18,13 @@ README = (Path(__file__).parent.parent / "README.md").read_text()
 TIMING = re.compile(r"in \d+\.\d+s")
 
 
-def run(args: list[str]) -> tuple[int, list[str]]:
-    with tempfile.TemporaryDirectory() as tmp:
-        cwd = os.getcwd()
-        os.chdir(tmp)
-        try:
-            r = CliRunner().invoke(main, args, catch_exceptions=False)
-        finally:
-            os.chdir(cwd)
+def run(args: list[str], where: Path) -> tuple[int, list[str]]:
+    cwd = os.getcwd()
+    os.chdir(where)
+    try:
+        r = CliRunner().invoke(main, args, catch_exceptions=False)
+    finally:
+        os.chdir(cwd)
     return r.exit_code, [TIMING.sub("in Ns", line).rstrip() for line in r.output.splitlines()]
 
 
@@ -48,29 +46,30 @@ def blocks(lang: str = "") -> list[str]:
     return found
 
 
-def test_the_main_job_prints_what_the_readme_shows():
+def test_the_readme_commands_print_what_it_shows(tmp_path):
+    """The main job, then every `$ ./run.sh …` block in order, in one directory (later blocks
+    read what earlier ones wrote); a block with `...` shows a subset of the lines."""
     cmd = next(b for b in blocks("sh") if "./run.sh check" in b)
-    first = cmd.splitlines()[0].split("#")[0]
-    args = shlex.split(first)[1:]
-    assert args[:5] == ["check", "--design", "v1.15.4", "--scenario", "tool-race"]
-    code, out = run(args)
-    shown = next(b for b in blocks() if b.startswith("design v1.15.4 × scenario tool-race"))
-    assert code == 1
-    assert [line.strip() for line in out] == [TIMING.sub("in Ns", line) for line in shown.strip().splitlines()]
-
-
-def test_every_shown_command_prints_what_the_readme_shows():
-    shown = [b for b in blocks() if b.startswith("$ ./run.sh check")]
-    assert len(shown) >= 3
-    for block in shown:
-        lines = [line.strip() for line in block.strip().splitlines()]
-        _, out = run(shlex.split(lines[0][2:])[1:])
+    main_args = shlex.split(cmd.splitlines()[0].split("#")[0])[1:]
+    assert main_args[:5] == ["check", "--design", "v1.15.4", "--scenario", "tool-race"]
+    shown_main = next(b for b in blocks() if b.startswith("design v1.15.4 × scenario tool-race"))
+    shown = [(main_args, shown_main.strip().splitlines(), 1)]
+    for block in blocks():
+        if block.startswith("$ ./run.sh "):
+            lines = block.strip().splitlines()
+            shown.append((shlex.split(lines[0][2:])[1:], lines[1:], None))
+    assert len(shown) >= 6
+    for args, expected, code in shown:
+        got_code, out = run(args, tmp_path)
         out = [line.strip() for line in out]
-        expected = [TIMING.sub("in Ns", line) for line in lines[1:] if line != "..."]
-        if "..." in lines:
-            assert all(line in out for line in expected), block
+        expected = [TIMING.sub("in Ns", line) for line in expected]
+        if code is not None:
+            assert got_code == code
+        if "..." in expected:
+            rest = [line for line in expected if line != "..."]
+            assert all(line in out for line in rest), (args, out)
         else:
-            assert out == expected, block
+            assert out == expected, args
 
 
 def test_the_verdict_table_is_current():

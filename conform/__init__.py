@@ -1,0 +1,31 @@
+"""Conformance: drive the real opencode server through the model's schedules and compare trees.
+
+`conform.server` fetches and runs the published `opencode-linux-x64` binary in isolation,
+`conform.fakellm` is the gated OpenAI-compatible model it talks to, and `conform.drive` maps a
+model schedule to real events and compares the persisted message tree with the model's store.
+"""
+
+from __future__ import annotations
+
+
+class HarnessError(Exception):
+    """The harness could not do its job (bad input, server or fake LLM failure): one line, exit 2."""
+
+    exit_code = 2
+
+    def __init__(self, message: str):
+        super().__init__(" ".join(str(message).split()))
+
+
+class RegistryUnavailable(HarnessError):
+    """The npm registry (or npm itself) cannot be reached: conformance was not checked."""
+
+
+def conform(*args, **kwargs):
+    """See `conform.drive.conform` (imported lazily to keep `import conform` light)."""
+    from conform.drive import conform as run
+
+    return run(*args, **kwargs)
+
+
+__all__ = ["HarnessError", "RegistryUnavailable", "conform"]
