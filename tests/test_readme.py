@@ -8,11 +8,8 @@ import shlex
 from pathlib import Path
 
 from click.testing import CliRunner
-from conftest import checked
 
 from explore.cli import main
-from explore.report import result_json
-from specs.loader import builtin
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
 TIMING = re.compile(r"in \d+\.\d+s")
@@ -70,25 +67,3 @@ def test_the_readme_commands_print_what_it_shows(tmp_path):
             assert all(line in out for line in rest), (args, out)
         else:
             assert out == expected, args
-
-
-def test_the_verdict_table_is_current():
-    rows = set(
-        re.findall(r"^\| (?:v1\.15\.4|bind-turn|serialize-turn|bind-and-serialize|parent-exit) \|.*\|$", README, re.M)
-    )
-    fresh = set()
-    for d in builtin("design"):
-        for s in builtin("scenario"):
-            doc = result_json(checked(d, s))
-            bad = ", ".join(p["name"] for p in doc["properties"] if not p["holds"]) or "—"
-            cells = [
-                d,
-                s,
-                doc["granularity"],
-                doc["verdict"],
-                bad,
-                str(doc["stats"]["states"]),
-                str(doc["bound"]["cut"]),
-            ]
-            fresh.add("| " + " | ".join(cells) + " |")
-    assert rows == fresh
