@@ -42,6 +42,7 @@ class Result:
     stats: Stats = field(default_factory=Stats)
     minimal: dict = field(default_factory=dict)  # property -> explore.minimize.Minimal, with --minimize
     strategy: str = "bfs"
+    preemption_bound: int | None = None  # set when only schedules with at most this many were explored
     random: dict = field(default_factory=dict)  # runs, schedules, seed, budget (strategy "random")
 
     @property
@@ -51,7 +52,7 @@ class Result:
     @property
     def complete(self) -> bool:
         """True when the bound cut nothing: "holds" is then a proof for the scenario as a whole."""
-        return self.strategy == "bfs" and self.stats.cut == 0
+        return self.strategy == "bfs" and self.preemption_bound is None and self.stats.cut == 0
 
 
 Progress = Callable[[Stats, int], None]

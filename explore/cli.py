@@ -80,6 +80,7 @@ class Progress:
 @click.option(
     "--seed", type=int, default=0, show_default=True, help="random: the seed that makes the schedules reproducible."
 )
+@click.option("--preemptions", type=click.IntRange(0, 50), help="bfs: only schedules with at most K preemptions.")
 @click.option("--state-graph", is_flag=True, help="Also write the explored state space (bfs) as state-graph.dot/.svg.")
 @click.option("--minimize", is_flag=True, help="Among violating schedules: shortest, then fewest preemptions, fibers.")
 @click.option(
@@ -98,6 +99,7 @@ def check(
     strategy: str,
     runs: int,
     seed: int,
+    preemptions: int | None,
     state_graph: bool,
     minimize: bool,
     shapes: tuple[str, ...],
@@ -111,10 +113,16 @@ def check(
         scenario = replace(scenario, granularity=granularity)
     props = tuple(SHAPES[s] for s in shapes) or PROPERTIES
     show = None if as_json or not sys.stderr.isatty() else Progress()
+    graph = None
     if strategy == "random":
         from explore.random_search import random_search
 
         res = random_search(System(design, scenario), props, runs, seed)
+    elif preemptions is not None:
+        from explore.bounded import bfs_preemptions
+
+        graph = None
+        res = bfs_preemptions(System(design, scenario), props, preemptions)
     else:
         graph = StateGraph() if state_graph else None
         observers = ((ShortestPaths(),) if minimize else ()) + ((graph,) if graph else ())

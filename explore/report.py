@@ -79,7 +79,8 @@ def result_json(res: Result) -> dict:
         "scenario": sc.name,
         "opencode": TAG,
         "granularity": sc.granularity,
-        "bound": {"max_messages": sc.max_messages, "cut": s.cut, "complete": res.complete},
+        "bound": {"max_messages": sc.max_messages, "cut": s.cut, "complete": res.complete}
+        | ({"preemptions": res.preemption_bound} if res.preemption_bound is not None else {}),
         "verdict": "holds" if res.holds else "violated",
         "properties": props,
         "stats": {
@@ -97,6 +98,8 @@ def text(res: Result) -> str:
     if res.strategy == "random":
         r = res.random
         qualifier = f" in {r['runs']} random schedules (seed {r['seed']}; not a proof)"
+    elif res.preemption_bound is not None:
+        qualifier = f" within {res.preemption_bound} preemption(s) (schedules with more were not explored)"
     elif res.complete:
         qualifier = " (every reachable state explored, nothing cut)"
     else:
