@@ -227,7 +227,11 @@ class FakeLLM:
 
     def tool_command(self, n: int) -> str:
         d = shlex.quote(str(self.gate_dir))
-        return f"touch {d}/started-{n}; while [ ! -e {d}/go-{n} ]; do sleep 0.05; done; echo turnproof tool {n} done"
+        # ends when released, when the gate dir is gone, or after 10 minutes whatever happens
+        return (
+            f"touch {d}/started-{n}; i=0; while [ ! -e {d}/go-{n} ] && [ -d {d} ] && [ $i -lt 12000 ]; "
+            f"do sleep 0.05; i=$((i+1)); done; echo turnproof tool {n} done"
+        )
 
     # --- serving ---------------------------------------------------------------------------
 

@@ -83,7 +83,7 @@ def fetch_binary(version: str = DEFAULT_VERSION, timeout: float = 300) -> Path:
     with tempfile.TemporaryDirectory(prefix="turnproof-npm-", dir=target.parent) as tmp:
         try:
             p = subprocess.run(
-                [npm, "pack", f"{PACKAGE}@{version}", "--pack-destination", tmp, "--silent"],
+                [npm, "pack", f"{PACKAGE}@{version}", "--pack-destination", tmp, "--loglevel=error"],
                 cwd=tmp,
                 capture_output=True,
                 text=True,
@@ -93,7 +93,7 @@ def fetch_binary(version: str = DEFAULT_VERSION, timeout: float = 300) -> Path:
         except subprocess.TimeoutExpired:
             raise RegistryUnavailable(f"npm pack {PACKAGE}@{version} timed out after {timeout:.0f}s") from None
         if p.returncode != 0:
-            err = " ".join((p.stderr or p.stdout).split())[-300:]
+            err = " ".join((p.stderr or p.stdout).split())[-300:] or f"exit code {p.returncode}"
             if "E404" in err or "No matching version" in err or "ETARGET" in err:
                 raise HarnessError(f"npm registry has no {PACKAGE}@{version}: {err}")
             raise RegistryUnavailable(f"npm pack {PACKAGE}@{version} failed: {err}")
@@ -114,6 +114,19 @@ def fetch_binary(version: str = DEFAULT_VERSION, timeout: float = 300) -> Path:
         part.chmod(0o755)
         part.replace(target)
     return target
+
+
+def _prefill_config_dir(d: Path, version: str) -> None:
+    """opencode installs `@opencode-ai/plugin` into its config dir from the npm registry unless
+    that dir already has node_modules and a lock naming every dependency (Npm.install's
+    checkNodeModules / checkDirty). Nothing here loads plugins (--pure), so an empty install that
+    satisfies the check keeps the server off the network."""
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "node_modules").mkdir(exist_ok=True)
+    deps = {"@opencode-ai/plugin": version}
+    (d / "package.json").write_text(json.dumps({"dependencies": deps}, indent=2) + "\n", encoding="utf-8")
+    lock = {"name": "opencode", "lockfileVersion": 3, "requires": True, "packages": {"": {"dependencies": deps}}}
+    (d / "package-lock.json").write_text(json.dumps(lock, indent=2) + "\n", encoding="utf-8")
 
 
 def free_port() -> int:
@@ -172,6 +185,33 @@ def _kill_group(pgid: int, grace: float = 3.0) -> None:
     _LIVE.discard(pgid)
 
 
+def _descendants(root: int) -> list[int]:
+    """Every live process below `root` (by parent pid, read from /proc)."""
+    children: dict[int, list[int]] = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(d.name))
+    out, todo = [], [root]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def _pgid(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except OSError:
+        return None
+
+
 @atexit.register
 def _kill_all() -> None:
     for pgid in list(_LIVE):
@@ -181,8 +221,16 @@ def _kill_all() -> None:
 class OpencodeServer:
     """`with OpencodeServer(binary, llm_base_url) as srv:` — a running server at `srv.url`."""
 
-    def __init__(self, binary: Path, llm_base_url: str, ready_timeout: float = 60, keep: bool = False):
+    def __init__(
+        self,
+        binary: Path,
+        llm_base_url: str,
+        ready_timeout: float = 60,
+        keep: bool = False,
+        version: str = DEFAULT_VERSION,
+    ):
         self.binary = Path(binary)
+        self.version = version
         self.config = project_config(llm_base_url)
         self.ready_timeout = ready_timeout
         self.keep = keep  # keep the temp dir (for debugging)
@@ -216,6 +264,7 @@ class OpencodeServer:
         for var, sub in dirs.items():
             (home / sub).mkdir(parents=True, exist_ok=True)
             env[var] = str(home / sub)
+        _prefill_config_dir(home / "config" / "opencode", self.version)
         env |= QUIET_ENV | {"HOME": str(home), "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
         if shutil.which("rg", path=env.get("PATH")) is None:
             # opencode downloads ripgrep from github.com when no `rg` is on PATH: give it a stand-in
@@ -279,7 +328,12 @@ class OpencodeServer:
 
     def stop(self) -> None:
         if self.proc is not None:
+            # opencode runs each bash tool detached, in a session of its own: find every
+            # descendant first, then stop the server's group and each descendant's group.
+            groups = {_pgid(p) for p in _descendants(self.proc.pid)} - {None, self.proc.pid, os.getpgid(0)}
             _kill_group(self.proc.pid)
+            for g in groups:
+                _kill_group(g, grace=1.0)
             try:
                 self.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
