@@ -52,7 +52,7 @@ class Result:
     @property
     def complete(self) -> bool:
         """True when the bound cut nothing: "holds" is then a proof for the scenario as a whole."""
-        return self.strategy == "bfs" and self.preemption_bound is None and self.stats.cut == 0
+        return self.strategy in ("bfs", "sleep") and self.preemption_bound is None and self.stats.cut == 0
 
 
 Progress = Callable[[Stats, int], None]

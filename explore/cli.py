@@ -65,10 +65,10 @@ class Progress:
 @click.option("--granularity", type=click.Choice(GRANULARITIES), help="Override the scenario's step granularity.")
 @click.option(
     "--strategy",
-    type=click.Choice(["bfs", "random"]),
+    type=click.Choice(["bfs", "sleep", "random"]),
     default="bfs",
     show_default=True,
-    help="bfs: exhaustive breadth-first; random: hypothesis-driven random schedules, shrunk.",
+    help="bfs: exhaustive breadth-first; sleep: exhaustive, sleep-set reduced; random: hypothesis schedules.",
 )
 @click.option(
     "--runs",
@@ -114,7 +114,11 @@ def check(
     props = tuple(SHAPES[s] for s in shapes) or PROPERTIES
     show = None if as_json or not sys.stderr.isatty() else Progress()
     graph = None
-    if strategy == "random":
+    if strategy == "sleep":
+        from explore.sleep import sleep_search
+
+        res = sleep_search(System(design, scenario), props)
+    elif strategy == "random":
         from explore.random_search import random_search
 
         res = random_search(System(design, scenario), props, runs, seed)

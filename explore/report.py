@@ -127,7 +127,7 @@ def text(res: Result) -> str:
                     f"schedule {f.trace.schedule}"
                 )
             else:
-                kind = "shrunk" if res.strategy == "random" else "shortest"
+                kind = {"random": "shrunk", "sleep": "first found"}.get(res.strategy, "shortest")
                 lines.append(f"      {kind} trace: {len(f.trace)} steps, schedule {f.trace.schedule}")
     if res.strategy == "random":
         r = res.random
