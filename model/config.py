@@ -30,6 +30,9 @@ KNOBS: dict[str, tuple[str, ...]] = {
     # When the loop's exit test calls a turn answered: when lastUser.id < lastAssistant.id (id
     # order), or when the last assistant's parentID is the user the turn answers.
     "exit": ("id-order", "parent"),
+    # How the loop picks the newest user and assistant: by id (which a client may mint on its
+    # own clock), or by the time.created the server stamps when it writes the message.
+    "order": ("id", "created"),
 }
 
 ROUTES = ("prompt", "prompt_async", "shell", "abort")
@@ -50,6 +53,7 @@ class Design:
     on_idle: str = "delete-entry"
     runner_map: str = "per-instance"
     exit: str = "id-order"
+    order: str = "id"
 
 
 @dataclass(frozen=True)

@@ -209,17 +209,17 @@ def _prompt_step(tx: Tx) -> None:
 # --- the prompt loop (runLoop) -------------------------------------------------------------
 
 
-def _answer(w: World) -> str:
+def _answer(w: World, order: str) -> str:
     """The scripted model: reply to the newest user message in the request it is sent.
 
     It asks for a tool while that user has had fewer completed tool round-trips after it (in
     this request) than the scenario scripts; otherwise it stops.
     """
-    latest = w.store.latest().user
+    latest = w.store.latest(order).user
     rounds = sum(
         1
         for m in w.store.messages
-        if m.role == ASSISTANT and m.id > latest.id
+        if m.role == ASSISTANT and (m.seq > latest.seq if order == "created" else m.id > latest.id)
         for p in m.tools
         if p.status == "completed"
     )
@@ -229,7 +229,7 @@ def _answer(w: World) -> str:
 def _iterate(tx: Tx) -> None:
     """One pass of the loop head: read the messages, resolve the latest, test for exit."""
     rid = tx.f.run
-    latest = tx.w.store.latest()
+    latest = tx.w.store.latest(tx.design.order)
     user, last = latest.user, latest.assistant
     own = tx.f.msg and tx.w.store.get(tx.f.msg)
     continuing = bool(own) and own.finish == TOOL_CALLS
@@ -246,7 +246,9 @@ def _iterate(tx: Tx) -> None:
         _finish_run(tx, "ok")
         return
     tx.say("loop.read", f"reads {seen}: goes on")
-    tx.f = replace(tx.f, user=bound, seen=tuple(m.id for m in tx.w.store.messages), answer=_answer(tx.w))
+    tx.f = replace(
+        tx.f, user=bound, seen=tuple(m.id for m in tx.w.store.messages), answer=_answer(tx.w, tx.design.order)
+    )
     if not continuing:
         _close_turn(tx, rid)
         tx.w = replace(tx.w, turns=tx.w.turns + (Turn(rid, bound, tx.w.store.writes),))
@@ -283,7 +285,7 @@ def _finish_run(tx: Tx, how: str) -> None:
     """The loop returns lastAssistant; its onExit is finishRun on the runner's ref."""
     rid = tx.f.run
     r = tx.w.run(rid)
-    last = tx.w.store.latest().assistant
+    last = tx.w.store.latest(tx.design.order).assistant
     tx.w = tx.w.set_run(replace(r, result=last.label if last else "-"))
     _close_turn(tx, rid)
     fin = guard.finish_run(tx.w.runners[r.runner], rid)

@@ -90,10 +90,15 @@ class Store:
         msgs = tuple(replace(m, **changes) if m.id == mid else m for m in self.messages)
         return Store(msgs, self.writes)
 
-    def latest(self) -> Latest:
-        """Highest-id user, assistant and finished assistant: the loop's per-iteration resolution."""
-        users = [m for m in self.messages if m.role == USER]
-        assistants = [m for m in self.messages if m.role == ASSISTANT]
+    def latest(self, order: str = "id") -> Latest:
+        """Newest user, assistant and finished assistant: the loop's per-iteration resolution.
+
+        opencode v1.15.4 takes the highest id (`order="id"`); later releases take the newest
+        time.created, which the server stamps when it writes the message (`order="created"`).
+        """
+        msgs = self.messages if order == "id" else sorted(self.messages, key=lambda m: m.seq)
+        users = [m for m in msgs if m.role == USER]
+        assistants = [m for m in msgs if m.role == ASSISTANT]
         finished = [m for m in assistants if m.finish is not None]
         return Latest(
             users[-1] if users else None,
