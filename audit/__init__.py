@@ -1,0 +1,29 @@
+"""`turnproof audit`: check real, persisted opencode session data for the turn-boundary violations
+the model checker reasons about, and write a model counterexample back out as an opencode session.
+
+    from audit import audit_paths, AuditInputError, export_session
+
+    report = audit_paths(["session.json"], out="out/audit")
+    print(report.text()); raise SystemExit(report.exit_code)
+"""
+
+from __future__ import annotations
+
+from audit.check import KINDS, AuditReport, Finding, SessionAudit, audit_paths, audit_session
+from audit.export import export_session, session_document
+from audit.read import AuditInputError, Msg, Session, read_path
+
+__all__ = [
+    "KINDS",
+    "AuditInputError",
+    "AuditReport",
+    "Finding",
+    "Msg",
+    "Session",
+    "SessionAudit",
+    "audit_paths",
+    "audit_session",
+    "export_session",
+    "read_path",
+    "session_document",
+]

@@ -1,0 +1,519 @@
+"""The model's observable properties, judged on a real session's persisted messages.
+
+What a store shows (ids, roles, parentID, finish, time, error, parts), read the way opencode's
+prompt loop reads it (`session/prompt.ts` `runLoop`, v1.15.4):
+
+* **terminal-siblings** (the model's `no-terminal-siblings`): two or more assistants under one
+  parentID that each end a turn: a finish other than `tool-calls`, no tool parts the loop counts
+  (it goes round on a `stop` with tool calls, prompt.ts:1668) and no error.
+* **tool-followup** (`tool-followup`): a `tool-calls` assistant with no later assistant under its
+  parent: the tool result never reached the model under that user.
+* **turn-binding** (`turn-binding`, as it shows in a store): after a `tool-calls` assistant of
+  user U1, the assistant that carries on is parented to a newer user U2.
+* **unanswered** (`prompt-answered`): a user message with no completed reply that is not a tool
+  round-trip.
+
+Not flagged, because opencode does them on purpose: a compaction hand-over (a user message with a
+`compaction` part, its `summary` assistant and the synthetic "Continue…" user after it,
+`SessionCompaction.process`); a subtask command's synthetic "Summarize the task tool output" user
+(`handleSubtask`); a loop stopped by a rejected permission or dismissed question
+(`processor.ts` `blocked`); structured output (the loop breaks on it); assistants with an error
+(aborted, API error: the user saw the turn fail); user messages whose parts are all synthetic
+(noReply context injections, background-task results); task-tool subagents, which live in their
+own child sessions. A session still running (an assistant not completed) gets warnings, not
+violations, for its open tail.
+
+One caveat: an abort that lands exactly between a tool round-trip and the next model call leaves
+no trace in the store, so it reads as a tool-followup violation.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from audit.read import FORMATS, REJECTED, AuditInputError, Msg, Session, id_time, read_path
+
+KINDS = {
+    "terminal-siblings": "no-terminal-siblings",
+    "tool-followup": "tool-followup",
+    "turn-binding": "turn-binding",
+    "unanswered": "prompt-answered",
+}
+SKEW_MS = 50  # a user id minted this far from its time.created was minted on another clock
+MAX_DRAWN = 80  # messages in a picture; larger sessions are drawn around their violations
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str  # a key of KINDS
+    says: str
+    nodes: tuple[str, ...]  # message ids to mark
+    rows: tuple[str, ...] = ()  # one line per message involved: id, role, parent, finish, times
+
+    def to_json(self, s: Session) -> dict:
+        return {
+            "kind": self.kind,
+            "property": KINDS[self.kind],
+            "says": self.says,
+            "messages": [
+                _msg_json(s.messages[n]) if n in s.messages else {"id": n, "missing": True} for n in self.nodes
+            ],
+        }
+
+
+@dataclass
+class SessionAudit:
+    session: Session
+    violations: list[Finding] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    running: bool = False
+    drawn: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return self.session.skipped == 0
+
+
+@dataclass
+class AuditReport:
+    audits: list[SessionAudit] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # one line per path that could not be read
+
+    @property
+    def violations(self) -> list[Finding]:
+        return [v for a in self.audits for v in a.violations]
+
+    @property
+    def warnings(self) -> list[str]:
+        return [w for a in self.audits for w in a.warnings]
+
+    @property
+    def format(self) -> str:
+        return ", ".join(dict.fromkeys(a.session.format for a in self.audits)) or "none"
+
+    @property
+    def kinds(self) -> set[str]:
+        return {v.kind for v in self.violations}
+
+    @property
+    def exit_code(self) -> int:
+        """1 violations; 2 an input error or records that could not be read (never a false clean); 0 clean."""
+        if self.violations:
+            return 1
+        if self.errors or not self.audits or any(not a.complete for a in self.audits):
+            return 2
+        return 0
+
+    @property
+    def verdict(self) -> str:
+        return {0: "clean", 1: "violated", 2: "input error" if not self.audits else "incomplete"}[self.exit_code]
+
+    def to_json(self) -> dict:
+        return {
+            "verdict": self.verdict,
+            "exit": self.exit_code,
+            "errors": self.errors,
+            "sessions": [
+                {
+                    "session": a.session.id,
+                    "file": a.session.file,
+                    "format": a.session.format,
+                    "format_description": FORMATS[a.session.format],
+                    "opencode_version": a.session.version or None,
+                    "parent_session": a.session.parent_session or None,
+                    "messages": len(a.session.messages),
+                    "parts": a.session.has_parts,
+                    "running": a.running,
+                    "complete": a.complete,
+                    "skipped_records": a.session.skipped,
+                    "violations": [v.to_json(a.session) for v in a.violations],
+                    "warnings": a.warnings,
+                    "notes": a.notes,
+                    "graphs": a.drawn,
+                }
+                for a in self.audits
+            ],
+        }
+
+    def text(self) -> str:
+        out: list[str] = []
+        for e in self.errors:
+            out.append(f"error: {e}")
+        for a in self.audits:
+            s = a.session
+            users = sum(1 for m in s.messages.values() if m.role == "user")
+            ver = f"; opencode {s.version}" if s.version else ""
+            sub = f"; subagent session of {s.parent_session}" if s.parent_session else ""
+            out.append(f"session {s.id}  ({s.file}: {FORMATS[s.format]}{ver}{sub})")
+            parts = "" if s.has_parts else ", no parts (tool, synthetic and compaction detection from messages only)"
+            state = ", still running" if a.running else ""
+            out.append(
+                f"  {len(s.messages)} messages ({users} user, {len(s.messages) - users} assistant){parts}{state}"
+            )
+            for v in a.violations:
+                out.append(f"  ✗ {v.kind}: {v.says}")
+                out.extend(f"      {r}" for r in v.rows)
+            for w in a.warnings:
+                out.append(f"  ! {w}")
+            if s.more_warnings:
+                out.append(f"  ! … and {s.more_warnings} more warnings")
+            for n in a.notes:
+                out.append(f"  · {n}")
+            if not a.violations:
+                out.append(
+                    "  ✓ no violations"
+                    + ("" if a.complete else f" in what could be read ({s.skipped} records skipped: incomplete)")
+                )
+            for g in a.drawn:
+                out.append(f"  graph: {g}")
+        nv, ns = len(self.violations), len(self.audits)
+        bad = sum(1 for a in self.audits if a.violations)
+        out.append(
+            f"verdict: {self.verdict.upper()}: {nv} violation{'s' * (nv != 1)} in {bad} of {ns} "
+            f"session{'s' * (ns != 1)}; format: {self.format}"
+        )
+        return "\n".join(out)
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def audit_paths(paths, out: str | Path | None = None, session: str | None = None) -> AuditReport:
+    """Read and check every path; unreadable paths become report.errors (one line each)."""
+    report = AuditReport()
+    for p in paths:
+        try:
+            sessions = read_path(p, session)
+        except AuditInputError as e:
+            report.errors.append(str(e))
+            continue
+        report.audits.extend(audit_session(s) for s in sessions)
+    if out is not None:
+        write_graphs(report, Path(out))
+    return report
+
+
+def audit_session(s: Session) -> SessionAudit:
+    a = SessionAudit(s)
+    a.warnings.extend(s.warnings)
+    msgs = s.ordered()
+    if not msgs:
+        a.warnings.append(f"{s.file}: session {s.id}: no usable messages")
+        return a
+    by = s.messages
+    users = [m for m in msgs if m.role == "user"]
+    assistants = [m for m in msgs if m.role == "assistant"]
+    a.running = any(m.completed is None and m.error is None for m in assistants)
+    if a.running:
+        open_ = [m.id for m in assistants if m.completed is None and m.error is None]
+        a.notes.append(
+            f"assistant {open_[-1]} has no time.completed: the session looks still running "
+            "(its open tail is reported as warnings)"
+        )
+    for m in assistants:
+        p = by.get(m.parent)
+        if p is None:
+            a.warnings.append(f"{s.file}: {m.where}: parentID: {m.parent} points to no message in the session")
+        elif p.role != "user":
+            a.warnings.append(f"{s.file}: {m.where}: parentID: {m.parent} is an assistant, not a user message")
+    _skew(a, users)
+    _siblings(a, assistants)
+    _tool_branches(a, msgs, assistants)
+    _unanswered(a, users, assistants, msgs)
+    if not s.has_parts:
+        a.notes.append(
+            "no parts in this source: assistants with tool calls but finish stop, synthetic context and "
+            "compaction are told from message fields only"
+        )
+    return a
+
+
+def _terminal(m: Msg) -> bool:
+    return m.role == "assistant" and m.finish not in (None, "tool-calls") and not m.loop_tools and m.error is None
+
+
+def _siblings(a: SessionAudit, assistants: list[Msg]) -> None:
+    under: dict[str, list[Msg]] = {}
+    for m in assistants:
+        if _terminal(m):
+            under.setdefault(m.parent, []).append(m)
+    for parent, kids in under.items():
+        if len(kids) < 2:
+            continue
+        p = a.session.messages.get(parent)
+        a.violations.append(
+            Finding(
+                "terminal-siblings",
+                f"{len(kids)} terminal assistants under {_name(p) if p else parent}: "
+                + ", ".join(_short(k) for k in kids),
+                (parent, *(k.id for k in kids)),
+                (_row(p) if p else f"{parent} (missing)", *(_row(k) for k in kids)),
+            )
+        )
+
+
+def _handover(s: Session, t: Msg, later: list[Msg]) -> str:
+    """Why a tool-calls assistant legitimately has no follow-up under its own user, or ''."""
+    if t.error:
+        return f"it ended with an error ({t.error})"
+    if t.structured:
+        return "structured output ended the loop"
+    for tool in t.tools:
+        if tool.status == "error" and any(r in tool.error.lower() for r in REJECTED):
+            return "a rejected permission or dismissed question stopped the loop"
+    u1 = s.messages.get(t.parent)
+    for m in later:
+        if m.role == "assistant":
+            if m.summary:
+                return "a compaction took over the turn"
+            break
+        if m.role == "user":
+            if m.compaction or _summarised(s, m):
+                return "a compaction took over the turn"
+            if m.synthetic and u1 is not None and u1.parts and u1.parts.subtask:
+                return "a subtask command's synthetic follow-up took over the turn"
+    return ""
+
+
+def _summarised(s: Session, u: Msg) -> bool:
+    return any(
+        m.role == "assistant" and m.parent == u.id and (m.summary or m.agent == "compaction")
+        for m in s.messages.values()
+    )
+
+
+def _tool_branches(a: SessionAudit, msgs: list[Msg], assistants: list[Msg]) -> None:
+    s = a.session
+    index = {m.id: i for i, m in enumerate(msgs)}
+    for t in assistants:
+        if t.finish != "tool-calls" and not (t.finish is not None and t.loop_tools):
+            continue
+        after = msgs[index[t.id] + 1 :]
+        later_a = [m for m in after if m.role == "assistant"]
+        followed = any(m.parent == t.parent for m in later_a)
+        why = _handover(s, t, after)
+        if why:
+            if not followed:
+                a.notes.append(f"{t.id} ({t.finish}) has no follow-up under its user: {why}")
+            continue
+        u1 = s.messages.get(t.parent)
+        nxt = later_a[0] if later_a else None
+        rebound = None
+        if nxt is not None and nxt.parent != t.parent and nxt.parent > t.parent:
+            rebound = nxt
+        elif not followed:
+            rebound = next((m for m in later_a if m.parent > t.parent), None)
+        if rebound is not None:
+            u2 = s.messages.get(rebound.parent)
+            ctx = " (a synthetic/noReply message)" if u2 is not None and u2.synthetic else ""
+            a.violations.append(
+                Finding(
+                    "turn-binding",
+                    f"{_short(rebound)} carries on after {_short(t)} ({t.finish}) of {_name(u1) if u1 else t.parent} "
+                    f"but its parentID is the newer {_name(u2) if u2 else rebound.parent}{ctx}",
+                    (rebound.id, t.id, t.parent, rebound.parent),
+                    tuple(_row(m) for m in (u1, t, u2, rebound) if m is not None),
+                )
+            )
+        if followed:
+            continue
+        if a.running and not later_a:
+            a.warnings.append(f"{t.id} ({t.finish}) under {t.parent} has no follow-up yet (session still running)")
+            continue
+        tail = " (the session's last message: the loop stopped after a tool round-trip)" if not after else ""
+        a.violations.append(
+            Finding(
+                "tool-followup",
+                f"{_short(t)} ({t.finish}) under {_name(u1) if u1 else t.parent} "
+                f"got no model reply under that user{tail}",
+                (t.id, t.parent),
+                tuple(_row(m) for m in (u1, t) if m is not None),
+            )
+        )
+
+
+def _answers(m: Msg) -> bool:
+    """Counts as a reply: completed and not a tool round-trip (or the turn failed visibly)."""
+    return m.completed is not None and (m.finish != "tool-calls" or m.error is not None)
+
+
+def _unanswered(a: SessionAudit, users: list[Msg], assistants: list[Msg], msgs: list[Msg]) -> None:
+    s = a.session
+    kids: dict[str, list[Msg]] = {}
+    for m in assistants:
+        kids.setdefault(m.parent, []).append(m)
+    index = {m.id: i for i, m in enumerate(msgs)}
+    last_user = users[-1].id if users else None
+    for u in users:
+        mine = kids.get(u.id, [])
+        if any(_answers(k) for k in mine) or any(k.error for k in mine):
+            continue
+        if u.synthetic:
+            a.notes.append(f"{u.id}: synthetic context (noReply injection or reminder), no reply expected")
+            continue
+        tools = [k for k in mine if k.finish == "tool-calls"]
+        if tools and _handover(s, tools[-1], msgs[index[tools[-1].id] + 1 :]):
+            continue
+        if a.running and (u.id == last_user or any(k.completed is None for k in mine)):
+            a.warnings.append(f"{_name(u)} has no reply yet (session still running)")
+            continue
+        why = "its only replies are tool round-trips" if mine else "no assistant has it as parentID"
+        a.violations.append(
+            Finding(
+                "unanswered",
+                f"{_name(u)} has no reply ({why})",
+                (u.id, *(k.id for k in mine)),
+                (_row(u), *(_row(k) for k in mine)),
+            )
+        )
+
+
+def _skew(a: SessionAudit, users: list[Msg]) -> None:
+    for u in users:
+        t = id_time(u.id)
+        if t is None or u.created is None:
+            continue
+        d = (t - u.created % (1 << 36) + (1 << 35)) % (1 << 36) - (1 << 35)
+        if abs(d) >= SKEW_MS:
+            way = "ahead of" if d > 0 else "behind"
+            a.notes.append(
+                f"{u.id}: its id's clock reads {abs(d)} ms {way} its time.created "
+                "(an id minted by the client: the loop compares ids, so client clock skew matters)"
+            )
+
+
+# --------------------------------------------------------------------------------------------
+# text
+
+
+def _when(ms: int | None) -> str:
+    if ms is None:
+        return "—"
+    try:
+        iso = datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z"
+    except (OverflowError, OSError, ValueError):
+        iso = "?"
+    return f"{ms} ({iso})"
+
+
+def _short(m: Msg) -> str:
+    return f"{m.id}" + (f" [{m.label}]" if m.label else "")
+
+
+def _name(m: Msg | None) -> str:
+    if m is None:
+        return "?"
+    return f"user {_short(m)}" if m.role == "user" else f"assistant {_short(m)}"
+
+
+def _row(m: Msg) -> str:
+    if m.role == "user":
+        kind = " synthetic" if m.synthetic else " compaction" if m.compaction else ""
+        return f"{_short(m)}  user{kind}  created {_when(m.created)}"
+    extra = f"  error {m.error}" if m.error else ""
+    tools = f"  tools {','.join(t.name + ':' + t.status for t in m.tools)}" if m.tools else ""
+    return (
+        f"{_short(m)}  assistant  parentID {m.parent}  finish {m.finish or '—'}{tools}{extra}  "
+        f"created {_when(m.created)}  completed {_when(m.completed)}"
+    )
+
+
+def _msg_json(m: Msg) -> dict:
+    d = {"id": m.id, "role": m.role, "created": m.created}
+    if m.label:
+        d["label"] = m.label
+    if m.role == "assistant":
+        d.update(
+            parentID=m.parent,
+            finish=m.finish,
+            completed=m.completed,
+            error=m.error,
+            tools=[{"tool": t.name, "status": t.status} for t in m.tools],
+        )
+    else:
+        d.update(synthetic=m.synthetic, compaction=m.compaction)
+    return d
+
+
+# --------------------------------------------------------------------------------------------
+# pictures
+
+
+def write_graphs(report: AuditReport, out: Path) -> None:
+    """message-tree.{dot,svg} per session (in a folder per session when there are several), and audit.json."""
+    from explore.graphs import tree_dot, write
+
+    out.mkdir(parents=True, exist_ok=True)
+    many = len(report.audits) > 1
+    for a in report.audits:
+        if not a.session.messages:
+            continue
+        folder = out / _safe(a.session.id) if many else out
+        folder.mkdir(parents=True, exist_ok=True)
+        g, cut = tree(a)
+        title = f"session {a.session.id}" + (f" ({cut})" if cut else "")
+        a.drawn = [str(p) for p in write(tree_dot(g, title), folder / "message-tree")]
+    (out / "audit.json").write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "_-." else "_" for c in name)[:80] or "session"
+
+
+def tree(a: SessionAudit):
+    """The message tree as explore.graphs draws it: users in a row, assistants under their parentID."""
+    import networkx as nx
+
+    s = a.session
+    hot = {n for v in a.violations for n in v.nodes}
+    msgs = s.ordered()
+    cut = ""
+    if len(msgs) > MAX_DRAWN:
+        keep_users = {n for n in hot if n in s.messages and s.messages[n].role == "user"}
+        keep_users |= {s.messages[n].parent for n in hot if n in s.messages and s.messages[n].role == "assistant"}
+        if not keep_users:
+            keep_users = {m.id for m in msgs if m.role == "user"}
+            keep_users = set(sorted(keep_users)[-10:])
+        msgs = [m for m in msgs if m.id in keep_users or (m.role == "assistant" and m.parent in keep_users)]
+        msgs = msgs[: MAX_DRAWN * 2]
+        cut = f"{len(msgs)} of {len(s.messages)} messages: the users involved and their replies"
+    g = nx.DiGraph(name="message tree")
+    node = {m.id: f"m{i}" for i, m in enumerate(msgs)}
+    for m in msgs:
+        tag = f"{m.label} · " if m.label else ""
+        if m.role == "user":
+            note = "\\n(synthetic)" if m.synthetic else "\\n(compaction)" if m.compaction else ""
+            kind, text = "user", f"{tag}user\\n{m.id}{note}\\ncreated {_clock(m.created)}"
+        else:
+            if m.error:
+                kind = "aborted"
+            elif m.finish == "tool-calls" or (m.finish and m.loop_tools):
+                kind = "tool-calls"
+            elif m.finish:
+                kind = "stop"
+            else:
+                kind = "open"
+            tools = "".join(f"\\ntool {t.name}: {t.status}" for t in m.tools[:4])
+            err = f"\\nerror: {m.error}" if m.error else ""
+            text = (
+                f"{tag}assistant\\n{m.id}\\nfinish: {m.finish or '—'}{tools}{err}"
+                f"\\ncreated {_clock(m.created)}\\ncompleted {_clock(m.completed)}"
+            )
+        g.add_node(node[m.id], label=text, kind=kind, role=m.role, hot=m.id in hot)
+    for m in msgs:
+        if m.role == "assistant" and m.parent in node:
+            g.add_edge(node[m.parent], node[m.id], label="parentID")
+    return g, cut
+
+
+def _clock(ms: int | None) -> str:
+    if ms is None:
+        return "—"
+    try:
+        return datetime.fromtimestamp(ms / 1000, UTC).strftime("%H:%M:%S.%f")[:-3]
+    except (OverflowError, OSError, ValueError):
+        return str(ms)
