@@ -25,22 +25,29 @@ CASES = [
 ]
 
 
+def run_case(scenario: str, schedule: str | None, version: str, runs: int, binary=None):
+    """Drive one suite case on the real server: the conformance report, or the harness error."""
+    try:
+        design, sc = load_design("v1.15.4"), load_scenario(scenario)
+        return conform(design, sc, schedule, version=version, runs=runs, binary=binary)
+    except HarnessError as e:
+        return e
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--opencode-version", default="1.15.4")
     ap.add_argument("--out")
     args = ap.parse_args()
-    design = load_design("v1.15.4")
     lines = [
         f"| scenario | schedule | what it shows | model | real opencode {args.opencode_version}: runs conforming |",
         "|---|---|---|---|---|",
     ]
     for scenario, schedule, what in CASES:
-        try:
-            r = conform(design, load_scenario(scenario), schedule, version=args.opencode_version, runs=args.runs)
-        except HarnessError as e:
-            lines.append(f"| {scenario} | {schedule or 'default'} | {what} | — | harness error: {e} |")
+        r = run_case(scenario, schedule, args.opencode_version, args.runs)
+        if isinstance(r, HarnessError):
+            lines.append(f"| {scenario} | {schedule or 'default'} | {what} | — | harness error: {r} |")
             continue
         model = "violated: " + ", ".join(v.split(" ")[0] for v in r.model_violations) if r.model_violations else "clean"
         lines.append(f"| {scenario} | `{r.schedule}` | {what} | {model} | {r.agree}/{len(r.runs)} |")

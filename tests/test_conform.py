@@ -304,6 +304,20 @@ def test_a_schedule_the_model_calls_clean_is_clean_on_the_real_server(opencode_b
     assert r.runs[0].tree["A2"]["parent"] == "U1" and r.runs[0].tree["A3"]["parent"] == "U2"
 
 
+from conform.suite import CASES  # noqa: E402
+
+
+@conformance
+@pytest.mark.parametrize("scenario,schedule,what", CASES, ids=[f"{c[0]}:{c[1] or 'default'}" for c in CASES])
+def test_every_suite_case_agrees_on_the_real_server(opencode_bin, scenario, schedule, what):
+    """The conformance suite of docs/conformance.md, one run per case: model and real tree agree."""
+    from conform.suite import run_case
+
+    r = run_case(scenario, schedule, "1.15.4", runs=1, binary=opencode_bin)
+    assert not isinstance(r, HarnessError), f"{scenario}: harness error: {r}"
+    assert r.not_driveable is None and r.conforms, r.text()
+
+
 @conformance
 def test_ctrl_c_stops_the_server_and_its_tools(opencode_bin, tmp_path):
     """SIGINT while a tool is held: the harness exits and leaves no process behind."""
