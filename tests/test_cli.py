@@ -64,3 +64,29 @@ def test_list_names_everything_built_in(cli):
     assert r.exit_code == 0
     for name in builtin("design") + builtin("scenario") + ["turn-binding", "prompt-answered", "four-siblings"]:
         assert name in r.output
+
+
+@pytest.mark.parametrize("design,scenario", [("v1.15.4", "two-instances"), ("v1.15.4", "clock-skew")])
+def test_same_inputs_same_output_byte_for_byte(tmp_path, design, scenario):
+    """Two processes with different hash seeds print the same JSON and write the same files
+    (only stats.seconds may differ)."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    outs = []
+    for seed in ("1", "2"):
+        out = tmp_path / seed
+        env = os.environ | {"PYTHONHASHSEED": seed}
+        args = ["check", "--design", design, "--scenario", scenario, "--json", "--out", str(out)]
+        code = f"import sys; from explore.cli import main; sys.argv = ['turnproof'] + {args!r}; main()"
+        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+        assert p.returncode == 1, p.stderr
+        text = re.sub(r'"seconds": [0-9.e-]+', '"seconds": N', p.stdout.replace(str(out), "OUT"))
+        files = {
+            str(f.relative_to(out)): f.read_bytes() for f in sorted(out.rglob("*")) if f.suffix in (".json", ".dot")
+        }
+        outs.append((text, files))
+    assert outs[0][0] == outs[1][0]
+    assert outs[0][1] == outs[1][1] and len(outs[0][1]) >= 6
