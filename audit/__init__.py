@@ -10,7 +10,7 @@ the model checker reasons about, and write a model counterexample back out as an
 from __future__ import annotations
 
 from audit.check import KINDS, AuditReport, Finding, SessionAudit, audit_paths, audit_session
-from audit.export import export_session, session_document
+from audit.export import export_findings, export_session, session_document
 from audit.read import AuditInputError, Msg, Session, read_path
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "SessionAudit",
     "audit_paths",
     "audit_session",
+    "export_findings",
     "export_session",
     "read_path",
     "session_document",

@@ -139,9 +139,10 @@ class AuditReport:
             ],
         }
 
-    def text(self) -> str:
+    def text(self, errors: bool = True) -> str:
+        """The report as lines; errors=False leaves out the input errors (the CLI puts them on stderr)."""
         out: list[str] = []
-        for e in self.errors:
+        for e in self.errors if errors else ():
             out.append(f"error: {e}")
         for a in self.audits:
             s = a.session
@@ -175,6 +176,7 @@ class AuditReport:
         out.append(
             f"verdict: {self.verdict.upper()}: {nv} violation{'s' * (nv != 1)} in {bad} of {ns} "
             f"session{'s' * (ns != 1)}; format: {self.format}"
+            + (f"; {len(self.errors)} input{'s' * (len(self.errors) != 1)} not read" if self.errors else "")
         )
         return "\n".join(out)
 
@@ -449,15 +451,28 @@ def write_graphs(report: AuditReport, out: Path) -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     many = len(report.audits) > 1
+    used: set[str] = set()
     for a in report.audits:
         if not a.session.messages:
             continue
-        folder = out / _safe(a.session.id) if many else out
+        folder = out / _folder(a.session, used) if many else out
         folder.mkdir(parents=True, exist_ok=True)
         g, cut = tree(a)
         title = f"session {a.session.id}" + (f" ({cut})" if cut else "")
         a.drawn = [str(p) for p in write(tree_dot(g, title), folder / "message-tree")]
     (out / "audit.json").write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
+
+
+def _folder(s: Session, used: set[str]) -> str:
+    """The session's id; with its file's name too when another file holds the same session."""
+    name = _safe(s.id)
+    if name in used:
+        name = base = _safe(f"{s.id}-{Path(s.file).stem}")
+        n = 2
+        while name in used:
+            name, n = f"{base}-{n}", n + 1
+    used.add(name)
+    return name
 
 
 def _safe(name: str) -> str:

@@ -54,14 +54,16 @@ def message_id(mid: Id, seq: int, label: str) -> str:
     return f"msg_{value:012x}{_suffix(seq, label)}"
 
 
-def session_id() -> str:
-    value = ~(T0 * 0x1000 + 1) & ((1 << 48) - 1)  # descending, as Session ids are
-    return f"ses_{value:012x}" + _suffix(0, "turnproofmodel")
+def session_id(name: str = "turnproofmodel") -> str:
+    """A descending session id (as opencode mints them) whose tail spells `name`, so that exports
+    of different counterexamples are different sessions (for `opencode import` too)."""
+    value = ~(T0 * 0x1000 + 1) & ((1 << 48) - 1)
+    return f"ses_{value:012x}" + _suffix(0, name or "turnproofmodel")
 
 
-def session_document(world: World, title: str = "turnproof counterexample") -> dict:
-    """The export JSON for one world's store, as a dict."""
-    sid = session_id()
+def session_document(world: World, title: str = "turnproof counterexample", name: str = "") -> dict:
+    """The export JSON for one world's store, as a dict; `name` goes into the session id."""
+    sid = session_id(name)
     msgs = world.store.messages
     ids = {m.id: message_id(m.id, m.seq, m.label) for m in msgs}
     times = {m.id: (_ms(m.id) if not math.isinf(m.id[0]) else T0 + 10_000_000 + m.seq) for m in msgs}
@@ -84,10 +86,10 @@ def session_document(world: World, title: str = "turnproof counterexample") -> d
     return {"info": info, "messages": out}
 
 
-def export_session(world: World, path: str | Path, title: str = "turnproof counterexample") -> Path:
+def export_session(world: World, path: str | Path, title: str = "turnproof counterexample", name: str = "") -> Path:
     """Write the world's store as an opencode export: to `path` if it ends in .json, else into the
     directory `path` as `<sessionID>.json`. Returns the file written."""
-    doc = session_document(world, title)
+    doc = session_document(world, title, name)
     p = Path(path)
     if p.suffix != ".json":
         p.mkdir(parents=True, exist_ok=True)
@@ -96,6 +98,18 @@ def export_session(world: World, path: str | Path, title: str = "turnproof count
         p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     return p
+
+
+def export_findings(res, out: str | Path) -> dict[str, Path]:
+    """`turnproof check --export-session`: each violated property's counterexample final store,
+    as `out/<property>.json` in opencode's export format. Returns {property: file}."""
+    run = f"{res.system.design.name} × {res.system.scenario.name}"
+    names = [p.name for p in res.properties if p.name in res.findings]  # in the properties' order
+    out = Path(out)
+    return {
+        name: export_session(res.findings[name].trace.final, out / f"{name}.json", f"turnproof: {run}: {name}", name)
+        for name in names
+    }
 
 
 def _part(sid: str, mid: str, n: int, body: dict, label: str = "") -> dict:

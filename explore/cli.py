@@ -1,4 +1,4 @@
-"""The `turnproof` command line: check a design on a scenario, list what is built in.
+"""The `turnproof` command line: check a design on a scenario, list what is built in, audit real sessions.
 
 Exit codes: 0 every property holds within the bound, 1 a violation (or a shape reached),
 2 a usage or input error, reported on one line.
@@ -90,6 +90,14 @@ class Progress:
     type=click.Choice(sorted(SHAPES)),
     help="Ask whether a seed shape is reachable (instead of the properties).",
 )
+@click.option(
+    "--export-session",
+    "export_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Also write each counterexample's final store as an opencode export, DIR/PROPERTY.json "
+    "(what `opencode export` prints; `turnproof audit` reads it).",
+)
 def check(
     design_ref: str,
     scenario_ref: str,
@@ -103,6 +111,7 @@ def check(
     state_graph: bool,
     minimize: bool,
     shapes: tuple[str, ...],
+    export_dir: Path | None,
 ) -> None:
     """Explore every schedule of SCENARIO under DESIGN and check the properties."""
     from dataclasses import replace
@@ -137,6 +146,8 @@ def check(
     files = write_graphs(res, out) if res.findings else []
     if strategy == "bfs" and graph:
         files += graph.write(out)
+    exported = _export_sessions(res, export_dir) if export_dir else {}
+    files += exported.values()
     if as_json:
         doc = result_json(res) | {"files": [str(p) for p in files]}
         click.echo(json.dumps(doc, indent=2))
@@ -146,7 +157,34 @@ def check(
             click.echo(f"counterexample graphs written to {out}/")
         if strategy == "bfs" and graph:
             click.echo(f"state graph written to {out}/state-graph.dot")
+        if export_dir:
+            click.echo(_exported(export_dir, exported))
     sys.exit(0 if res.holds else 1)
+
+
+def _export_sessions(res, export_dir: Path) -> dict[str, Path]:
+    """check --export-session: {property: DIR/PROPERTY.json}; an unwritable DIR is an input error."""
+    from audit import export_findings
+
+    try:
+        return export_findings(res, export_dir)
+    except OSError as e:
+        raise InputError(f"--export-session {export_dir}: cannot write: {e.strerror or e}") from None
+
+
+def _exported(export_dir: Path, exported: dict[str, Path]) -> str:
+    """The line(s) check prints after --export-session: what was written, and what audit can judge."""
+    from audit import KINDS
+
+    if not exported:
+        return f"no counterexample, so no session exported to {export_dir}/"
+    names = ", ".join(p.name for p in exported.values())
+    lines = [f"final stores written as opencode exports to {export_dir}/: {names}"]
+    unseen = [name for name in exported if name not in KINDS.values()]
+    if unseen:
+        judged = ", ".join(KINDS.values())
+        lines.append(f"  {', '.join(unseen)}: not visible in a stored session (turnproof audit judges {judged})")
+    return "\n".join(lines)
 
 
 @main.command(name="list")
@@ -296,4 +334,48 @@ def conform(design_ref: str, scenario_ref: str, schedule: str | None, version: s
         click.echo(f"turnproof: error: {e}", err=True)
         sys.exit(2)
     click.echo(json.dumps(report.to_json(), indent=2) if as_json else report.text())
+    sys.exit(report.exit_code)
+
+
+@main.command()
+@click.argument("file", nargs=-1, required=True, type=click.Path())
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    default=Path("out/audit"),
+    show_default=True,
+    help="Where to write each session's message-tree.dot/.svg (violating messages marked) and audit.json.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+@click.option("--session", "session_id", help="Audit only this session ID (of a database or directory holding many).")
+def audit(file: tuple[str, ...], out: Path, as_json: bool, session_id: str | None) -> None:
+    """Check real opencode sessions for the turn-boundary violations the model finds.
+
+    FILE is what `opencode export <sessionID>` writes, JSON Lines of messages (or of {info, parts},
+    parts, sync records or database rows), a JSON array of them, an opencode.db, or a data or
+    storage directory (session/message/part JSON files). The format detected is printed.
+
+    Exit 0 clean, 1 violations, 2 an input error, or records that could not be read and no
+    violation in the rest (never a false clean). Errors go to stderr, one line each.
+    """
+    from audit import audit_paths
+    from audit.check import write_graphs as write_audit
+
+    report = audit_paths(file, session=session_id)
+    for e in report.errors:
+        click.echo(f"turnproof: error: {e}", err=True)
+    files: list[str] = []
+    if report.audits:
+        try:
+            write_audit(report, out)
+        except OSError as e:
+            click.echo(f"turnproof: error: --out {out}: cannot write: {e.strerror or e}", err=True)
+            sys.exit(2)
+        files = [g for a in report.audits for g in a.drawn] + [str(out / "audit.json")]
+    if as_json:
+        click.echo(json.dumps(report.to_json() | {"files": files}, indent=2))
+    elif report.audits:
+        click.echo(report.text(errors=False))
+        click.echo(f"report written to {out}/audit.json")
     sys.exit(report.exit_code)

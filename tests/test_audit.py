@@ -238,7 +238,8 @@ def _violating_cases():
 
 @pytest.mark.parametrize("design, scenario", _violating_cases())
 def test_round_trip(design, scenario, tmp_path):
-    """Every observable finding of the model, exported as an opencode session, is found by audit."""
+    """Every observable finding of the model, exported as an opencode session, is found by audit,
+    on (at least) the messages the model marked."""
     res = checked(design, scenario)
     inverse = {prop: kind for kind, prop in KINDS.items()}
     found = {name: f for name, f in res.findings.items() if name in inverse}
@@ -249,6 +250,10 @@ def test_round_trip(design, scenario, tmp_path):
         assert r.format == "export" and r.errors == []
         assert inverse[name] in r.kinds, f"{design} × {scenario}: {name} not found\n{r.text()}"
         assert r.exit_code == 1
+        want = {f.trace.final.store.get(i).label for i in f.violation.nodes}
+        msgs = r.audits[0].session.messages
+        got = [{msgs[n].label for n in v.nodes if n in msgs} for v in r.violations if v.kind == inverse[name]]
+        assert any(want <= g for g in got), f"{design} × {scenario}: {name} on {want}, audit: {got}"
 
 
 def test_round_trip_covers_every_observable_property():

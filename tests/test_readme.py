@@ -45,7 +45,9 @@ def blocks(lang: str = "") -> list[str]:
 
 def test_the_readme_commands_print_what_it_shows(tmp_path):
     """The main job, then every `$ ./run.sh …` block in order, in one directory (later blocks
-    read what earlier ones wrote); a block with `...` shows a subset of the lines."""
+    read what earlier ones wrote); a block with `...` shows a subset of the lines. Paths under tests/
+    (the audit fixtures) resolve there as from the repo root, where ./run.sh runs."""
+    (tmp_path / "tests").symlink_to(Path(__file__).parent, target_is_directory=True)
     cmd = next(b for b in blocks("sh") if "./run.sh check" in b)
     main_args = shlex.split(cmd.splitlines()[0].split("#")[0])[1:]
     assert main_args[:5] == ["check", "--design", "v1.15.4", "--scenario", "tool-race"]

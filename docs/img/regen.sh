@@ -12,6 +12,9 @@ cp "$tmp/ti/shape:u2-pair/message-tree.svg" docs/img/two-instances-u2-pair-tree.
 ./run.sh check --design v1.15.4 --scenario clock-skew --out "$tmp/cs" >/dev/null || true
 cp "$tmp/cs/loop-terminates/sequence.svg" docs/img/clock-skew-lasso-sequence.svg
 cp "$tmp/cs/no-terminal-siblings/message-tree.svg" docs/img/clock-skew-siblings-tree.svg
+# turnproof audit on the seed's evidence (issue #28202's four sibling replies, as JSON Lines)
+./run.sh audit tests/fixtures/audit/seed-four-siblings.jsonl --out "$tmp/audit" >/dev/null || true
+cp "$tmp/audit/message-tree.svg" docs/img/audit-seed-four-siblings-tree.svg
 rm -rf "$tmp"
 
 # the step-through page, as a person sees it in a browser
