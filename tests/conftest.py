@@ -12,6 +12,17 @@ from model.system import System
 from specs.loader import load_design, load_scenario
 from specs.properties import PROPERTIES
 
+# The seed's evidence (opencode #28202): the user message and its four terminal assistants, with
+# their (created, completed) times; the audit fixtures are built from these.
+SEED_SESSION = "ses_1c52c37ddffezrIcFQ9H63Cd7K"
+SEED_USER = "msg_e3b47bdbe0016eiqJcvSD3F2QI"
+SEED_SIBLINGS = {
+    "msg_e3b47cbfc001wtgzIu0Foguq0x": (1779111021564, 1779111032041),
+    "msg_e3b47d0a7001Q29TDT1pRlS953": (1779111022759, 1779111032201),
+    "msg_e3b47f4f3001r0BTyrS1GzX1Rs": (1779111032051, 1779111037500),
+    "msg_e3b47f593001VINaxS1e9CQJRH": (1779111032211, 1779111036746),
+}
+
 
 def system(design: str, scenario: str, **changes) -> System:
     from dataclasses import replace

@@ -8,7 +8,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from conftest import checked
+from conftest import SEED_SESSION, SEED_SIBLINGS, SEED_USER, checked
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -20,14 +20,6 @@ from specs.loader import builtin, load_design, load_scenario
 from specs.properties import PROPERTIES
 
 FIX = Path(__file__).parent / "fixtures" / "audit"
-SEED_SESSION = "ses_1c52c37ddffezrIcFQ9H63Cd7K"
-SEED_USER = "msg_e3b47bdbe0016eiqJcvSD3F2QI"
-SEED_SIBLINGS = {
-    "msg_e3b47cbfc001wtgzIu0Foguq0x": (1779111021564, 1779111032041),
-    "msg_e3b47d0a7001Q29TDT1pRlS953": (1779111022759, 1779111032201),
-    "msg_e3b47f4f3001r0BTyrS1GzX1Rs": (1779111032051, 1779111037500),
-    "msg_e3b47f593001VINaxS1e9CQJRH": (1779111032211, 1779111036746),
-}
 
 
 def one_line(text: str) -> bool:

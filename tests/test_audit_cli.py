@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import SEED_SESSION, SEED_SIBLINGS, SEED_USER
 
 from audit import KINDS
 from specs.loader import builtin
@@ -18,14 +19,6 @@ from specs.loader import builtin
 FIX = Path(__file__).parent / "fixtures" / "audit"
 ROOT = Path(__file__).parent.parent
 SEED = FIX / "seed-four-siblings.jsonl"
-SEED_SESSION = "ses_1c52c37ddffezrIcFQ9H63Cd7K"
-SEED_USER = "msg_e3b47bdbe0016eiqJcvSD3F2QI"
-SEED_SIBLINGS = {
-    "msg_e3b47cbfc001wtgzIu0Foguq0x": (1779111021564, 1779111032041),
-    "msg_e3b47d0a7001Q29TDT1pRlS953": (1779111022759, 1779111032201),
-    "msg_e3b47f4f3001r0BTyrS1GzX1Rs": (1779111032051, 1779111037500),
-    "msg_e3b47f593001VINaxS1e9CQJRH": (1779111032211, 1779111036746),
-}
 PROPERTY_KIND = {prop: kind for kind, prop in KINDS.items()}
 
 
