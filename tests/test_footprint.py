@@ -1,6 +1,7 @@
 """Footprints against the model itself, on every reachable world of every built-in pair: steps
 judged independent commute, keep each other's footprint, and no step disables another fiber;
-each always-property reads only the location kinds it declares (what makes a step visible)."""
+each always-property, and the bound, reads only the location kinds declared for it (what makes a
+step visible to the reduced searches)."""
 
 from __future__ import annotations
 
@@ -60,6 +61,9 @@ def test_the_dependency_relation_holds_on_every_reachable_world(design, scenario
             reads: set = set()
             p.check(Watched(w, reads))
             assert {loc[0] for loc in reads} <= set(p.reads), p.name
+        reads = set()
+        sys_.bounded_out(Watched(w, reads))
+        assert {loc[0] for loc in reads} <= set(sys_.bound_reads)
     assert independent > 0  # the relation is not trivially "everything depends"
 
 
