@@ -143,8 +143,14 @@ class _Search:
         quiet = [f for f, m in moves.items() if not m.visible]
         if not quiet:
             self.expand(node)
-        else:  # the invisible step that conflicts with the fewest others: likeliest to suffice alone
-            first = min(quiet, key=lambda f: sum(moves[f].conflicts(m.reads, m.writes) for m in moves.values()))
+        else:  # the invisible step that conflicts with the fewest others (then writes least): likeliest alone
+            first = min(
+                quiet,
+                key=lambda f: (
+                    sum(moves[f].conflicts(m.reads, m.writes) for m in moves.values()),
+                    bin(moves[f].writes).count("1"),
+                ),
+            )
             node.todo.append(first)
             node.chosen.add(first)
             node.full = len(moves) == 1

@@ -118,7 +118,7 @@ def text(res: Result) -> str:
     else:
         qualifier = f" within the bound (max_messages={sc.max_messages}; {s.cut} steps cut)"
     if res.strategy == "dpor" and res.complete:
-        qualifier = " (every reachable state covered up to reordering of independent steps, nothing cut)"
+        qualifier = " (every schedule covered up to the order of independent steps, nothing cut)"
     if res.findings:
         verdict = "verdict: VIOLATED"
     elif res.unjudged:
