@@ -13,26 +13,28 @@ stateful DPOR (Yang et al. 2008); where a summary cannot tell which step would b
 reversed order, every step that could begin it is added.
 
 Why this decides what turnproof checks, in the bounded space:
-- In the bounded model no step disables another fiber (enabledness only grows: a prompt sent,
-  a run's done set, a fiber ended; tests check this on every reachable world), and a race found
-  anywhere below a world adds its reversal to that world, so the steps explored in each world
-  form a persistent set for it (the argument of Flanagan & Godefroid; the summaries give the
-  same races as re-exploring the cached subgraph would, or more). What a world explores depends
-  only on what lies below it, so caching by world is sound.
-- Persistent sets in an acyclic space reach every world where no fiber can move (Godefroid
-  1996, thm 4.3): every at-rest property is judged on every quiescent world.
-- Visibility (the ample-set condition C2): a world explores all its enabled steps as soon as
-  one explored step writes a location kind an `always` property reads (`Property.reads`; a
-  property without it makes every step visible). Then a reachable world violating the property
-  is matched by a visited world violating it: by induction on the height of the DAG, the first
-  explored step on a path to it commutes to the front and, being invisible, leaves the
-  property's value where the path ends unchanged.
-- The bound is a predicate on worlds as well (`System.bound_reads`: the number of messages): a
-  step that changes what it reads is visible, and so is a step past it. Commuting an invisible
-  step then never moves a world across the bound, so the same induction reaches every world at
-  rest, every violation, and a step past the bound if there is one: `bound.complete` is BFS's.
-- Cycles: worlds only grow, so the space is acyclic and the cycle proviso (C3) holds; should a
-  world ever recur on the path, the search starts again without reduction.
+- Coverage. From an explored world, every maximal execution (to a world at rest, or to a step
+  past the bound) has a weak initial among the steps explored there: one of its steps that
+  commutes with every step before it, or a step that commutes with all of it. The races
+  establish this (the source sets of Abdulla et al.; it needs that no step disables another
+  fiber, which holds in the model, enabledness only growing, and is tested on every reachable
+  world); a summary reports every race the cached subgraph would, or more. It depends only on
+  what lies below the world, so caching by world is sound.
+- Visibility (the ample-set condition C2): a world explores all its enabled steps as soon as one
+  explored step is visible: it writes a location kind that an `always` property reads
+  (`Property.reads`; a property without it makes every step visible) or that deciding the bound
+  reads (`System.bound_reads`: the number of messages), or it goes past the bound.
+- Hence, by induction on the height of the DAG: take a path from an explored world to a world at
+  rest, a violating world or a step past the bound, extended to a maximal execution, and its
+  weak initial t explored there. If t is on the path, it commutes to the front and the path
+  from the world after t is shorter. If not, t commutes with the whole path and, the world not
+  being fully expanded, t is invisible: the path from the world after t ends in a world with
+  the same property values and the same side of the bound. So every world at rest is reached
+  (at-rest properties are judged on all of them), some violating world of every violated
+  always-property is visited, and a step past the bound is met if one exists (`bound.complete`
+  is bfs's).
+- Cycles: worlds only grow, so the space is acyclic and no cycle proviso (C3) is needed; should
+  a world ever recur on the path, the search starts again without reduction.
 - loop-terminates: when nothing was cut, every execution ends at rest within the bound, so no
   loop goes round for ever: it holds. Otherwise the lasso search runs on the explored graph; a
   fair cycle it finds is replayed concretely and is a real violation. If it finds none while
