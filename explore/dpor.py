@@ -94,20 +94,21 @@ class Event:
         self.fiber, self.reads, self.writes, self.hb = fiber, reads, writes, hb
 
 
-def dpor_search(system: System, properties: tuple[Property, ...]) -> Result:
-    """Explore a reduced but sufficient part of the bounded space; see the module docstring."""
+def dpor_search(system: System, properties: tuple[Property, ...], progress=None) -> Result:
+    """Explore a reduced but sufficient part of the bounded space; see the module docstring.
+    `progress(stats, depth)` is called now and then, as bfs does."""
     started = time.perf_counter()
     try:
-        result = _Search(system, properties, reduce=True).run()
+        result = _Search(system, properties, True, progress, started).run()
     except _Cycle:
-        result = _Search(system, properties, reduce=False).run()
+        result = _Search(system, properties, False, progress, started).run()
     result.stats.seconds = time.perf_counter() - started
     return result
 
 
 class _Search:
-    def __init__(self, system: System, properties: tuple[Property, ...], reduce: bool):
-        self.system, self.reduce = system, reduce
+    def __init__(self, system: System, properties: tuple[Property, ...], reduce: bool, progress, started: float):
+        self.system, self.reduce, self.progress, self.started = system, reduce, progress, started
         self.result = Result(system, properties, strategy="dpor")
         always = [p for p in properties if p.when == "always"]
         bound = getattr(system, "bound_reads", None)  # what deciding "past the bound" reads
@@ -227,6 +228,9 @@ class _Search:
                 continue
             self.parents[nxt] = (w, m.step)
             self.visit(nxt)
+            if self.progress and stats.states % 500 == 0:
+                stats.seconds = time.perf_counter() - self.started
+                self.progress(stats, len(frames))
             changed = [(g, last.get(g)) for g in (f, *_forked(w, nxt))]
             for g, _ in changed:
                 last[g] = len(events)

@@ -47,7 +47,7 @@ def search(
             return _plain(system, properties, preemptions, minimize, state_graph, progress, f"auto: {option} needs bfs")
         from explore.dpor import dpor_search
 
-        res = dpor_search(system, properties)
+        res = dpor_search(system, properties, progress)
         if not res.unjudged:
             res.chosen_by = "auto"
             return res
@@ -56,7 +56,7 @@ def search(
     if strategy == "dpor":
         from explore.dpor import dpor_search
 
-        return dpor_search(system, properties)
+        return dpor_search(system, properties, progress)
     if strategy == "sleep":
         from explore.sleep import sleep_search
 

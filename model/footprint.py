@@ -220,7 +220,7 @@ def written(a: World, b: World) -> frozenset:
         old = {m.id: m for m in a.store.messages}
         if len(old) != len(b.store.messages):
             out.add(("messages",))
-        out.update(("msg", m.id) for m in b.store.messages if old.get(m.id) != m)
+        out.update(("msg", m.id) for m in b.store.messages if old.get(m.id) is not m and old.get(m.id) != m)
     for kind, xs, ys in (("runner", a.runners, b.runners), ("home", a.homes, b.homes), ("map", a.maps, b.maps)):
         if xs is not ys and xs != ys:
             out.update((kind, i) for i in range(len(xs), len(ys)))  # made by this step

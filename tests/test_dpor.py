@@ -30,8 +30,11 @@ TOOL_RACE = Path(__file__).parent.parent / "specs" / "scenarios" / "tool-race.to
 @pytest.mark.parametrize("design,scenario", PAIRS)
 def test_dpor_agrees_with_bfs(design, scenario):
     sys_ = system(design, scenario)
-    plain, reduced = checked(design, scenario), dpor_search(sys_, PROPERTIES)
+    seen = []
+    plain, reduced = checked(design, scenario), dpor_search(sys_, PROPERTIES, lambda st, d: seen.append(st.states))
     assert set(reduced.findings) == set(plain.findings)
+    assert seen == sorted(seen) and all(0 < n <= reduced.stats.states for n in seen)  # progress as it goes
+    assert len(seen) == reduced.stats.states // 500
     assert reduced.unjudged == {} and plain.unjudged == {}  # the same judged set: every property
     assert reduced.stats.quiescent == plain.stats.quiescent  # every world at rest is reached
     assert reduced.complete == plain.complete  # a step past the bound is met when one exists
