@@ -6,12 +6,10 @@ import json
 import shutil
 
 import pytest
-from conftest import checked, system
+from conftest import checked, reduced
 
 from explore.report import result_json
-from explore.strategy import search
 from specs.loader import builtin
-from specs.properties import PROPERTIES
 
 # end to end through the CLI on every await-granularity pair (idle-window runs once below)
 PAIRS = [(d, s) for d in builtin("design") for s in builtin("scenario") if s != "idle-window"]
@@ -37,9 +35,10 @@ def test_check_json_for_every_builtin_pair(cli, tmp_path, design, scenario, stra
                 assert s["fiber"] and s["action"] and ".ts:" in s["source"] and isinstance(s["messages"], list)
             assert (tmp_path / p["name"] / "trace.json").is_file()
     # the CLI reports exactly what the explorer found (the default, auto, runs dpor here)
-    found = checked(design, scenario) if chosen else search(system(design, scenario), PROPERTIES, "auto")
-    assert doc["strategy"] == ("bfs" if chosen else "dpor")
-    expected = result_json(found)
+    assert doc["strategy"] == ("bfs" if chosen else "dpor") and doc.get("chosen_by") == (None if chosen else "auto")
+    expected = result_json(checked(design, scenario) if chosen else reduced(design, scenario))
+    if not chosen:
+        expected["chosen_by"] = "auto"
     doc["stats"].pop("seconds"), expected["stats"].pop("seconds")
     doc.pop("files")
     assert doc == expected
