@@ -44,15 +44,23 @@ class Result:
     strategy: str = "bfs"
     preemption_bound: int | None = None  # set when only schedules with at most this many were explored
     random: dict = field(default_factory=dict)  # runs, schedules, seed, budget (strategy "random")
+    unjudged: dict = field(default_factory=dict)  # property -> why this search could not judge it
+    search: dict = field(default_factory=dict)  # what a reduced search pruned and why (JSON stats.reduction)
+    chosen_by: str = ""  # set when --strategy auto picked this strategy: how it chose
 
     @property
     def holds(self) -> bool:
-        return not self.findings
+        """Every property judged and none violated (a property not judged never counts as holding)."""
+        return not self.findings and not self.unjudged
+
+    @property
+    def verdict(self) -> str:
+        return "violated" if self.findings else "undecided" if self.unjudged else "holds"
 
     @property
     def complete(self) -> bool:
         """True when the bound cut nothing: "holds" is then a proof for the scenario as a whole."""
-        return self.strategy in ("bfs", "sleep") and self.preemption_bound is None and self.stats.cut == 0
+        return self.strategy in ("bfs", "sleep", "dpor") and self.preemption_bound is None and self.stats.cut == 0
 
 
 Progress = Callable[[Stats, int], None]

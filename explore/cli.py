@@ -1,7 +1,8 @@
 """The `turnproof` command line: check a design on a scenario, list what is built in, audit real sessions.
 
 Exit codes: 0 every property holds within the bound, 1 a violation (or a shape reached),
-2 a usage or input error, reported on one line.
+2 a usage or input error, reported on one line, 3 nothing violated but a property not judged
+(only a reduced --strategy can leave one unjudged; auto never does).
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from pathlib import Path
 
 import click
 
-from explore.bfs import Stats, bfs
-from explore.minimize import ShortestPaths
+from explore.bfs import Stats
 from explore.report import result_json, text, write_graphs
 from explore.stategraph import StateGraph
+from explore.strategy import STRATEGIES, NeedsBfs, search
 from model.config import GRANULARITIES
 from model.system import System
 from specs.loader import InputError, builtin, load_design, load_scenario
@@ -65,10 +66,12 @@ class Progress:
 @click.option("--granularity", type=click.Choice(GRANULARITIES), help="Override the scenario's step granularity.")
 @click.option(
     "--strategy",
-    type=click.Choice(["bfs", "sleep", "random"]),
-    default="bfs",
+    type=click.Choice(STRATEGIES),
+    default="auto",
     show_default=True,
-    help="bfs: exhaustive breadth-first; sleep: exhaustive, sleep-set reduced; random: hypothesis schedules.",
+    help="bfs: exhaustive breadth-first (the reference; shortest traces); dpor: exhaustive, partial-order "
+    "reduced; sleep: exhaustive, sleep-set reduced; random: hypothesis schedules; auto: dpor, or bfs where "
+    "an option needs it or dpor cannot judge a property.",
 )
 @click.option(
     "--runs",
@@ -122,29 +125,26 @@ def check(
         scenario = replace(scenario, granularity=granularity)
     props = tuple(SHAPES[s] for s in shapes) or PROPERTIES
     show = None if as_json or not sys.stderr.isatty() else Progress()
-    graph = None
-    if strategy == "sleep":
-        from explore.sleep import sleep_search
-
-        res = sleep_search(System(design, scenario), props)
-    elif strategy == "random":
-        from explore.random_search import random_search
-
-        res = random_search(System(design, scenario), props, runs, seed)
-    elif preemptions is not None:
-        from explore.bounded import bfs_preemptions
-
-        graph = None
-        res = bfs_preemptions(System(design, scenario), props, preemptions)
-    else:
-        graph = StateGraph() if state_graph else None
-        observers = ((ShortestPaths(),) if minimize else ()) + ((graph,) if graph else ())
-        res = bfs(System(design, scenario), props, progress=show, observers=observers)
+    graph = StateGraph() if state_graph and preemptions is None else None  # (bounded search: no graph)
+    try:
+        res = search(
+            System(design, scenario),
+            props,
+            strategy,
+            runs=runs,
+            seed=seed,
+            preemptions=preemptions,
+            minimize=minimize,
+            state_graph=graph,
+            progress=show,
+        )
+    except NeedsBfs as e:
+        raise click.UsageError(str(e)) from None
     if show:
         click.echo("\r" + " " * 60 + "\r", nl=False, err=True)
     out = out or Path("out") / design.name / scenario.name
     files = write_graphs(res, out) if res.findings else []
-    if strategy == "bfs" and graph:
+    if graph:
         files += graph.write(out)
     exported = _export_sessions(res, export_dir) if export_dir else {}
     files += exported.values()
@@ -155,11 +155,11 @@ def check(
         click.echo(text(res))
         if res.findings:
             click.echo(f"counterexample graphs written to {out}/")
-        if strategy == "bfs" and graph:
+        if graph:
             click.echo(f"state graph written to {out}/state-graph.dot")
         if export_dir:
             click.echo(_exported(export_dir, exported))
-    sys.exit(0 if res.holds else 1)
+    sys.exit({"holds": 0, "violated": 1}.get(res.verdict, 3))
 
 
 def _export_sessions(res, export_dir: Path) -> dict[str, Path]:

@@ -54,7 +54,11 @@ def result_json(res: Result) -> dict:
     sc = res.system.scenario
     props = []
     for p in res.properties:
-        entry: dict = {"name": p.name, "holds": p.name not in res.findings, "when": p.when}
+        judged = p.name not in res.unjudged
+        entry: dict = {"name": p.name, "holds": p.name not in res.findings if judged else None, "when": p.when}
+        entry["judged"] = judged
+        if not judged:
+            entry["why"] = res.unjudged[p.name]
         if p.when == "at_rest" and res.stats.quiescent == 0:
             entry["vacuous"] = True  # no quiescent state was reached within the bound
         f = res.findings.get(p.name)
@@ -73,24 +77,33 @@ def result_json(res: Result) -> dict:
         props.append(entry)
     s = res.stats
     extra = {"random": res.random} if res.strategy == "random" else {}
-    return extra | {
-        "strategy": res.strategy,
-        "design": res.system.design.name,
-        "scenario": sc.name,
-        "opencode": TAG,
-        "granularity": sc.granularity,
-        "bound": {"max_messages": sc.max_messages, "cut": s.cut, "complete": res.complete}
-        | ({"preemptions": res.preemption_bound} if res.preemption_bound is not None else {}),
-        "verdict": "holds" if res.holds else "violated",
-        "properties": props,
-        "stats": {
-            "states": s.states,
-            "transitions": s.transitions,
-            "max_depth": s.max_depth,
-            "quiescent": s.quiescent,
-            "seconds": round(s.seconds, 3),
-        },
-    }
+    chosen = {"chosen_by": res.chosen_by} if res.chosen_by else {}
+    return (
+        extra
+        | {"strategy": res.strategy}
+        | chosen
+        | {
+            "design": res.system.design.name,
+            "scenario": sc.name,
+            "opencode": TAG,
+            "granularity": sc.granularity,
+            "bound": {"max_messages": sc.max_messages, "cut": s.cut, "complete": res.complete}
+            | ({"preemptions": res.preemption_bound} if res.preemption_bound is not None else {}),
+            "verdict": res.verdict,
+            "properties": props,
+            "stats": {
+                "states": s.states,
+                "transitions": s.transitions,
+                "max_depth": s.max_depth,
+                "quiescent": s.quiescent,
+                "seconds": round(s.seconds, 3),
+            }
+            | ({"reduction": res.search} if res.search else {}),
+        }
+    )
+
+
+TRACE_KIND = {"random": "shrunk", "sleep": "first found", "dpor": "dpor"}  # bfs: "shortest"
 
 
 def text(res: Result) -> str:
@@ -104,14 +117,22 @@ def text(res: Result) -> str:
         qualifier = " (every reachable state explored, nothing cut)"
     else:
         qualifier = f" within the bound (max_messages={sc.max_messages}; {s.cut} steps cut)"
-    lines = [
-        f"design {res.system.design.name} × scenario {sc.name} (opencode {TAG}, granularity {sc.granularity})",
-        "verdict: VIOLATED" if not res.holds else f"verdict: HOLDS{qualifier}",
-    ]
+    if res.strategy == "dpor" and res.complete:
+        qualifier = " (every schedule covered up to the order of independent steps, nothing cut)"
+    if res.findings:
+        verdict = "verdict: VIOLATED"
+    elif res.unjudged:
+        verdict = f"verdict: UNDECIDED (nothing violated, but {', '.join(res.unjudged)} not judged; try --strategy bfs)"
+    else:
+        verdict = f"verdict: HOLDS{qualifier}"
+    head = f"design {res.system.design.name} × scenario {sc.name} (opencode {TAG}, granularity {sc.granularity})"
+    lines = [head, verdict]
     for p in res.properties:
         f = res.findings.get(p.name)
         shape = p.name.startswith("shape:")
-        if f is None:
+        if p.name in res.unjudged:
+            lines.append(f"  ? {p.name}: {res.unjudged[p.name]}")
+        elif f is None:
             vacuous = p.when == "at_rest" and s.quiescent == 0
             note = ": unreachable" if shape else " (vacuous: no state at rest within the bound)" if vacuous else ""
             lines.append(f"  ✓ {p.name}{note}")
@@ -127,7 +148,7 @@ def text(res: Result) -> str:
                     f"schedule {f.trace.schedule}"
                 )
             else:
-                kind = {"random": "shrunk", "sleep": "first found"}.get(res.strategy, "shortest")
+                kind = TRACE_KIND.get(res.strategy, "shortest")
                 lines.append(f"      {kind} trace: {len(f.trace)} steps, schedule {f.trace.schedule}")
     if res.strategy == "random":
         r = res.random
@@ -136,10 +157,16 @@ def text(res: Result) -> str:
             f"{s.transitions} steps, longest {s.max_depth}, in {s.seconds:.2f}s"
         )
     else:
+        how = ""
+        if res.strategy in ("dpor", "sleep") and res.search:
+            enabled = s.transitions + res.search["pruned"]
+            how = f" ({res.strategy}: {res.search['pruned']} of {enabled} enabled steps pruned)"
         lines.append(
-            f"explored {s.states} states, {s.transitions} transitions, max depth {s.max_depth}, "
+            f"explored {s.states} states, {s.transitions} transitions{how}, max depth {s.max_depth}, "
             f"{s.quiescent} quiescent, in {s.seconds:.2f}s"
         )
+    if res.chosen_by.startswith("auto, after dpor"):
+        lines.append(f"strategy {res.strategy}: chosen by {res.chosen_by}")
     return "\n".join(lines)
 
 

@@ -6,6 +6,10 @@ no hand-written dependency table can be wrong. After exploring step a from w, a 
 independent of a need not be taken again after a: it sleeps there. Sleep sets prune transitions,
 never states: every reachable world is still visited and every state property checked, which a
 test compares with plain breadth-first search. Traces are the first found, not the shortest.
+
+loop-terminates is judged as `explore/dpor.py` does: it holds when the bound cut nothing (every
+execution then ends at rest); a fair cycle the lasso search finds among the explored transitions
+is a real violation; otherwise it is reported as not judged, never as holding.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import time
 
 from explore.bfs import Result, _check
+from explore.liveness import Lassos
 from model.system import System
 from model.world import World
 from specs.properties import Property
@@ -43,15 +48,16 @@ class Moves:
 
 
 def sleep_search(system: System, properties: tuple[Property, ...]) -> Result:
-    """Depth-first search with sleep sets and a visited set; liveness is not judged here."""
+    """Depth-first search with sleep sets and a visited set; loop-terminates as the docstring says."""
     started = time.perf_counter()
-    result = Result(system, tuple(p for p in properties if p.when != "liveness"), strategy="sleep")
+    result = Result(system, properties, strategy="sleep")
     stats = result.stats
     moves = Moves(system)
     init = system.initial()
     parents: dict = {init: None}
     asleep: dict[World, frozenset] = {}  # what was left asleep in each visited world
     depth = {init: 0}
+    explored: list[tuple] = []  # (world, step, next world) of every transition taken, for the lasso search
     stack = [(init, frozenset())]
     while stack:
         w, sleep = stack.pop()
@@ -69,6 +75,7 @@ def sleep_search(system: System, properties: tuple[Property, ...]) -> Result:
         for f in todo:
             step, nxt = moves.of(w)[f]
             stats.transitions += 1
+            explored.append((w, step, nxt))
             if system.bounded_out(nxt):
                 stats.cut += 1
                 continue
@@ -80,6 +87,22 @@ def sleep_search(system: System, properties: tuple[Property, ...]) -> Result:
             stack.append((nxt, keep))
             done.append(f)
     stats.states = len(asleep)
+    live = [p for p in properties if p.when == "liveness"]
+    if live and stats.cut:
+        lassos = Lassos(system)
+        for w in depth:
+            lassos.seen(w)
+        for w, step, nxt in explored:
+            lassos.edge(w, step, nxt)
+        lassos.done(result, parents, depth)
+        for p in live:
+            if p.name not in result.findings:
+                result.unjudged[p.name] = (
+                    f"not judged by sleep: the bound cut {stats.cut} steps and the explored graph has no fair cycle"
+                )
     stats.seconds = time.perf_counter() - started
-    result.random = {"independence_checks": moves.checks}
+    result.search = {
+        "independence_checks": moves.checks,
+        "pruned": sum(len(moves.of(w)) for w in asleep) - stats.transitions,
+    }
     return result

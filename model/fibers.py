@@ -149,7 +149,7 @@ def _on_idle(tx: Tx, idx: int) -> None:
 
 
 def _close_turn(tx: Tx, rid: int) -> None:
-    tx.w = replace(tx.w, turns=tuple(t for t in tx.w.turns if t.run != rid))
+    tx.w = tx.w.close_turn(rid)
 
 
 # --- prompt and prompt_async routes --------------------------------------------------------
@@ -180,7 +180,7 @@ def _prompt_step(tx: Tx) -> None:
     f, p = tx.f, tx.scenario.prompt(tx.f.prompt)
     if f.pc == "send":
         tx.say(f"route.{p.route}", f"{p.client} client sends {p.name} by {p.route}")
-        tx.w = replace(tx.w, sent=tx.w.sent | {p.name})
+        tx.w = tx.w.mark_sent(p.name)
         if p.no_reply:
             _write_user(tx)
             tx.say("prompt.noReply", f"noReply: prompt() returns {p.name} without calling loop()")
@@ -251,7 +251,7 @@ def _iterate(tx: Tx) -> None:
     )
     if not continuing:
         _close_turn(tx, rid)
-        tx.w = replace(tx.w, turns=tx.w.turns + (Turn(rid, bound, tx.w.store.writes),))
+        tx.w = tx.w.open_turn(Turn(rid, bound, tx.w.store.writes))
     if tx.split:
         tx.goto("create")
         return
@@ -272,10 +272,9 @@ def _turn_user(tx: Tx, last_user: Message):
 def _create(tx: Tx) -> None:
     """The loop writes a new assistant, parentID = the user it bound, and calls the model."""
     tx.w, mid = tx.w.mint()
-    n = tx.w.labels + 1
-    msg = Message(mid, tx.w.store.writes, ASSISTANT, f"A{n}", parent=tx.f.user, source=f"r{tx.f.run}")
-    tx.w = replace(tx.w.write(msg), labels=n)
-    tx.say("loop.assistant", f"writes assistant A{n} (id {ids.show(mid)}) with parentID {tx.label(tx.f.user)}")
+    tx.w, label = tx.w.next_label()
+    tx.w = tx.w.write(Message(mid, tx.w.store.writes, ASSISTANT, label, parent=tx.f.user, source=f"r{tx.f.run}"))
+    tx.say("loop.assistant", f"writes assistant {label} (id {ids.show(mid)}) with parentID {tx.label(tx.f.user)}")
     reply = "a tool call" if tx.f.answer == "tool" else "stop"
     tx.say("llm.call", f"calls the model with the {len(tx.f.seen)} messages it read; the script answers {reply}")
     tx.goto("llm", msg=mid)
@@ -333,18 +332,18 @@ def _run_step(tx: Tx) -> None:
         msg = tx.w.store.get(f.msg)
         if f.answer == "tool":
             part = ToolPart(len(msg.tools) + 1, "running")
-            tx.w = replace(tx.w, store=tx.w.store.update(f.msg, tools=msg.tools + (part,)))
+            tx.w = tx.w.update_message(f.msg, tools=msg.tools + (part,))
             tx.say("llm.tool_call", f"model streams a tool call into {msg.label}: the tool starts running")
             tx.goto("tool")
         else:
-            tx.w = replace(tx.w, store=tx.w.store.update(f.msg, finish=STOP, completed=True))
+            tx.w = tx.w.update_message(f.msg, finish=STOP, completed=True)
             _close_turn(tx, f.run)
             tx.say("llm.finish", f"model streams text and finish-step: {msg.label} finish=stop")
             tx.goto("next")
     elif f.pc == "tool":
         msg = tx.w.store.get(f.msg)
         tools = tuple(replace(p, status="completed") for p in msg.tools)
-        tx.w = replace(tx.w, store=tx.w.store.update(f.msg, tools=tools, finish=TOOL_CALLS, completed=True))
+        tx.w = tx.w.update_message(f.msg, tools=tools, finish=TOOL_CALLS, completed=True)
         tx.say("llm.tool_result", f"tool completes; finish-step: {msg.label} finish=tool-calls")
         tx.goto("next")
     elif f.pc == "next":
@@ -361,7 +360,7 @@ def _unwind(tx: Tx) -> None:
         msg = tx.w.store.get(f.msg)
         if not msg.completed:
             tools = tuple(replace(p, status="error") if p.status == "running" else p for p in msg.tools)
-            tx.w = replace(tx.w, store=tx.w.store.update(f.msg, error="aborted", completed=True, tools=tools))
+            tx.w = tx.w.update_message(f.msg, error="aborted", completed=True, tools=tools)
             tx.say("loop.interrupted", f"interrupted: {msg.label} marked aborted")
     if not tx.events:
         tx.say("loop.interrupted", f"loop r{f.run} interrupted")
@@ -377,7 +376,7 @@ def _shell_step(tx: Tx) -> None:
     f, p = tx.f, tx.scenario.prompt(tx.f.prompt)
     if f.pc == "send":
         tx.say("route.shell", f"{p.client} client runs a shell command ({p.name})")
-        tx.w = replace(tx.w, sent=tx.w.sent | {p.name})
+        tx.w = tx.w.mark_sent(p.name)
         idx = _lookup(tx)
         st = guard.start_shell(tx.w.runners[idx], _shell_id(tx))
         if st is None:
@@ -393,10 +392,10 @@ def _shell_step(tx: Tx) -> None:
         tx.w, uid = tx.w.mint()
         tx.w = tx.w.write(Message(uid, tx.w.store.writes, USER, p.name, source=p.client, synthetic=True))
         tx.w, aid = tx.w.mint()
-        n = tx.w.labels + 1
-        msg = Message(aid, tx.w.store.writes, ASSISTANT, f"A{n}", parent=uid, tools=(ToolPart(1, "running"),))
-        tx.w = replace(tx.w.write(replace(msg, source=f.name)), labels=n)
-        tx.say("shell.messages", f"writes user {p.name} and assistant A{n} with a running bash part")
+        tx.w, label = tx.w.next_label()
+        running = (ToolPart(1, "running"),)
+        tx.w = tx.w.write(Message(aid, tx.w.store.writes, ASSISTANT, label, parent=uid, tools=running, source=f.name))
+        tx.say("shell.messages", f"writes user {p.name} and assistant {label} with a running bash part")
         tx.goto("shell.exec", msg=aid)
     elif f.pc == "shell.exec":
         _shell_finish(tx, "completed")
@@ -404,7 +403,7 @@ def _shell_step(tx: Tx) -> None:
 
 def _shell_id(tx: Tx) -> int:
     """A shell's handle id: its client fiber's place in the (append-only) fiber list, from 1."""
-    return [g.name for g in tx.w.fibers].index(tx.f.name) + 1
+    return tx.w.position(tx.f.name)
 
 
 def _shell_finish(tx: Tx, how: str) -> None:
@@ -413,7 +412,7 @@ def _shell_finish(tx: Tx, how: str) -> None:
     if f.msg:
         msg = tx.w.store.get(f.msg)
         tools = tuple(replace(p, status="completed") for p in msg.tools)
-        tx.w = replace(tx.w, store=tx.w.store.update(f.msg, completed=True, tools=tools))
+        tx.w = tx.w.update_message(f.msg, completed=True, tools=tools)
         tx.say("shell.done", f"command {how}: {msg.label} completed")
     idx = f.runner
     fin = guard.finish_shell(tx.w.runners[idx], _shell_id(tx))
@@ -433,7 +432,7 @@ def _abort_step(tx: Tx) -> None:
     f, p = tx.f, tx.scenario.prompt(tx.f.prompt)
     if f.pc == "send":
         tx.say("route.abort", f"{p.client} client aborts the session ({p.name})")
-        tx.w = replace(tx.w, sent=tx.w.sent | {p.name})
+        tx.w = tx.w.mark_sent(p.name)
         idx = tx.w.maps[_map(tx)]
         if idx is None or not tx.w.runners[idx].busy:
             tx.say("runstate.cancel", "no busy runner: sets status idle")
@@ -450,7 +449,7 @@ def _abort_step(tx: Tx) -> None:
         else:
             tx.say("runner.cancel", f"runner #{idx} {st.tag} -> Idle at once; interrupts afterwards")
         # the loop fiber of the interrupted run, or the client fiber running the shell command
-        target = tx.w.fiber(f"r{c.interrupt}") if c.interrupt else tx.w.fibers[st.shell - 1]
+        target = tx.w.fiber(f"r{c.interrupt}") if c.interrupt else tx.w.fiber_at(st.shell)
         tx.w = tx.w.set_fiber(replace(target, interrupt=True))
         tx.goto("await_int", runner=idx, run=c.interrupt or 0, target=target.name)
     elif f.pc == "await_int":

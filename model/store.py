@@ -79,6 +79,10 @@ class Store:
         msgs = tuple(sorted(self.messages + (msg,), key=lambda m: m.id))
         return Store(msgs, self.writes + 1)
 
+    def size(self) -> int:
+        """How many messages the session holds."""
+        return len(self.messages)
+
     def get(self, mid: Id) -> Message:
         for m in self.messages:
             if m.id == mid:

@@ -10,7 +10,10 @@ from dataclasses import dataclass
 
 from model.config import Design, Scenario
 from model.fibers import Step, enabled, step
+from model.footprint import Footprint, Watched, written
 from model.world import Fiber, World
+
+BOUND = ("bound",)  # pseudo-location: a step past the bound writes it, every step reads it
 
 
 @dataclass(frozen=True)
@@ -41,9 +44,30 @@ class System:
             f"fiber {fiber} cannot move here (enabled: {', '.join(f.name for f in self.enabled(w)) or 'none'})"
         )
 
+    def moves(self, w: World) -> list[tuple[Step, World, Footprint]]:
+        """Like `successors`, each step with its footprint in `w`: what it read (its fiber's
+        enabledness included) and what it changed. A step into a world past the bound also writes
+        BOUND, which every step reads: the search does not go on from there, so it commutes with
+        nothing."""
+        out = []
+        for f in w.fibers:
+            if not enabled(self.scenario, w, f):
+                continue
+            reads = {("fiber", f.name), BOUND}
+            enabled(self.scenario, Watched(w, reads), f)  # again, to note what it reads
+            st, after = step(self.design, self.scenario, Watched(w, reads), f)
+            nxt = after.world
+            writes = written(w, nxt) | ({BOUND} if self.bounded_out(nxt) else frozenset())
+            out.append((st, nxt, Footprint(frozenset(reads), writes)))
+        return out
+
     def quiescent(self, w: World) -> bool:
         return not self.enabled(w)
 
+    # What `bounded_out` reads, as footprint location kinds: a step that writes one is visible to the
+    # reduced searches, like a step that writes what a property reads (tested on every world).
+    bound_reads = ("messages",)
+
     def bounded_out(self, w: World) -> bool:
         """Past the scenario's bound: not explored further, and reported as cut."""
-        return len(w.store.messages) > self.scenario.max_messages
+        return w.store.size() > self.scenario.max_messages

@@ -133,3 +133,29 @@ class World:
 
     def write(self, msg: Message) -> World:
         return replace(self, store=self.store.add(msg))
+
+    def update_message(self, mid: Id, **changes) -> World:
+        """Session.updateMessage / updatePart on one message already in the store."""
+        return replace(self, store=self.store.update(mid, **changes))
+
+    def next_label(self) -> tuple[World, str]:
+        """The label of the next assistant written: A1, A2, … in write order (cosmetic)."""
+        return replace(self, labels=self.labels + 1), f"A{self.labels + 1}"
+
+    def mark_sent(self, prompt: str) -> World:
+        """The server accepted this prompt's request (what `after` waits for)."""
+        return replace(self, sent=self.sent | {prompt})
+
+    def open_turn(self, turn: Turn) -> World:
+        return replace(self, turns=self.turns + (turn,))
+
+    def close_turn(self, run: int) -> World:
+        return replace(self, turns=tuple(t for t in self.turns if t.run != run))
+
+    def fiber_at(self, position: int) -> Fiber:
+        """The fiber at a place in the fiber list, from 1 (a shell's handle id names its client)."""
+        return self.fibers[position - 1]
+
+    def position(self, name: str) -> int:
+        """A fiber's place in the (append-only) fiber list, from 1."""
+        return [f.name for f in self.fibers].index(name) + 1

@@ -27,6 +27,9 @@ class Property:
     when: str  # "always" | "at_rest" | "liveness" (judged on cycles, by explore/liveness.py)
     statement: str
     check: Callable[[World], Violation | None] | None = None
+    # Kinds of footprint location the check reads (model/footprint.py), for the reduced searches:
+    # a step that writes one of them is visible. None: unknown, so every step counts as visible.
+    reads: tuple[str, ...] | None = None
 
 
 def _by_run(w: World, run: int) -> list[Message]:
@@ -113,10 +116,12 @@ def prompt_answered(w: World) -> Violation | None:
     return None
 
 
+STORE = ("messages", "msg")  # the footprint kinds of the message store's contents
+
 PROPERTIES: tuple[Property, ...] = (
-    Property("turn-binding", "always", turn_binding.__doc__, turn_binding),
-    Property("turn-serialization", "always", turn_serialization.__doc__, turn_serialization),
-    Property("no-terminal-siblings", "always", no_terminal_siblings.__doc__, no_terminal_siblings),
+    Property("turn-binding", "always", turn_binding.__doc__, turn_binding, STORE + ("turns",)),
+    Property("turn-serialization", "always", turn_serialization.__doc__, turn_serialization, STORE + ("turns",)),
+    Property("no-terminal-siblings", "always", no_terminal_siblings.__doc__, no_terminal_siblings, STORE),
     Property("tool-followup", "at_rest", tool_followup.__doc__, tool_followup),
     Property("prompt-answered", "at_rest", prompt_answered.__doc__, prompt_answered),
     Property(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from model.store import ASSISTANT, TOOL_CALLS, USER
 from model.world import World
-from specs.properties import Property, Violation
+from specs.properties import STORE, Property, Violation
 
 
 def four_siblings(w: World) -> Violation | None:
@@ -47,6 +47,6 @@ def u2_pair(w: World) -> Violation | None:
 
 
 SHAPES: dict[str, Property] = {
-    "four-siblings": Property("shape:four-siblings", "always", four_siblings.__doc__, four_siblings),
-    "u2-pair": Property("shape:u2-pair", "always", u2_pair.__doc__, u2_pair),
+    "four-siblings": Property("shape:four-siblings", "always", four_siblings.__doc__, four_siblings, STORE),
+    "u2-pair": Property("shape:u2-pair", "always", u2_pair.__doc__, u2_pair, STORE),
 }

@@ -6,7 +6,7 @@ import json
 import shutil
 
 import pytest
-from conftest import checked
+from conftest import checked, reduced
 
 from explore.report import result_json
 from specs.loader import builtin
@@ -15,9 +15,11 @@ from specs.loader import builtin
 PAIRS = [(d, s) for d in builtin("design") for s in builtin("scenario") if s != "idle-window"]
 
 
+@pytest.mark.parametrize("strategy", ["default", "bfs"])
 @pytest.mark.parametrize("design,scenario", PAIRS)
-def test_check_json_for_every_builtin_pair(cli, tmp_path, design, scenario):
-    r = cli("check", "--design", design, "--scenario", scenario, "--json", "--out", str(tmp_path))
+def test_check_json_for_every_builtin_pair(cli, tmp_path, design, scenario, strategy):
+    chosen = [] if strategy == "default" else ["--strategy", strategy]
+    r = cli("check", "--design", design, "--scenario", scenario, *chosen, "--json", "--out", str(tmp_path))
     doc = json.loads(r.output)
     assert doc["design"] == design and doc["scenario"] == scenario
     assert r.exit_code == (0 if doc["verdict"] == "holds" else 1)
@@ -32,8 +34,11 @@ def test_check_json_for_every_builtin_pair(cli, tmp_path, design, scenario):
             for s in steps:
                 assert s["fiber"] and s["action"] and ".ts:" in s["source"] and isinstance(s["messages"], list)
             assert (tmp_path / p["name"] / "trace.json").is_file()
-    # the CLI reports exactly what the explorer found
-    expected = result_json(checked(design, scenario))
+    # the CLI reports exactly what the explorer found (the default, auto, runs dpor here)
+    assert doc["strategy"] == ("bfs" if chosen else "dpor") and doc.get("chosen_by") == (None if chosen else "auto")
+    expected = result_json(checked(design, scenario) if chosen else reduced(design, scenario))
+    if not chosen:
+        expected["chosen_by"] = "auto"
     doc["stats"].pop("seconds"), expected["stats"].pop("seconds")
     doc.pop("files")
     assert doc == expected

@@ -1,0 +1,407 @@
+"""Stateful dynamic partial-order reduction (DPOR) with a visited set: `--strategy dpor`.
+
+What it does. A depth-first search that takes, in each world, only some of the enabled steps:
+first one invisible step, then every step that a race shows must also go first there. A race
+is two dependent steps of different fibers on the explored path, with nothing between them
+ordering them, whose order could be reversed (Flanagan & Godefroid 2005); what is added to
+reverse it is an initial step of the reversed sequence, unless one already is there (the source
+sets of Abdulla et al. 2014). Steps are dependent when their footprints conflict
+(model/footprint.py: one changes a location the other reads or changes). A world met again is
+not explored again: every explored world keeps a summary of the events below it (per fiber, the
+locations they read and changed), and the current path is checked for races against it, as in
+stateful DPOR (Yang et al. 2008); where a summary cannot tell which step would begin the
+reversed order, every step that could begin it is added.
+
+Why this decides what turnproof checks, in the bounded space:
+- Coverage. From an explored world, every maximal execution (to a world at rest, or to a step
+  past the bound) has a weak initial among the steps explored there: one of its steps that
+  commutes with every step before it, or a step that commutes with all of it. The races
+  establish this (the source sets of Abdulla et al.; it needs that no step disables another
+  fiber, which holds in the model, enabledness only growing, and is tested on every reachable
+  world); a summary reports every race the cached subgraph would, or more. It depends only on
+  what lies below the world, so caching by world is sound.
+- Visibility (the ample-set condition C2): a world explores all its enabled steps as soon as one
+  explored step is visible: it writes a location kind that an `always` property reads
+  (`Property.reads`; a property without it makes every step visible) or that deciding the bound
+  reads (`System.bound_reads`: the number of messages), or it goes past the bound.
+- Hence, by induction on the height of the DAG: take a path from an explored world to a world at
+  rest, a violating world or a step past the bound, extended to a maximal execution, and its
+  weak initial t explored there. If t is on the path, it commutes to the front and the path
+  from the world after t is shorter. If not, t commutes with the whole path and, the world not
+  being fully expanded, t is invisible: the path from the world after t ends in a world with
+  the same property values and the same side of the bound. So every world at rest is reached
+  (at-rest properties are judged on all of them), some violating world of every violated
+  always-property is visited, and a step past the bound is met if one exists (`bound.complete`
+  is bfs's).
+- Cycles: worlds only grow, so the space is acyclic and no cycle proviso (C3) is needed; should
+  a world ever recur on the path, the search starts again without reduction.
+- loop-terminates: when nothing was cut, every execution ends at rest within the bound, so no
+  loop goes round for ever: it holds. Otherwise the lasso search runs on the explored graph; a
+  fair cycle it finds is replayed concretely and is a real violation. If it finds none while
+  the bound cut steps, the property is reported as not judged, never as holding.
+Counterexamples are the shortest within the explored graph, not necessarily the shortest
+overall; each one is a schedule of the plain model and replays under it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+
+from explore.bfs import Finding, Result
+from explore.liveness import Lassos
+from explore.trace import path_to
+from model.system import BOUND, System
+from model.world import World
+from specs.properties import Property
+
+
+class _Cycle(Exception):
+    """A world recurred on the current path: the space is not acyclic."""
+
+
+class Move:
+    """One enabled step of a world, its footprint as bit masks, and whether it is visible."""
+
+    __slots__ = ("step", "nxt", "reads", "writes", "visible", "cut")
+
+    def __init__(self, step, nxt: World, reads: int, writes: int, visible: bool, cut: bool):
+        self.step, self.nxt, self.reads, self.writes, self.visible, self.cut = step, nxt, reads, writes, visible, cut
+
+    def conflicts(self, reads: int, writes: int) -> bool:
+        return bool(self.writes & (reads | writes) or writes & self.reads)
+
+
+class Node:
+    """An explored world: its moves, the fibers chosen to go first here, and its summary."""
+
+    __slots__ = ("moves", "todo", "chosen", "full", "below")
+
+    def __init__(self, moves: dict[str, Move]):
+        self.moves = moves
+        self.todo: list[str] = []  # chosen, not yet explored
+        self.chosen: set[str] = set()  # explored or to be
+        self.full = False  # every enabled step is chosen
+        self.below: dict[str, tuple[int, int]] = {}  # fiber -> (reads, writes) of its events from here on
+
+
+class Event:
+    """A step on the current path: its fiber, footprint, and the path indices it happens after."""
+
+    __slots__ = ("fiber", "reads", "writes", "hb")
+
+    def __init__(self, fiber: str, reads: int, writes: int, hb: int):
+        self.fiber, self.reads, self.writes, self.hb = fiber, reads, writes, hb
+
+
+def dpor_search(system: System, properties: tuple[Property, ...], progress=None) -> Result:
+    """Explore a reduced but sufficient part of the bounded space; see the module docstring.
+    `progress(stats, depth)` is called now and then, as bfs does."""
+    started = time.perf_counter()
+    try:
+        result = _Search(system, properties, True, progress, started).run()
+    except _Cycle:
+        result = _Search(system, properties, False, progress, started).run()
+    result.stats.seconds = time.perf_counter() - started
+    return result
+
+
+class _Search:
+    def __init__(self, system: System, properties: tuple[Property, ...], reduce: bool, progress, started: float):
+        self.system, self.reduce, self.progress, self.started = system, reduce, progress, started
+        self.result = Result(system, properties, strategy="dpor")
+        always = [p for p in properties if p.when == "always"]
+        bound = getattr(system, "bound_reads", None)  # what deciding "past the bound" reads
+        self.every_step_visible = not reduce or bound is None or any(p.reads is None for p in always)
+        self.kinds = {k for p in always for k in (p.reads or ())} | set(bound or ())
+        self.bit: dict = {BOUND: 0}  # BOUND is handled by making steps past the bound visible
+        self.visible_mask = 0
+        self.nodes: dict[World, Node] = {}
+        self.parents: dict[World, tuple | None] = {}
+        self.counts = {"enabled": 0, "races": 0, "summary_races": 0, "added": 0}
+
+    # --- footprints as bit masks ---------------------------------------------------------------
+
+    def mask(self, locs) -> int:
+        m = 0
+        for loc in locs:
+            b = self.bit.get(loc)
+            if b is None:
+                b = self.bit[loc] = 1 << (len(self.bit) - 1)
+                if loc[0] in self.kinds:
+                    self.visible_mask |= b
+            m |= b
+        return m
+
+    def node(self, w: World) -> Node:
+        """Compute a world's moves and choose the first step to explore there."""
+        moves = {}
+        for st, nxt, fp in self.system.moves(w):
+            writes = self.mask(fp.writes)
+            cut = self.system.bounded_out(nxt)
+            visible = self.every_step_visible or cut or bool(writes & self.visible_mask)
+            moves[st.fiber] = Move(st, nxt, self.mask(fp.reads), writes, visible, cut)
+        node = Node(moves)
+        self.counts["enabled"] += len(moves)
+        quiet = [f for f, m in moves.items() if not m.visible]
+        if not quiet:
+            self.expand(node)
+        else:  # the invisible step that conflicts with the fewest others (then writes least): likeliest alone
+            first = min(
+                quiet,
+                key=lambda f: (
+                    sum(moves[f].conflicts(m.reads, m.writes) for m in moves.values()),
+                    bin(moves[f].writes).count("1"),
+                ),
+            )
+            node.todo.append(first)
+            node.chosen.add(first)
+            node.full = len(moves) == 1
+        return node
+
+    def expand(self, node: Node) -> None:
+        if node.full:
+            return
+        for f in node.moves:
+            if f not in node.chosen:
+                node.todo.append(f)
+                node.chosen.add(f)
+        node.full = True
+
+    def add(self, node: Node, fiber: str) -> None:
+        """Make `fiber` go first in `node` too; all of them if that makes a visible step go first."""
+        if node.full or fiber in node.chosen:
+            return
+        self.counts["added"] += 1
+        if node.moves[fiber].visible:
+            self.expand(node)
+            return
+        node.todo.append(fiber)
+        node.chosen.add(fiber)
+        if len(node.chosen) == len(node.moves):
+            node.full = True
+
+    # --- the search ----------------------------------------------------------------------------
+
+    def run(self) -> Result:
+        res, stats, system = self.result, self.result.stats, self.system
+        init = system.initial()
+        self.parents[init] = None
+        self.visit(init)
+        frames: list[World] = [init]  # the worlds on the current path
+        events: list[Event] = []  # events[i] goes from frames[i] to frames[i + 1]
+        last: dict[str, int] = {}  # fiber -> its latest event on the path, or the event that forked it
+        undo: list[list[tuple[str, int | None]]] = []
+        on_path = {init}
+        while frames:
+            w = frames[-1]
+            node = self.nodes[w]
+            if not node.todo:
+                frames.pop()
+                on_path.discard(w)
+                if events:
+                    events.pop()
+                    for f, before in undo.pop():
+                        if before is None:
+                            last.pop(f, None)
+                        else:
+                            last[f] = before
+                    _merge(self.nodes[frames[-1]].below, node.below)
+                continue
+            f = node.todo.pop(0)
+            m = node.moves[f]
+            stats.transitions += 1
+            _merge(node.below, {f: (m.reads, m.writes)})
+            hb = self.races(events, frames, f, m.reads, m.writes)
+            nxt = m.nxt
+            if m.cut:
+                stats.cut += 1
+                continue
+            if nxt in on_path:  # a cycle: C3 cannot be had cheaply, so no reduction at all
+                if self.reduce:
+                    raise _Cycle
+                continue
+            seen = self.nodes.get(nxt)
+            if seen is not None:
+                self.summary_races(events, frames, last, f, m, hb, w, nxt, seen)
+                _merge(node.below, seen.below)
+                continue
+            self.parents[nxt] = (w, m.step)
+            self.visit(nxt)
+            if self.progress and stats.states % 500 == 0:
+                stats.seconds = time.perf_counter() - self.started
+                self.progress(stats, len(frames))
+            changed = [(g, last.get(g)) for g in (f, *_forked(w, nxt))]
+            for g, _ in changed:
+                last[g] = len(events)
+            undo.append(changed)
+            events.append(Event(f, m.reads, m.writes, hb))
+            frames.append(nxt)
+            on_path.add(nxt)
+        self.finish()
+        return res
+
+    def visit(self, w: World) -> None:
+        """A new world: compute its moves, check the properties on it."""
+        stats = self.result.stats
+        node = self.nodes[w] = self.node(w)
+        stats.states += 1
+        self.check(w, "always")
+        if not node.moves:
+            stats.quiescent += 1
+            self.check(w, "at_rest")
+
+    def check(self, w: World, when: str) -> None:
+        for prop in self.result.properties:
+            if prop.when == when and prop.name not in self.result.findings:
+                v = prop.check(w)
+                if v is not None:
+                    self.result.findings[prop.name] = Finding(prop, v, path_to(self.parents, w))
+
+    # --- races -----------------------------------------------------------------------------------
+
+    def races(self, events: list[Event], frames: list[World], fiber: str, reads: int, writes: int) -> int:
+        """The new event's happens-before set; each race it closes adds its reversal where it began."""
+        hb = 0
+        direct = [i for i, e in enumerate(events) if e.writes & (reads | writes) or writes & e.reads]
+        for i in direct:
+            hb |= events[i].hb | (1 << i)
+        if not self.reduce:
+            return hb
+        covered = 0  # events ordered before some later direct predecessor: no race with those
+        for i in reversed(direct):
+            if covered >> i & 1:
+                continue
+            covered |= events[i].hb
+            if events[i].fiber != fiber:
+                self.reverse(events, frames, i, fiber, hb)
+        return hb
+
+    def reverse(self, events: list[Event], frames: list[World], i: int, fiber: str, hb: int) -> None:
+        """Race between event i and a new event of `fiber`: make an initial step of the reversed order
+        (the events after i not ordered after it, then the new one) go first before event i."""
+        pre = self.nodes[frames[i]]
+        if pre.full:
+            return
+        self.counts["races"] += 1
+        free = [k for k in range(i + 1, len(events)) if not events[k].hb >> i & 1]
+        free_mask = sum(1 << k for k in free)
+        initials = [events[k].fiber for k in free if not events[k].hb & free_mask]
+        if not hb & free_mask:
+            initials.append(fiber)
+        initials = [g for g in initials if g in pre.moves]  # the new fiber may not be runnable there
+        if initials and not any(g in pre.chosen for g in initials):
+            self.add(pre, initials[0])
+
+    def summary_races(self, events, frames, last, fiber, m: Move, hb: int, w: World, y: World, seen: Node) -> None:
+        """Races between the path (with the step into y) and the events below the cached world y."""
+        if not self.reduce or not seen.below:
+            return
+        evs = events + [Event(fiber, m.reads, m.writes, hb)]
+        n = len(evs) - 1
+        forked = set(_forked(w, y))
+        for g, (r, wr) in seen.below.items():
+            lg = n if g == fiber or g in forked else last.get(g)
+            for i, e in enumerate(evs):
+                if e.fiber == g or self.nodes[frames[i]].full:
+                    continue
+                if not (e.writes & (r | wr) or wr & e.reads):
+                    continue
+                if lg is not None and (lg == i or evs[lg].hb >> i & 1):
+                    continue  # every event of g below y comes after one that comes after event i
+                self.reverse_below(evs, frames, i, g, seen)
+
+    def reverse_below(self, evs: list[Event], frames: list[World], i: int, g: str, seen: Node) -> None:
+        pre = self.nodes[frames[i]]
+        self.counts["summary_races"] += 1
+        n = len(evs) - 1
+        free = [k for k in range(i + 1, n + 1) if not evs[k].hb >> i & 1]
+        if free:  # the first of them begins the reversed order whatever lies below
+            free_mask = sum(1 << k for k in free)
+            initials = [evs[k].fiber for k in free if not evs[k].hb & free_mask and evs[k].fiber in pre.moves]
+            if initials and not any(h in pre.chosen for h in initials):
+                self.add(pre, initials[0])
+            return
+        # Every step after event i on the path comes after it: the reversed order begins below y,
+        # with g itself or with a step that is the same before event i as below y. Add them all.
+        after = evs[i : n + 1]
+        for h, mv in pre.moves.items():
+            if h == evs[i].fiber or (h != g and h not in seen.below):
+                continue
+            if h == g or not any(mv.conflicts(e.reads, e.writes) for e in after):
+                self.add(pre, h)
+            if pre.full:
+                return
+
+    # --- the end -------------------------------------------------------------------------------
+
+    def finish(self) -> None:
+        """Shortest traces within the explored graph; loop-terminates judged as the docstring says."""
+        res, stats = self.result, self.result.stats
+        parents, depth = self.shortest()
+        stats.max_depth = max(depth.values())
+        for name, f in list(res.findings.items()):
+            w = self.first(f.prop, depth)
+            res.findings[name] = Finding(f.prop, f.prop.check(w), path_to(parents, w))
+        live = [p for p in res.properties if p.when == "liveness"]
+        if live and stats.cut:  # else every execution ends at rest within the bound: no loop runs for ever
+            lassos = Lassos(self.system)
+            for w in depth:
+                lassos.seen(w)
+                for f, m in self.nodes[w].moves.items():  # (in fiber order: the same every run)
+                    if f in self.nodes[w].chosen:
+                        lassos.edge(w, m.step, m.nxt)
+            lassos.done(res, parents, depth)
+            for p in live:
+                if p.name not in res.findings:
+                    res.unjudged[p.name] = (
+                        f"not judged by dpor: the bound cut {stats.cut} steps and the explored graph has no fair cycle"
+                    )
+        c = self.counts
+        branching = [n for n in self.nodes.values() if len(n.moves) > 1]
+        full = sum(len(n.chosen) == len(n.moves) for n in branching)
+        res.search = {
+            "enabled": c["enabled"],  # steps enabled in the explored worlds
+            "pruned": c["enabled"] - stats.transitions,  # of those, never taken
+            "worlds_reduced": len(branching) - full,  # worlds with 2+ enabled steps where some were not taken
+            "worlds_full": full,  # worlds with 2+ enabled steps where every one was taken
+            "races": c["races"],  # races on the path whose reversal was checked
+            "summary_races": c["summary_races"],  # races with the events below a world met again
+            "added": c["added"],  # steps a race made go first too
+            "restarted_without_reduction": not self.reduce,  # the space had a cycle
+        }
+
+    def shortest(self) -> tuple[dict, dict]:
+        """Breadth-first over the explored transitions: shortest parents and depths within them."""
+        init = self.system.initial()
+        parents: dict = {init: None}
+        depth = {init: 0}
+        queue = deque([init])
+        while queue:
+            w = queue.popleft()
+            node = self.nodes[w]
+            for f, m in node.moves.items():
+                if f in node.chosen and not m.cut and m.nxt not in depth:
+                    parents[m.nxt] = (w, m.step)
+                    depth[m.nxt] = depth[w] + 1
+                    queue.append(m.nxt)
+        return parents, depth
+
+    def first(self, prop: Property, depth: dict) -> World:
+        """The shallowest explored world violating `prop` (at rest for at-rest properties)."""
+        for w in depth:  # filled breadth-first: in order of depth
+            if (prop.when != "at_rest" or not self.nodes[w].moves) and prop.check(w) is not None:
+                return w
+        raise AssertionError(f"{prop.name}: the violating world is not in the explored graph")
+
+
+def _forked(w, nxt) -> tuple[str, ...]:
+    """Fibers that exist after a step and not before it (a world of the turn model appends them)."""
+    fibers = getattr(nxt, "fibers", ())
+    return tuple(f.name for f in fibers[len(w.fibers) :]) if fibers else ()
+
+
+def _merge(into: dict, more: dict) -> None:
+    for f, (r, w) in more.items():
+        old = into.get(f)
+        into[f] = (r, w) if old is None else (old[0] | r, old[1] | w)

@@ -1,0 +1,83 @@
+"""Which search `turnproof check` runs: bfs (the reference), dpor, sleep, random, or auto.
+
+auto runs dpor, the fastest of the sound searches on the built-ins and the scaling series
+(bench/run.py measures it), except where bfs is needed: --minimize, --state-graph and
+--preemptions work on bfs's whole graph, and when dpor cannot judge a property
+(loop-terminates, when the bound cut steps and the reduced graph holds no lasso) bfs runs
+instead, so auto never leaves a property unjudged.
+"""
+
+from __future__ import annotations
+
+from explore.bfs import Result, bfs
+from model.system import System
+from specs.properties import Property
+
+STRATEGIES = ("auto", "bfs", "dpor", "sleep", "random")
+
+
+class NeedsBfs(ValueError):
+    """An option that needs bfs was given with another strategy."""
+
+
+def needs_bfs(minimize: bool, state_graph: bool, preemptions: int | None) -> str:
+    """The first option given that only bfs serves, or ""."""
+    given = {"--minimize": minimize, "--state-graph": state_graph, "--preemptions": preemptions is not None}
+    return next((name for name, on in given.items() if on), "")
+
+
+def search(
+    system: System,
+    properties: tuple[Property, ...],
+    strategy: str,
+    *,
+    runs: int = 1000,
+    seed: int = 0,
+    preemptions: int | None = None,
+    minimize: bool = False,
+    state_graph=None,
+    progress=None,
+) -> Result:
+    """Run the chosen search; `state_graph` is a StateGraph observer to fill (bfs only)."""
+    option = needs_bfs(minimize, state_graph is not None, preemptions)
+    if option and strategy not in ("auto", "bfs"):
+        raise NeedsBfs(f"{option} needs --strategy bfs (or auto), not {strategy}")
+    if strategy == "auto":
+        if option:
+            return _plain(system, properties, preemptions, minimize, state_graph, progress, f"auto: {option} needs bfs")
+        from explore.dpor import dpor_search
+
+        res = dpor_search(system, properties, progress)
+        if not res.unjudged:
+            res.chosen_by = "auto"
+            return res
+        why = f"auto, after dpor could not judge {', '.join(res.unjudged)}"
+        return _plain(system, properties, None, False, None, progress, why)
+    if strategy == "dpor":
+        from explore.dpor import dpor_search
+
+        return dpor_search(system, properties, progress)
+    if strategy == "sleep":
+        from explore.sleep import sleep_search
+
+        return sleep_search(system, properties)
+    if strategy == "random":
+        from explore.random_search import random_search
+
+        return random_search(system, properties, runs, seed)
+    return _plain(system, properties, preemptions, minimize, state_graph, progress, "")
+
+
+def _plain(system, properties, preemptions, minimize, state_graph, progress, chosen_by: str) -> Result:
+    """bfs, or preemption-bounded bfs; with the minimal-trace and state-graph observers asked for."""
+    if preemptions is not None:
+        from explore.bounded import bfs_preemptions
+
+        res = bfs_preemptions(system, properties, preemptions)
+    else:
+        from explore.minimize import ShortestPaths
+
+        observers = ((ShortestPaths(),) if minimize else ()) + ((state_graph,) if state_graph is not None else ())
+        res = bfs(system, properties, progress=progress, observers=observers)
+    res.chosen_by = chosen_by
+    return res

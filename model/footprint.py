@@ -1,0 +1,245 @@
+"""What one step reads and writes, as named locations, so that a search can tell which steps commute.
+
+Locations: ("messages",) which messages exist (their ids, hence their order); ("msg", id) one
+message; ("writes",) the store's write counter; ("clock",) the server clock; ("labels",) the
+assistant label counter; ("runner", i) one Runner's ref; ("runners",) how many Runners exist;
+("home", i) the instance that made Runner i; ("map", instance) the session's entry in one runner
+map; ("run", rid) one run handle; ("runs",) how many runs exist; ("fiber", name) one fiber's
+program counter and locals; ("fibers",) the fiber list's length and order; ("turns",) the open
+turns (a ghost for the specs); ("sent", prompt) whether the server accepted that prompt.
+
+Reads are recorded while the step runs, on a `Watched` view of the world: each accessor the
+fiber programs use notes what it reads, and what a step overwrites counts as read too (so a
+write of an equal value still conflicts with another write). Writes are what differs between
+the worlds before and after. Both come from the step as it runs in that world: there is no
+table of steps to keep in sync with the model by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from model.world import World
+
+Loc = tuple
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """The locations a step read (or overwrote) and those it changed."""
+
+    reads: frozenset
+    writes: frozenset
+
+    def conflicts(self, other: Footprint) -> bool:
+        """Dependent: one changes what the other reads or changes."""
+        return not (self.writes.isdisjoint(other.reads) and self.writes.isdisjoint(other.writes)) or not (
+            other.writes.isdisjoint(self.reads)
+        )
+
+
+# What each World accessor the fiber programs call reads (or overwrites), from its arguments.
+# An accessor missing here cannot be called on a Watched world: it fails rather than go unrecorded.
+_NOTES: dict[str, Callable[..., list[Loc]]] = {
+    "fiber": lambda w, name: [("fiber", name)],
+    "fiber_at": lambda w, pos: [("fiber", w.fibers[pos - 1].name)],
+    "position": lambda w, name: [("fiber", name)],  # the list is append-only: a place never changes
+    "set_fiber": lambda w, f: [("fiber", f.name)],
+    "add_fiber": lambda w, f: [("fibers",), ("fiber", f.name)],
+    "run": lambda w, rid: [("run", rid)],
+    "set_run": lambda w, r: [("run", r.id)],
+    "new_run": lambda w, *args: [("runs",)],
+    "set_runner": lambda w, idx, st: [("runner", idx)],
+    "new_runner": lambda w, instance: [("runners",), ("map", instance)],
+    "set_map": lambda w, instance, runner: [("map", instance)],
+    "mint": lambda w: [("clock",)],
+    "write": lambda w, msg: [("messages",), ("msg", msg.id), ("writes",)],
+    "update_message": lambda w, mid, **changes: [("msg", mid)],
+    "next_label": lambda w: [("labels",)],
+    "mark_sent": lambda w, prompt: [("sent", prompt)],
+    "open_turn": lambda w, turn: [("turns",)],
+    "close_turn": lambda w, run: [("turns",)],
+}
+
+
+class Watched:
+    """A world that notes every location read through it; updates return a Watched world again.
+
+    Only the accessors in `_NOTES` (and the fields below) exist here: calling any other World
+    method on a Watched world fails, rather than going unrecorded.
+    """
+
+    __slots__ = ("world", "reads")
+
+    def __init__(self, world: World, reads: set):
+        self.world, self.reads = world, reads
+
+    def __getattr__(self, name: str):
+        raise AttributeError(f"World.{name} is not recorded for footprints: add it to _NOTES in model/footprint.py")
+
+    @property
+    def store(self) -> WatchedStore:
+        return WatchedStore(self.world.store, self.reads)
+
+    @property
+    def runners(self) -> Slots:
+        return Slots(self.world.runners, "runner", self.reads)
+
+    @property
+    def homes(self) -> Slots:
+        return Slots(self.world.homes, "home", self.reads)
+
+    @property
+    def maps(self) -> Slots:
+        return Slots(self.world.maps, "map", self.reads)
+
+    @property
+    def sent(self) -> Sent:
+        return Sent(self.world.sent, self.reads)
+
+    @property
+    def clock(self) -> int:
+        self.reads.add(("clock",))
+        return self.world.clock
+
+    @property
+    def labels(self) -> int:
+        self.reads.add(("labels",))
+        return self.world.labels
+
+    @property
+    def turns(self) -> tuple:
+        self.reads.add(("turns",))
+        return self.world.turns
+
+
+class WatchedStore:
+    """The store as a step reads it: one message by id, or all of them."""
+
+    __slots__ = ("store", "reads")
+
+    def __init__(self, store, reads: set):
+        self.store, self.reads = store, reads
+
+    def _all(self) -> None:
+        """Reading every message: the set of them and each one (kept with the immutable store)."""
+        locs = self.store.__dict__.get("_locations")
+        if locs is None:
+            locs = (("messages",), *(("msg", m.id) for m in self.store.messages))
+            object.__setattr__(self.store, "_locations", locs)
+        self.reads.update(locs)
+
+    @property
+    def messages(self) -> tuple:
+        self._all()
+        return self.store.messages
+
+    @property
+    def writes(self) -> int:
+        self.reads.add(("writes",))
+        return self.store.writes
+
+    def size(self) -> int:
+        self.reads.add(("messages",))
+        return self.store.size()
+
+    def get(self, mid):
+        self.reads.add(("msg", mid))
+        return self.store.get(mid)
+
+    def latest(self, order: str = "id"):
+        self._all()
+        return self.store.latest(order)
+
+    def children(self, parent):
+        self._all()
+        return self.store.children(parent)
+
+    def count(self, role: str) -> int:
+        self._all()
+        return self.store.count(role)
+
+
+class Slots:
+    """A tuple indexed by runner or instance: reading slot i reads location (kind, i)."""
+
+    __slots__ = ("items", "kind", "reads")
+
+    def __init__(self, items: tuple, kind: str, reads: set):
+        self.items, self.kind, self.reads = items, kind, reads
+
+    def __getitem__(self, i: int):
+        self.reads.add((self.kind, i))
+        return self.items[i]
+
+
+class Sent:
+    """The accepted prompts: asking about one prompt reads only that prompt's location."""
+
+    __slots__ = ("names", "reads")
+
+    def __init__(self, names: frozenset, reads: set):
+        self.names, self.reads = names, reads
+
+    def __contains__(self, name: str) -> bool:
+        self.reads.add(("sent", name))
+        return name in self.names
+
+
+def _accessor(name: str, notes: Callable[..., list[Loc]]):
+    method = getattr(World, name)
+
+    def call(self: Watched, *args, **kwargs):
+        self.reads.update(notes(self.world, *args, **kwargs))
+        out = method(self.world, *args, **kwargs)
+        if isinstance(out, World):
+            return Watched(out, self.reads)
+        if isinstance(out, tuple) and out and isinstance(out[0], World):
+            return (Watched(out[0], self.reads), *out[1:])
+        return out
+
+    call.__name__ = name
+    call.__doc__ = f"World.{name}, noting what it reads or overwrites."
+    return call
+
+
+for _name, _notes in _NOTES.items():
+    setattr(Watched, _name, _accessor(_name, _notes))
+
+
+def written(a: World, b: World) -> frozenset:
+    """The locations whose value differs between world `a` and world `b` (a step's writes).
+
+    Parts a step leaves alone are the very same objects in both worlds, so most checks are `is`.
+    """
+    out: set[Loc] = set()
+    if a.store is not b.store and a.store != b.store:
+        if a.store.writes != b.store.writes:
+            out.add(("writes",))
+        old = {m.id: m for m in a.store.messages}
+        if len(old) != len(b.store.messages):
+            out.add(("messages",))
+        out.update(("msg", m.id) for m in b.store.messages if old.get(m.id) is not m and old.get(m.id) != m)
+    for kind, xs, ys in (("runner", a.runners, b.runners), ("home", a.homes, b.homes), ("map", a.maps, b.maps)):
+        if xs is not ys and xs != ys:
+            out.update((kind, i) for i in range(len(xs), len(ys)))  # made by this step
+            out.update((kind, i) for i, (x, y) in enumerate(zip(xs, ys, strict=False)) if x != y)
+    if len(a.runners) != len(b.runners):
+        out.add(("runners",))
+    if a.runs is not b.runs and a.runs != b.runs:
+        out.update(("run", r.id) for r in b.runs[len(a.runs) :])
+        out.update(("run", r.id) for r, q in zip(a.runs, b.runs, strict=False) if r is not q and r != q)
+        if len(a.runs) != len(b.runs):
+            out.add(("runs",))
+    if a.fibers is not b.fibers:
+        out.update(("fiber", f.name) for f in b.fibers[len(a.fibers) :])
+        out.update(("fiber", g.name) for f, g in zip(a.fibers, b.fibers, strict=False) if f is not g and f != g)
+        if len(a.fibers) != len(b.fibers):
+            out.add(("fibers",))
+    for name in ("clock", "labels", "turns"):
+        if getattr(a, name) != getattr(b, name):
+            out.add((name,))
+    if a.sent is not b.sent:
+        out.update(("sent", p) for p in b.sent ^ a.sent)
+    return frozenset(out)

@@ -1,0 +1,81 @@
+"""Footprints against the model itself, on every reachable world of every built-in pair: steps
+judged independent commute, keep each other's footprint, and no step disables another fiber;
+each always-property, and the bound, reads only the location kinds declared for it (what makes a
+step visible to the reduced searches)."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import pytest
+from conftest import system
+
+from model.footprint import Footprint, Watched
+from specs.loader import builtin
+from specs.properties import PROPERTIES
+from specs.shapes import SHAPES
+
+PAIRS = [(d, s) for d in builtin("design") for s in builtin("scenario")]
+DECLARED = [p for p in (*PROPERTIES, *SHAPES.values()) if p.when == "always"]
+
+
+def reachable(sys_):
+    """Every world within the bound, each with its moves by fiber (computed once per world)."""
+    moves = {}
+    init = sys_.initial()
+    queue = deque([init])
+    moves[init] = {st.fiber: (st, nxt, fp) for st, nxt, fp in sys_.moves(init)}
+    while queue:
+        w = queue.popleft()
+        for _, nxt, _ in moves[w].values():
+            if not sys_.bounded_out(nxt) and nxt not in moves:
+                moves[nxt] = {st.fiber: (st, n, fp) for st, n, fp in sys_.moves(nxt)}
+                queue.append(nxt)
+    return moves
+
+
+@pytest.mark.parametrize("design,scenario", PAIRS)
+def test_the_dependency_relation_holds_on_every_reachable_world(design, scenario):
+    sys_ = system(design, scenario)
+    moves = reachable(sys_)
+    independent = 0
+    for i, (w, here) in enumerate(moves.items()):
+        if i % 16 == 0:  # the recording view changes nothing: moves are the plain successors
+            assert [(s.fiber, n) for s, n in sys_.successors(w)] == [(s.fiber, n) for s, n, _ in here.values()]
+        for a, (_, wa, fa) in here.items():
+            if sys_.bounded_out(wa):
+                continue
+            # no step disables another fiber: what DPOR's persistence argument rests on
+            assert set(here) - {a} <= set(moves[wa]), (w, a)
+            for b, (_, wb, fb) in here.items():
+                if b <= a or fa.conflicts(fb):
+                    continue
+                independent += 1
+                # judged independent: both orders run, end in the same world, and neither changes
+                # the other's footprint
+                assert not sys_.bounded_out(wb)
+                assert b in moves[wa] and a in moves[wb], (w, a, b)
+                assert moves[wa][b][1] == moves[wb][a][1], (w, a, b)
+                assert moves[wa][b][2] == fb and moves[wb][a][2] == fa, (w, a, b)
+        for p in DECLARED:
+            reads: set = set()
+            p.check(Watched(w, reads))
+            assert {loc[0] for loc in reads} <= set(p.reads), p.name
+        reads = set()
+        sys_.bounded_out(Watched(w, reads))
+        assert {loc[0] for loc in reads} <= set(sys_.bound_reads)
+    assert independent > 0  # the relation is not trivially "everything depends"
+
+
+def test_conflicts_is_symmetric_and_read_read_is_no_conflict():
+    a = Footprint(frozenset({("x",), ("y",)}), frozenset({("y",)}))
+    b = Footprint(frozenset({("x",)}), frozenset())
+    c = Footprint(frozenset({("y",)}), frozenset())
+    assert not a.conflicts(b) and not b.conflicts(a)
+    assert a.conflicts(c) and c.conflicts(a)
+
+
+def test_an_unrecorded_accessor_fails_rather_than_going_unnoticed():
+    w = system("v1.15.4", "tool-race").initial()
+    with pytest.raises(AttributeError, match="not recorded"):
+        Watched(w, set()).write_everything()
