@@ -47,6 +47,7 @@ class Result:
     unjudged: dict = field(default_factory=dict)  # property -> why this search could not judge it
     search: dict = field(default_factory=dict)  # what a reduced search pruned and why (JSON stats.reduction)
     chosen_by: str = ""  # set when --strategy auto picked this strategy: how it chose
+    shortest: dict = field(default_factory=dict)  # auto: the bfs that shortened the traces (its stats)
 
     @property
     def holds(self) -> bool:
@@ -88,8 +89,13 @@ def bfs(
     properties: tuple[Property, ...],
     progress: Progress | None = None,
     observers: tuple[Observer, ...] = (),
+    until: frozenset[str] = frozenset(),
 ) -> Result:
-    """Visit every world reachable within the bound; record the shortest violation of each property."""
+    """Visit every world reachable within the bound; record the shortest violation of each property.
+
+    `until`: stop as soon as each property named there has its shortest violation (the search
+    that shortens a reduced search's counterexamples); the statistics then cover what was visited.
+    """
     started = time.perf_counter()
     result = Result(system, properties)
     stats = result.stats
@@ -104,7 +110,7 @@ def bfs(
 
         observers = (*observers, Lassos(system))
     tick = 0
-    while frontier:
+    while frontier and not (until and until <= result.findings.keys()):
         w = frontier.popleft()
         succ = system.successors(w)
         for o in observers:

@@ -98,7 +98,8 @@ def result_json(res: Result) -> dict:
                 "quiescent": s.quiescent,
                 "seconds": round(s.seconds, 3),
             }
-            | ({"reduction": res.search} if res.search else {}),
+            | ({"reduction": res.search} if res.search else {})
+            | ({"shortest": res.shortest | {"seconds": round(res.shortest["seconds"], 3)}} if res.shortest else {}),
         }
     )
 
@@ -148,7 +149,7 @@ def text(res: Result) -> str:
                     f"schedule {f.trace.schedule}"
                 )
             else:
-                kind = TRACE_KIND.get(res.strategy, "shortest")
+                kind = "shortest" if res.shortest else TRACE_KIND.get(res.strategy, "shortest")
                 lines.append(f"      {kind} trace: {len(f.trace)} steps, schedule {f.trace.schedule}")
     if res.strategy == "random":
         r = res.random
@@ -164,6 +165,12 @@ def text(res: Result) -> str:
         lines.append(
             f"explored {s.states} states, {s.transitions} transitions{how}, max depth {s.max_depth}, "
             f"{s.quiescent} quiescent, in {s.seconds:.2f}s"
+        )
+    if res.shortest:
+        b = res.shortest
+        lines.append(
+            f"shortest traces by bfs: {b['states']} states, {b['transitions']} transitions to depth "
+            f"{b['max_depth']}, in {b['seconds']:.2f}s"
         )
     if res.chosen_by.startswith("auto, after dpor"):
         lines.append(f"strategy {res.strategy}: chosen by {res.chosen_by}")

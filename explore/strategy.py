@@ -1,10 +1,11 @@
 """Which search `turnproof check` runs: bfs (the reference), dpor, sleep, random, or auto.
 
 auto runs dpor, the fastest of the sound searches on the built-ins and the scaling series
-(bench/run.py measures it), except where bfs is needed: --minimize, --state-graph and
---preemptions work on bfs's whole graph, and when dpor cannot judge a property
-(loop-terminates, when the bound cut steps and the reduced graph holds no lasso) bfs runs
-instead, so auto never leaves a property unjudged.
+(bench/run.py measures it), for the verdict; where it finds violations, a breadth-first search
+that stops once it has them all replaces its traces by the shortest ones. bfs runs instead where
+it is needed: --minimize, --state-graph and --preemptions work on bfs's whole graph, and when
+dpor cannot judge a property (loop-terminates, when the bound cut steps and the reduced graph
+holds no lasso) bfs runs instead, so auto never leaves a property unjudged.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def search(
         res = dpor_search(system, properties, progress)
         if not res.unjudged:
             res.chosen_by = "auto"
-            return res
+            return _shortest(res, progress)
         why = f"auto, after dpor could not judge {', '.join(res.unjudged)}"
         return _plain(system, properties, None, False, None, progress, why)
     if strategy == "dpor":
@@ -66,6 +67,20 @@ def search(
 
         return random_search(system, properties, runs, seed)
     return _plain(system, properties, preemptions, minimize, state_graph, progress, "")
+
+
+def _shortest(res: Result, progress=None) -> Result:
+    """Replace a reduced search's counterexamples by the shortest ones: breadth-first, stopping
+    once each violated property has its shortest violation (lassos are kept as found)."""
+    names = frozenset(n for n, f in res.findings.items() if f.trace.lasso is None)
+    if not names:
+        return res
+    props = tuple(p for p in res.properties if p.name in names)
+    short = bfs(res.system, props, progress=progress, until=names)
+    res.findings |= {n: short.findings[n] for n in names}
+    s = short.stats
+    res.shortest = {"states": s.states, "transitions": s.transitions, "max_depth": s.max_depth, "seconds": s.seconds}
+    return res
 
 
 def _plain(system, properties, preemptions, minimize, state_graph, progress, chosen_by: str) -> Result:
