@@ -109,9 +109,11 @@ def bfs(
     stats.fingerprint_bits = BITS if key else None
     _check(result, parents, init, "always", key)
     if any(p.when == "liveness" for p in properties):
-        from explore.liveness import Lassos  # liveness builds on this module
+        from explore.liveness import Lassos, abstract_key  # liveness builds on this module
 
-        observers = (*observers, Lassos(system, key))
+        # with fingerprints, abstract states are kept as fingerprints too
+        ident = (lambda w: abstract_key(w, system)) if key else None
+        observers = (*observers, Lassos(system, key, ident))
     tick = 0
     while frontier:
         w = frontier.popleft()

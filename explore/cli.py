@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from explore.bfs import Stats, bfs
+from explore.bfs import Stats
 from explore.minimize import ShortestPaths
 from explore.report import result_json, text, write_graphs
 from explore.stategraph import StateGraph
@@ -53,6 +53,23 @@ class Progress:
         click.echo(f"\r  {stats.states:,} states, depth {depth}, {rate:,.0f} states/s ", nl=False, err=True)
 
 
+class Workers(click.ParamType):
+    """`auto` or a number of worker processes."""
+
+    name = "N|auto"
+
+    def convert(self, value, param, ctx):
+        if value is None or value == "auto":
+            return None
+        try:
+            n = int(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of workers or 'auto'", param, ctx)
+        if not 1 <= n <= 256:
+            self.fail(f"{n} is out of range (1 to 256, or auto)", param, ctx)
+        return n
+
+
 @main.command()
 @click.option("--design", "design_ref", required=True, help="Built-in design name or path to a design .toml.")
 @click.option("--scenario", "scenario_ref", required=True, help="Built-in scenario name or path to a scenario .toml.")
@@ -90,6 +107,24 @@ class Progress:
     type=click.Choice(sorted(SHAPES)),
     help="Ask whether a seed shape is reachable (instead of the properties).",
 )
+@click.option("--fingerprint", is_flag=True, help="bfs: keep 64-bit fingerprints of worlds, not the worlds.")
+@click.option("--symmetry", is_flag=True, help="bfs: one world per orbit of prompts that differ only in name.")
+@click.option(
+    "--workers",
+    type=Workers(),
+    default="auto",
+    show_default=True,
+    help="bfs: worker processes; auto = sequential below 4 cores, else every core once the space is large.",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="Where workers run: processes of this machine, or a Dask cluster.",
+)
+@click.option("--scheduler", help="--engine dask: the scheduler's address [default: an embedded LocalCluster].")
+@click.option("--memory", is_flag=True, help="bfs: measure bytes per stored state with tracemalloc (slower).")
 def check(
     design_ref: str,
     scenario_ref: str,
@@ -103,9 +138,22 @@ def check(
     state_graph: bool,
     minimize: bool,
     shapes: tuple[str, ...],
+    fingerprint: bool,
+    symmetry: bool,
+    workers: int | None,
+    engine: str,
+    scheduler: str | None,
+    memory: bool,
 ) -> None:
     """Explore every schedule of SCENARIO under DESIGN and check the properties."""
     from dataclasses import replace
+
+    from explore import scale as scaling
+
+    scale = scaling.Scale(fingerprint, symmetry, workers, engine, scheduler, memory)
+    clash = scaling.conflicts(scale, strategy, preemptions, minimize, state_graph)
+    if clash:
+        raise click.UsageError(clash)
 
     design = load_design(design_ref)
     scenario = load_scenario(scenario_ref)
@@ -130,7 +178,7 @@ def check(
     else:
         graph = StateGraph() if state_graph else None
         observers = ((ShortestPaths(),) if minimize else ()) + ((graph,) if graph else ())
-        res = bfs(System(design, scenario), props, progress=show, observers=observers)
+        res = scaling.run(System(design, scenario), props, show, observers, scale)
     if show:
         click.echo("\r" + " " * 60 + "\r", nl=False, err=True)
     out = out or Path("out") / design.name / scenario.name

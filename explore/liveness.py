@@ -154,16 +154,19 @@ class Lassos(Observer):
         progress = step.fiber.startswith("r") and any(e.ref == "loop.assistant" for e in step.events)
         self.edges.setdefault((self.alpha(w), self.alpha(nxt)), set()).add(Edge(step.fiber, progress))
 
-    def note(self, ident, key, enabled) -> None:
-        """An explored world, by its abstract identity and its visited key (partitioned search)."""
+    def note(self, ident, key, enabled) -> int:
+        """An explored world, by its abstract identity and its visited key (partitioned search);
+        returns the abstract state's number."""
         a = self.number.setdefault(ident, len(self.number))
         if a not in self.rep:
             self._remember(a, key, enabled)
+        return a
 
-    def link(self, ident_from, ident_to, fiber: str, progress: bool) -> None:
-        """A transition between abstract identities (partitioned search)."""
-        a = self.number.setdefault(ident_from, len(self.number))
-        b = self.number.setdefault(ident_to, len(self.number))
+    def numbered(self, ident) -> int:
+        return self.number.setdefault(ident, len(self.number))
+
+    def link(self, a: int, b: int, fiber: str, progress: bool) -> None:
+        """A transition between numbered abstract states (partitioned search)."""
         self.edges.setdefault((a, b), set()).add(Edge(fiber, progress))
 
     def _remember(self, a: int, key, enabled) -> None:

@@ -303,25 +303,33 @@ class Orbits:
 
 def symmetric_bfs(system: System, properties, progress=None, fingerprint: bool = False):
     """Breadth-first search of the quotient; findings lifted to traces of the plain model."""
-    from explore.bfs import Finding, bfs
-    from explore.liveness import lasso_violation
+    from explore.bfs import bfs
 
     q = Quotient.of(system)
     orbits = Orbits(q)
     res = bfs(q, properties, progress, (orbits,), fingerprint)
-    res.system = system
+    represented = {"states": orbits.states, "transitions": orbits.transitions, "quiescent": orbits.quiescent}
+    lift_findings(q, res, represented)
+    return res
+
+
+def lift_findings(q: Quotient, res, represented: dict) -> None:
+    """Make a quotient search's result one of the plain model: lifted traces, and what the
+    orbits explored stand for in stats.symmetry."""
+    from explore.bfs import Finding
+    from explore.liveness import lasso_violation
+
+    res.system = q.system
     for name, f in list(res.findings.items()):
         trace = lift(q, f.trace)
         v = lasso_violation(trace) if trace.cycle_from is not None else f.prop.check(trace.final)
         if v is None:
             raise AssertionError(f"symmetry: {name} does not hold in the lifted trace's last world")
         res.findings[name] = Finding(f.prop, v, trace)
-    s = res.stats
-    s.symmetry = {
+    res.stats.symmetry = {
         "groups": [list(g) for g in q.symmetry.groups],
-        "represented_states": orbits.states,
-        "represented_transitions": orbits.transitions,
-        "represented_quiescent": orbits.quiescent,
-        "reduction": round(orbits.states / max(s.states, 1), 2),
+        "represented_states": represented["states"],
+        "represented_transitions": represented["transitions"],
+        "represented_quiescent": represented["quiescent"],
+        "reduction": round(represented["states"] / max(res.stats.states, 1), 2),
     }
-    return res
