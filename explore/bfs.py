@@ -96,7 +96,9 @@ def bfs(
 ) -> Result:
     """Visit every world reachable within the bound; record the shortest violation of each property."""
     started = time.perf_counter()
-    meter = memory.Meter()
+    if any(p.when == "liveness" for p in properties):
+        from explore.liveness import Lassos, abstract_key  # liveness builds on this module
+    meter = memory.Meter()  # after that import: a module is not state the search stores
     result = Result(system, properties)
     stats = result.stats
     key = fingerprint_of if fingerprint else None
@@ -109,8 +111,6 @@ def bfs(
     stats.fingerprint_bits = BITS if key else None
     _check(result, parents, init, "always", key)
     if any(p.when == "liveness" for p in properties):
-        from explore.liveness import Lassos, abstract_key  # liveness builds on this module
-
         # with fingerprints, abstract states are kept as fingerprints too
         ident = (lambda w: abstract_key(w, system)) if key else None
         observers = (*observers, Lassos(system, key, ident))

@@ -1,7 +1,7 @@
 """Where the partitions of a partitioned search run: worker processes here, or a Dask cluster.
 
 An engine starts one `Partition` per worker and forwards the owner's calls to them; `call_all`
-runs one call per partition at once and returns their answers in partition order.
+runs one call per partition at once and yields their answers in partition order.
 """
 
 from __future__ import annotations
@@ -50,12 +50,17 @@ class Local:
         self.conns[p].send((method, args))
         return self._answer(p)
 
-    def call_all(self, method: str, args: list) -> list:
+    def call_all(self, method: str, args: list):
+        """Answers in partition order, each as soon as it is in: the owner reads one while the
+        others still work."""
         if self.parts:
-            return [getattr(part, method)(a) for part, a in zip(self.parts, args, strict=True)]
+            for part, a in zip(self.parts, args, strict=True):
+                yield getattr(part, method)(a)
+            return
         for conn, a in zip(self.conns, args, strict=True):
             conn.send((method, (a,)))
-        return [self._answer(p) for p in range(self.workers)]
+        for p in range(self.workers):
+            yield self._answer(p)
 
     def _answer(self, p: int):
         try:
@@ -138,14 +143,15 @@ class Dask:
             self.client.submit(Partition, spec, actor=True, workers=[addrs[i % len(addrs)]], pure=False)
             for i in range(self.workers)
         ]
-        self.actors = [f.result() for f in futures]
+        self.actors = [_result(f, "start a partition") for f in futures]
 
     def call(self, p: int, method: str, *args):
-        return getattr(self.actors[p], method)(*args).result()
+        return _result(getattr(self.actors[p], method)(*args), method)
 
-    def call_all(self, method: str, args: list) -> list:
+    def call_all(self, method: str, args: list):
         pending = [getattr(actor, method)(a) for actor, a in zip(self.actors, args, strict=True)]
-        return [f.result() for f in pending]
+        for f in pending:
+            yield _result(f, method)
 
     def stop(self) -> None:
         self.actors = []
@@ -154,6 +160,14 @@ class Dask:
         if self.cluster is not None:
             self.cluster.close()
         self.client = self.cluster = None
+
+
+def _result(future, what: str):
+    """A Dask future's value; a worker's exception becomes one line."""
+    try:
+        return future.result()
+    except Exception as e:  # raised on a Dask worker, re-raised here
+        raise EngineError(f"a Dask worker could not {what}: {type(e).__name__}: {e}") from None
 
 
 class Growing(Local):

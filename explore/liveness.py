@@ -132,7 +132,8 @@ class Lassos(Observer):
         self.key = key
         self.ident = ident or (lambda w: abstract(w, system))
         self.number: dict = {}
-        self.edges: dict[tuple[int, int], set[Edge]] = {}
+        self.edges: dict[int, tuple[Edge, ...]] = {}  # (a << 32 | b) -> the kinds of step from a to b
+        self.kinds: dict[tuple[str, bool], Edge] = {}
         self.rep: dict[int, object] = {}  # abstract state -> key of the first explored world with it
         self.names: dict[int, frozenset] = {}  # abstract state -> fibers enabled in that world
         self.memo: dict = {}
@@ -152,7 +153,7 @@ class Lassos(Observer):
 
     def edge(self, w: World, step, nxt: World, depths=None) -> None:
         progress = step.fiber.startswith("r") and any(e.ref == "loop.assistant" for e in step.events)
-        self.edges.setdefault((self.alpha(w), self.alpha(nxt)), set()).add(Edge(step.fiber, progress))
+        self._add(self.alpha(w), self.alpha(nxt), step.fiber, progress)
 
     def note(self, ident, key, enabled) -> int:
         """An explored world, by its abstract identity and its visited key (partitioned search);
@@ -167,7 +168,19 @@ class Lassos(Observer):
 
     def link(self, a: int, b: int, fiber: str, progress: bool) -> None:
         """A transition between numbered abstract states (partitioned search)."""
-        self.edges.setdefault((a, b), set()).add(Edge(fiber, progress))
+        self._add(a, b, fiber, progress)
+
+    def _add(self, a: int, b: int, fiber: str, progress: bool) -> None:
+        """Record a step from a to b; few bytes each, as there is about one per state."""
+        e = self.kinds.get((fiber, progress))
+        if e is None:
+            e = self.kinds[(fiber, progress)] = Edge(fiber, progress)
+        k = a << 32 | b
+        known = self.edges.get(k)
+        if known is None:
+            self.edges[k] = (e,)
+        elif e not in known:
+            self.edges[k] = known + (e,)
 
     def _remember(self, a: int, key, enabled) -> None:
         names = frozenset(enabled)
@@ -196,7 +209,8 @@ class Lassos(Observer):
     def find(self, depth: dict) -> tuple[World, list[str]] | None:
         """A fair cycle with a loop iteration: (a concrete world on it, the fibers to go round)."""
         graph = nx.DiGraph()
-        for (a, b), kinds in self.edges.items():
+        for k, kinds in self.edges.items():
+            a, b = k >> 32, k & 0xFFFFFFFF
             graph.add_edge(a, b, kinds=sorted(kinds, key=lambda e: (e.fiber, e.progress)))
         best = None
         for scc in nx.strongly_connected_components(graph):

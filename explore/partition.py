@@ -97,6 +97,7 @@ def _ident(w: World, system) -> int:
 
 def partitioned_bfs(system, properties: tuple[Property, ...], engine, progress=None, symmetry: bool = False) -> Result:
     """Breadth-first search of `system` with its levels expanded by `engine`'s partitions."""
+    from explore.liveness import Lassos
     from explore.symmetry import Quotient
 
     started = time.perf_counter()
@@ -107,8 +108,6 @@ def partitioned_bfs(system, properties: tuple[Property, ...], engine, progress=N
     stats = result.stats
     lassos = None
     if liveness:
-        from explore.liveness import Lassos
-
         lassos = Lassos(search, fingerprint, lambda w: _ident(w, search))
     safety = tuple(p for p in properties if p.when != "liveness")
     init = search.initial()

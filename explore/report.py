@@ -177,7 +177,9 @@ def _scale_text(s) -> list[str]:
         out.append(f"workers: {s.workers} ({'processes of this machine' if s.engine == 'local' else 'Dask'})")
     if s.bytes_per_state is not None:
         peak = s.peak_bytes / 2**20
-        out.append(f"memory: {s.bytes_per_state:,.0f} bytes per stored state, peak {peak:,.1f} MiB (tracemalloc)")
+        where = " in the owner process (workers hold one level's worlds)" if s.engine else ""
+        per = f"{s.bytes_per_state:,.0f} bytes per stored state{where}"
+        out.append(f"memory: {per}, peak {peak:,.1f} MiB (tracemalloc)")
     return out
 
 
