@@ -1,7 +1,8 @@
 """Where the partitions of a partitioned search run: worker processes here, or a Dask cluster.
 
 An engine starts one `Partition` per worker and forwards the owner's calls to them; `call_all`
-runs one call per partition at once and yields their answers in partition order.
+runs one call per partition at once (each with its own arguments) and yields their answers in
+partition order.
 """
 
 from __future__ import annotations
@@ -50,15 +51,15 @@ class Local:
         self.conns[p].send((method, args))
         return self._answer(p)
 
-    def call_all(self, method: str, args: list):
-        """Answers in partition order, each as soon as it is in: the owner reads one while the
-        others still work."""
+    def call_all(self, method: str, args: list[tuple]):
+        """One call per partition, with its arguments; answers in partition order, each as soon
+        as it is in: the owner reads one while the others still work."""
         if self.parts:
             for part, a in zip(self.parts, args, strict=True):
-                yield getattr(part, method)(a)
+                yield getattr(part, method)(*a)
             return
         for conn, a in zip(self.conns, args, strict=True):
-            conn.send((method, (a,)))
+            conn.send((method, a))
         for p in range(self.workers):
             yield self._answer(p)
 
@@ -148,8 +149,8 @@ class Dask:
     def call(self, p: int, method: str, *args):
         return _result(getattr(self.actors[p], method)(*args), method)
 
-    def call_all(self, method: str, args: list):
-        pending = [getattr(actor, method)(a) for actor, a in zip(self.actors, args, strict=True)]
+    def call_all(self, method: str, args: list[tuple]):
+        pending = [getattr(actor, method)(*a) for actor, a in zip(self.actors, args, strict=True)]
         for f in pending:
             yield _result(f, method)
 

@@ -57,8 +57,9 @@ class Partition:
     def give(self, keys: list[int]) -> list[World]:
         return [self.pending.pop(k) for k in keys]
 
-    def expand(self, keep: list[int]) -> list[tuple]:
-        """Expand the kept worlds; forget the other successors of the last level.
+    def expand(self, keep: list[int], found: frozenset = frozenset()) -> list[tuple]:
+        """Expand the kept worlds; forget the other successors of the last level. Properties in
+        `found` already have their shortest counterexample and are not checked again.
 
         Per world: (violated properties, moves, abstract identity, orbit size), where each move
         is (fiber, successor fingerprint or None if cut) and, for liveness, whether it is a loop
@@ -71,7 +72,9 @@ class Partition:
         for w in todo:
             succ = system.successors(w)
             when = ("always",) if succ else ("always", "at_rest")
-            bad = tuple(p.name for p in spec.properties if p.when in when and p.check(w) is not None)
+            bad = tuple(
+                p.name for p in spec.properties if p.when in when and p.name not in found and p.check(w) is not None
+            )
             moves = []
             for step, nxt in succ:
                 cut = system.bounded_out(nxt)
@@ -130,7 +133,8 @@ def partitioned_bfs(system, properties: tuple[Property, ...], engine, progress=N
                 keeps = engine.rescale(keeps, stats.states)
                 stats.workers = engine.workers
             _balance(engine, keeps)
-            for p, out in enumerate(engine.call_all("expand", keeps)):
+            found = frozenset(first)
+            for p, out in enumerate(engine.call_all("expand", [(keep, found) for keep in keeps])):
                 new: list[int] = []
                 for k, (bad, moves, ident, orbit) in zip(keeps[p], out, strict=True):
                     for name in bad:

@@ -16,6 +16,7 @@ from explore.symmetry import Quotient, Symmetry, groups, symmetric_bfs
 from explore.trace import decode, replay
 from specs.loader import builtin, load_scenario
 from specs.properties import PROPERTIES
+from specs.shapes import SHAPES
 
 PLUGIN_WAKES = "large/plugin-wakes"
 SMALL = [s for s in builtin("scenario") if s != "idle-window"]
@@ -118,6 +119,19 @@ def test_renamings_are_automorphisms(design, text, tmp_path):
     for rep, members in orbits.items():  # one least world per orbit, and the orbit sizes are exact
         assert sym.canonical(rep)[0] == rep and sym.orbit(rep) == len(members)
     assert sum(map(len, orbits.values())) == len(worlds) > len(orbits)
+
+
+@pytest.mark.parametrize("design", ["v1.15.4", "bind-turn"])
+def test_properties_and_shapes_do_not_tell_renamed_worlds_apart(design):
+    """What makes the quotient sound: no property mentions a prompt by name."""
+    sys_ = system(design, "async-overlap")
+    sym = Symmetry(sys_.scenario)
+    checks = [p for p in (*PROPERTIES, *SHAPES.values()) if p.check is not None]
+    for w in reachable(sys_):
+        for m in sym.renamings():
+            rw = sym.rename(w, m)
+            for p in checks:
+                assert (p.check(w) is None) == (p.check(rw) is None), (p.name, m)
 
 
 @pytest.mark.parametrize("design,scenario", PAIRS)
