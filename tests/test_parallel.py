@@ -10,6 +10,7 @@ from conftest import checked, system
 
 from explore import partition
 from explore.engines import EngineError, Growing, Local
+from explore.minimize import ShortestPaths
 from explore.partition import partitioned_bfs
 from explore.symmetry import symmetric_bfs
 from explore.trace import replay
@@ -126,3 +127,20 @@ def test_cli_workers(cli, tmp_path):
     assert par["stats"]["workers"] == 2 and par["stats"]["engine"] == "local" and "workers" not in seq["stats"]
     lasso = next(p for p in par["properties"] if p["name"] == "loop-terminates")["trace"]["lasso"]
     assert lasso["prefix"] and lasso["cycle"]
+
+
+def test_auto_stays_sequential_below_four_cores_and_grows_above(monkeypatch):
+    from explore import scale
+
+    sys_ = system("v1.15.4", "async-overlap")
+    monkeypatch.setattr(scale.os, "cpu_count", lambda: 2)
+    small_machine = scale.run(sys_, PROPERTIES, None, (), scale.Scale(workers=None))
+    assert small_machine.stats.engine is None and small_machine.stats.workers == 1
+    monkeypatch.setattr(scale.os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(scale, "AUTO_STATES", 300)
+    big_machine = scale.run(sys_, PROPERTIES, None, (), scale.Scale(workers=None))
+    assert big_machine.stats.workers == 4 and big_machine.stats.engine == "local"
+    agrees(big_machine, checked("v1.15.4", "async-overlap"), sys_)
+    small = system("v1.15.4", "tool-race")
+    with_observers = scale.run(small, PROPERTIES, None, (ShortestPaths(),), scale.Scale(workers=None))
+    assert with_observers.stats.engine is None  # --minimize needs the plain search

@@ -26,7 +26,7 @@ PAIRS = [(d, s) for d in builtin("design") for s in SMALL] + [
 ]
 
 SHELLS_AND_ABORTS = """
-max_messages = 3
+max_messages = 2
 [[prompt]]
 name = "U1"
 [[prompt]]
@@ -160,7 +160,7 @@ def test_symmetry_gives_the_plain_verdicts_and_counts(design, scenario):
 
 def test_plugin_wakes_orbits_stand_for_the_plain_space():
     """Three identical wakes: about 3! fewer states, the same verdicts (a smaller bound keeps it quick)."""
-    sys_ = system("v1.15.4", PLUGIN_WAKES, max_messages=6)
+    sys_ = system("v1.15.4", PLUGIN_WAKES, max_messages=5)
     plain = bfs(sys_, PROPERTIES)
     reduced = symmetric_bfs(sys_, PROPERTIES, fingerprint=True)
     y = reduced.stats.symmetry
