@@ -54,6 +54,23 @@ class Progress:
         click.echo(f"\r  {stats.states:,} states, depth {depth}, {rate:,.0f} states/s ", nl=False, err=True)
 
 
+class Workers(click.ParamType):
+    """`auto` or a number of worker processes."""
+
+    name = "N|auto"
+
+    def convert(self, value, param, ctx):
+        if value is None or value == "auto":
+            return None
+        try:
+            n = int(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of workers or 'auto'", param, ctx)
+        if not 1 <= n <= 256:
+            self.fail(f"{n} is out of range (1 to 256, or auto)", param, ctx)
+        return n
+
+
 @main.command()
 @click.option("--design", "design_ref", required=True, help="Built-in design name or path to a design .toml.")
 @click.option("--scenario", "scenario_ref", required=True, help="Built-in scenario name or path to a scenario .toml.")
@@ -101,6 +118,24 @@ class Progress:
     help="Also write each counterexample's final store as an opencode export, DIR/PROPERTY.json "
     "(what `opencode export` prints; `turnproof audit` reads it).",
 )
+@click.option("--fingerprint", is_flag=True, help="bfs: keep 64-bit fingerprints of worlds, not the worlds.")
+@click.option("--symmetry", is_flag=True, help="bfs: one world per orbit of prompts that differ only in name.")
+@click.option(
+    "--workers",
+    type=Workers(),
+    default="auto",
+    show_default=True,
+    help="bfs: worker processes; auto = sequential below 4 cores, else every core once the space is large.",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="Where workers run: processes of this machine, or a Dask cluster.",
+)
+@click.option("--scheduler", help="--engine dask: the scheduler's address [default: an embedded LocalCluster].")
+@click.option("--memory", is_flag=True, help="bfs: measure bytes per stored state with tracemalloc (slower).")
 def check(
     design_ref: str,
     scenario_ref: str,
@@ -115,9 +150,22 @@ def check(
     minimize: bool,
     shapes: tuple[str, ...],
     export_dir: Path | None,
+    fingerprint: bool,
+    symmetry: bool,
+    workers: int | None,
+    engine: str,
+    scheduler: str | None,
+    memory: bool,
 ) -> None:
     """Explore every schedule of SCENARIO under DESIGN and check the properties."""
     from dataclasses import replace
+
+    from explore import scale as scaling
+
+    scale = scaling.Scale(fingerprint, symmetry, workers, engine, scheduler, memory)
+    clash = scaling.conflicts(scale, strategy, preemptions, minimize, state_graph)
+    if clash:
+        raise click.UsageError(clash)
 
     design = load_design(design_ref)
     scenario = load_scenario(scenario_ref)
@@ -137,6 +185,7 @@ def check(
             minimize=minimize,
             state_graph=graph,
             progress=show,
+            scale=scale,
         )
     except NeedsBfs as e:
         raise click.UsageError(str(e)) from None

@@ -16,7 +16,8 @@ from dataclasses import dataclass, replace
 import networkx as nx
 
 from explore.bfs import Finding, Observer
-from explore.trace import Trace, path_to
+from explore.fingerprint import digest
+from explore.trace import Trace, path_to, replay_path
 from model.store import ASSISTANT, Message
 from model.world import World
 from specs.properties import Violation
@@ -57,6 +58,26 @@ def abstract(w: World, system, keep: int = KEEP) -> tuple:
     runs = tuple(replace(r, result=_result(r.result)) for r in w.runs)
     turns = tuple((t.run, rank[t.user], sum(1 for m in order if m.seq < t.since)) for t in w.turns)
     return (msgs, w.runners, w.homes, w.maps, runs, fibers, turns, w.sent)
+
+
+def abstract_key(w: World, system) -> int:
+    """`abstract` as a fingerprint that every process computes alike (the `sent` set sorted)."""
+    a = abstract(w, system)
+    return digest(repr(a[:-1] + (tuple(sorted(a[-1])),)))
+
+
+def lasso_violation(trace: Trace) -> Violation:
+    """What a lasso says: which loops go round, and what each round of the cycle writes."""
+    start, end = trace.steps[trace.cycle_from - 1][1] if trace.cycle_from else trace.initial, trace.final
+    steps = trace.steps[trace.cycle_from :]
+    loops = sorted({s.fiber for s, _ in steps if s.fiber.startswith("r")})
+    before = {n.id for n in start.store.messages}
+    made = [m for m in end.store.messages if m.id not in before]
+    says = (
+        f"loop {', '.join(loops)} can go round for ever: each round of the cycle writes "
+        f"{', '.join(m.label for m in made)} and comes back to the same state"
+    )
+    return Violation(says, tuple(m.id for m in made))
 
 
 def _collapse(msgs: tuple[Message, ...], pinned: set, keep: int) -> list[Message]:
@@ -100,28 +121,71 @@ class Edge:
 class Lassos(Observer):
     """Collects the abstract transition graph during a search, then looks for a fair cycle.
 
-    Abstract states are numbered as they are first met, so the graph holds small ints.
+    Abstract states are numbered as they are first met, so the graph holds small ints. `key` is
+    the search's visited key (None: the world itself; else e.g. its fingerprint), under which
+    explored worlds are remembered. A partitioned search, whose owner never holds a world, feeds
+    the graph with `note` and `link` and identifies abstract states by `abstract_key`.
     """
 
-    def __init__(self, system):
+    def __init__(self, system, key=None, ident=None):
         self.system = system
-        self.number: dict[tuple, int] = {}
-        self.edges: dict[tuple[int, int], set[Edge]] = {}
-        self.rep: dict[int, World] = {}  # abstract state -> first explored concrete world with it
-        self.memo: dict[World, int] = {}
+        self.key = key
+        self.ident = ident or (lambda w: abstract(w, system))
+        self.number: dict = {}
+        self.edges: dict[int, tuple[Edge, ...]] = {}  # (a << 32 | b) -> the kinds of step from a to b
+        self.kinds: dict[tuple[str, bool], Edge] = {}
+        self.rep: dict[int, object] = {}  # abstract state -> key of the first explored world with it
+        self.names: dict[int, frozenset] = {}  # abstract state -> fibers enabled in that world
+        self.memo: dict = {}
+        self.interned: dict[frozenset, frozenset] = {}
 
     def alpha(self, w: World) -> int:
-        a = self.memo.get(w)
+        k = self.key(w) if self.key else w
+        a = self.memo.get(k)
         if a is None:
-            a = self.memo[w] = self.number.setdefault(abstract(w, self.system), len(self.number))
+            a = self.memo[k] = self.number.setdefault(self.ident(w), len(self.number))
         return a
 
     def seen(self, w: World) -> None:
-        self.rep.setdefault(self.alpha(w), w)
+        a = self.alpha(w)
+        if a not in self.rep:
+            self._remember(a, self.key(w) if self.key else w, (f.name for f in self.system.enabled(w)))
 
     def edge(self, w: World, step, nxt: World, depths=None) -> None:
         progress = step.fiber.startswith("r") and any(e.ref == "loop.assistant" for e in step.events)
-        self.edges.setdefault((self.alpha(w), self.alpha(nxt)), set()).add(Edge(step.fiber, progress))
+        self._add(self.alpha(w), self.alpha(nxt), step.fiber, progress)
+
+    def note(self, ident, key, enabled) -> int:
+        """An explored world, by its abstract identity and its visited key (partitioned search);
+        returns the abstract state's number."""
+        a = self.number.setdefault(ident, len(self.number))
+        if a not in self.rep:
+            self._remember(a, key, enabled)
+        return a
+
+    def numbered(self, ident) -> int:
+        return self.number.setdefault(ident, len(self.number))
+
+    def link(self, a: int, b: int, fiber: str, progress: bool) -> None:
+        """A transition between numbered abstract states (partitioned search)."""
+        self._add(a, b, fiber, progress)
+
+    def _add(self, a: int, b: int, fiber: str, progress: bool) -> None:
+        """Record a step from a to b; few bytes each, as there is about one per state."""
+        e = self.kinds.get((fiber, progress))
+        if e is None:
+            e = self.kinds[(fiber, progress)] = Edge(fiber, progress)
+        k = a << 32 | b
+        known = self.edges.get(k)
+        if known is None:
+            self.edges[k] = (e,)
+        elif e not in known:
+            self.edges[k] = known + (e,)
+
+    def _remember(self, a: int, key, enabled) -> None:
+        names = frozenset(enabled)
+        self.rep[a] = key
+        self.names[a] = self.interned.setdefault(names, names)
 
     def done(self, result, parents: dict, depth: dict) -> None:
         """Turn a fair abstract cycle into a concrete prefix + cycle, replayed step by step."""
@@ -129,28 +193,24 @@ class Lassos(Observer):
         if found is None:
             return
         start, fibers = found
-        prefix = path_to(parents, start)
+        prefix = path_to(parents, start) if self.key is None else replay_path(result.system, parents, start)
+        start = prefix.final
         steps, w = list(prefix.steps), start
         for name in fibers:
             step, w = result.system.apply(w, name)
             steps.append((step, w))
-        if self.alpha(w) != self.alpha(start):
+        if self.ident(w) != self.ident(start):
             raise AssertionError("liveness abstraction is not a simulation: the cycle did not close")
         trace = Trace(prefix.initial, tuple(steps), cycle_from=len(prefix.steps))
-        loops = sorted({s.fiber for s, _ in steps[len(prefix.steps) :] if s.fiber.startswith("r")})
-        made = [m for m in w.store.messages if m.id not in {n.id for n in start.store.messages}]
-        says = (
-            f"loop {', '.join(loops)} can go round for ever: each round of the cycle writes "
-            f"{', '.join(m.label for m in made)} and comes back to the same state"
-        )
         for prop in result.properties:
             if prop.when == "liveness":
-                result.findings[prop.name] = Finding(prop, Violation(says, tuple(m.id for m in made)), trace)
+                result.findings[prop.name] = Finding(prop, lasso_violation(trace), trace)
 
     def find(self, depth: dict) -> tuple[World, list[str]] | None:
         """A fair cycle with a loop iteration: (a concrete world on it, the fibers to go round)."""
         graph = nx.DiGraph()
-        for (a, b), kinds in self.edges.items():
+        for k, kinds in self.edges.items():
+            a, b = k >> 32, k & 0xFFFFFFFF
             graph.add_edge(a, b, kinds=sorted(kinds, key=lambda e: (e.fiber, e.progress)))
         best = None
         for scc in nx.strongly_connected_components(graph):
@@ -177,7 +237,7 @@ class Lassos(Observer):
         for a in scc:
             if a not in self.rep:
                 continue
-            names = {f.name for f in self.system.enabled(self.rep[a])}
+            names = self.names[a]
             always = names if always is None else always & names
         need = []
         for name in sorted(always or ()):

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from explore.bfs import Result
+from explore.fingerprint import collision_bound
 from explore.graphs import message_tree, sequence, sequence_dot, tree_dot, write
 from explore.minimize import CRITERIA
 from explore.trace import Trace
@@ -99,12 +100,27 @@ def result_json(res: Result) -> dict:
                 "seconds": round(s.seconds, 3),
             }
             | ({"reduction": res.search} if res.search else {})
+            | _scale_stats(s)
             | ({"shortest": res.shortest | {"seconds": round(res.shortest["seconds"], 3)}} if res.shortest else {}),
         }
     )
 
 
 TRACE_KIND = {"random": "shrunk", "sleep": "first found", "dpor": "dpor"}  # bfs: "shortest"
+
+
+def _scale_stats(s) -> dict:
+    """What the options of explore/scale.py add to the stats (only when they were used)."""
+    out: dict = {}
+    if s.bytes_per_state is not None:
+        out |= {"bytes_per_state": round(s.bytes_per_state, 1), "peak_bytes": s.peak_bytes}
+    if s.fingerprint_bits:
+        out["fingerprint"] = {"bits": s.fingerprint_bits, "collision_probability": collision_bound(s.states)}
+    if s.symmetry:
+        out["symmetry"] = s.symmetry
+    if s.engine:
+        out |= {"workers": s.workers, "engine": s.engine}
+    return out
 
 
 def text(res: Result) -> str:
@@ -174,7 +190,31 @@ def text(res: Result) -> str:
         )
     if res.chosen_by.startswith("auto, after dpor"):
         lines.append(f"strategy {res.strategy}: chosen by {res.chosen_by}")
-    return "\n".join(lines)
+    return "\n".join(lines + _scale_text(s))
+
+
+def _scale_text(s) -> list[str]:
+    out = []
+    if s.symmetry:
+        y = s.symmetry
+        groups = "; ".join(", ".join(g) for g in y["groups"]) or "none in this scenario"
+        out.append(
+            f"symmetry: interchangeable prompts {groups}: {s.states} orbits stand for "
+            f"{y['represented_states']} states, {y['represented_transitions']} transitions ({y['reduction']}x fewer)"
+        )
+    if s.fingerprint_bits:
+        out.append(
+            f"fingerprints: {s.fingerprint_bits}-bit; chance that two of the {s.states} states collided "
+            f"<= {collision_bound(s.states):.1e}"
+        )
+    if s.engine:
+        out.append(f"workers: {s.workers} ({'processes of this machine' if s.engine == 'local' else 'Dask'})")
+    if s.bytes_per_state is not None:
+        peak = s.peak_bytes / 2**20
+        where = " in the owner process (workers hold one level's worlds)" if s.engine else ""
+        per = f"{s.bytes_per_state:,.0f} bytes per stored state{where}"
+        out.append(f"memory: {per}, peak {peak:,.1f} MiB (tracemalloc)")
+    return out
 
 
 def narrate(t: Trace) -> list[str]:

@@ -38,14 +38,17 @@ def search(
     minimize: bool = False,
     state_graph=None,
     progress=None,
+    scale=None,
 ) -> Result:
-    """Run the chosen search; `state_graph` is a StateGraph observer to fill (bfs only)."""
-    option = needs_bfs(minimize, state_graph is not None, preemptions)
+    """Run the chosen search; `state_graph` is a StateGraph observer to fill (bfs only); `scale`
+    (explore/scale.py) says how bfs runs: fingerprints, symmetry, workers, engine."""
+    option = needs_bfs(minimize, state_graph is not None, preemptions) or _scaled(scale)
     if option and strategy not in ("auto", "bfs"):
         raise NeedsBfs(f"{option} needs --strategy bfs (or auto), not {strategy}")
     if strategy == "auto":
         if option:
-            return _plain(system, properties, preemptions, minimize, state_graph, progress, f"auto: {option} needs bfs")
+            why = f"auto: {option} needs bfs"
+            return _plain(system, properties, preemptions, minimize, state_graph, progress, why, scale)
         from explore.dpor import dpor_search
 
         res = dpor_search(system, properties, progress)
@@ -66,7 +69,21 @@ def search(
         from explore.random_search import random_search
 
         return random_search(system, properties, runs, seed)
-    return _plain(system, properties, preemptions, minimize, state_graph, progress, "")
+    return _plain(system, properties, preemptions, minimize, state_graph, progress, "", scale)
+
+
+def _scaled(scale) -> str:
+    """The first option of explore/scale.py given that only bfs serves, or ""."""
+    if scale is None:
+        return ""
+    given = {
+        "--fingerprint": scale.fingerprint,
+        "--symmetry": scale.symmetry,
+        "--workers": (scale.workers or 0) > 1,
+        "--engine dask": scale.engine == "dask",
+        "--memory": scale.memory,
+    }
+    return next((name for name, on in given.items() if on), "")
 
 
 def _shortest(res: Result, progress=None) -> Result:
@@ -83,7 +100,7 @@ def _shortest(res: Result, progress=None) -> Result:
     return res
 
 
-def _plain(system, properties, preemptions, minimize, state_graph, progress, chosen_by: str) -> Result:
+def _plain(system, properties, preemptions, minimize, state_graph, progress, chosen_by: str, scale=None) -> Result:
     """bfs, or preemption-bounded bfs; with the minimal-trace and state-graph observers asked for."""
     if preemptions is not None:
         from explore.bounded import bfs_preemptions
@@ -93,6 +110,11 @@ def _plain(system, properties, preemptions, minimize, state_graph, progress, cho
         from explore.minimize import ShortestPaths
 
         observers = ((ShortestPaths(),) if minimize else ()) + ((state_graph,) if state_graph is not None else ())
-        res = bfs(system, properties, progress=progress, observers=observers)
+        if scale is not None:
+            from explore import scale as scaling
+
+            res = scaling.run(system, properties, progress, observers, scale)
+        else:
+            res = bfs(system, properties, progress=progress, observers=observers)
     res.chosen_by = chosen_by
     return res

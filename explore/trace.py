@@ -49,6 +49,21 @@ def path_to(parents: dict, w: World) -> Trace:
     return Trace(w, tuple(reversed(steps)))
 
 
+def replay_path(system: System, parents: dict, key) -> Trace:
+    """Follow fingerprint parent pointers (key -> (parent key, fiber)) back to the initial world,
+    then replay those fibers forward: the trace without having stored a single world."""
+    fibers = []
+    while parents[key] is not None:
+        key, fiber = parents[key]
+        fibers.append(fiber)
+    w = system.initial()
+    steps = []
+    for name in reversed(fibers):
+        step, w = system.apply(w, name)
+        steps.append((step, w))
+    return Trace(system.initial(), tuple(steps))
+
+
 def encode(fibers: list[str]) -> str:
     out: list[str] = []
     for name in fibers:

@@ -1,0 +1,41 @@
+"""Memory per stored state, measured with tracemalloc while a search runs (never estimated).
+
+The caller starts tracing (the CLI's `--memory`); a search takes a baseline when it starts and,
+once every state is stored, divides what its allocations still hold by the states it kept.
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+from contextlib import contextmanager
+
+
+class Meter:
+    """Reads traced memory at the start and at the end of a search, if tracing is on."""
+
+    def __init__(self) -> None:
+        self.on = tracemalloc.is_tracing()
+        if self.on:
+            tracemalloc.reset_peak()
+            self.base = tracemalloc.get_traced_memory()[0]
+
+    def read(self, stats) -> None:
+        """Set stats.bytes_per_state (held now, over states) and stats.peak_bytes."""
+        if not self.on:
+            return
+        now, peak = tracemalloc.get_traced_memory()
+        stats.bytes_per_state = (now - self.base) / max(stats.states, 1)
+        stats.peak_bytes = peak - self.base
+
+
+@contextmanager
+def traced():
+    """Trace allocations for the duration (unless something already does)."""
+    if tracemalloc.is_tracing():
+        yield
+        return
+    tracemalloc.start()
+    try:
+        yield
+    finally:
+        tracemalloc.stop()

@@ -1,0 +1,90 @@
+"""How far a breadth-first check reaches: fingerprints, symmetry, worker processes, Dask.
+
+`run` picks the search for the options of `turnproof check` (strategy bfs):
+  sequential bfs                    the default, and whatever --minimize/--state-graph need
+  + --fingerprint                   visited set of 64-bit fingerprints, traces replayed
+  + --symmetry                      one world per orbit of interchangeable prompts
+  --workers N (N > 1)               partitioned search over N processes of this machine
+  --engine dask [--scheduler ADDR]  the same partitions as Dask actors (embedded LocalCluster
+                                    without an address)
+  --workers auto                    sequential below AUTO_MIN_CORES cores; else a partitioned
+                                    search that starts in this process and moves to every core
+                                    once AUTO_STATES states are stored
+Every one of them gives the verdicts and state/transition counts of the sequential search.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from explore import memory
+from explore.bfs import Result, bfs
+from specs.loader import InputError
+
+# Measured on a 2-core machine (see the report in the commit that set these): two worker
+# processes do not beat one process there, so `auto` stays sequential below 4 cores.
+AUTO_MIN_CORES = 4
+AUTO_STATES = 20_000
+
+
+@dataclass(frozen=True)
+class Scale:
+    fingerprint: bool = False
+    symmetry: bool = False
+    workers: int | None = 1  # None: auto
+    engine: str = "local"
+    scheduler: str | None = None
+    memory: bool = False
+
+    @property
+    def partitioned(self) -> bool:
+        return self.engine == "dask" or (self.workers or 0) > 1
+
+
+def conflicts(scale: Scale, strategy: str, preemptions, minimize: bool, state_graph: bool) -> str | None:
+    """Why these options cannot go together, or None."""
+    extra = scale.fingerprint or scale.symmetry or scale.partitioned or scale.memory
+    if scale.scheduler and scale.engine != "dask":
+        return "--scheduler needs --engine dask"
+    if not extra:
+        return None
+    if strategy not in ("bfs", "auto"):
+        return "--fingerprint, --symmetry, --workers, --engine and --memory apply to --strategy bfs (or auto) only"
+    if preemptions is not None:
+        return "--fingerprint, --symmetry, --workers, --engine and --memory do not combine with --preemptions"
+    if (minimize or state_graph) and (scale.fingerprint or scale.symmetry or scale.partitioned):
+        return "--minimize and --state-graph need the plain search (no --fingerprint, --symmetry, --workers, --engine)"
+    return None
+
+
+def run(system, properties, progress, observers: tuple, scale: Scale) -> Result:
+    """Run the breadth-first search these options ask for (under tracemalloc with --memory)."""
+    if scale.memory:
+        with memory.traced():
+            return _run(system, properties, progress, observers, scale)
+    return _run(system, properties, progress, observers, scale)
+
+
+def _run(system, properties, progress, observers: tuple, scale: Scale) -> Result:
+    from explore.engines import Dask, EngineError, Growing, Local
+
+    engine = None
+    if scale.engine == "dask":
+        engine = Dask(scale.workers, scale.scheduler)
+    elif scale.workers is None and not observers and (os.cpu_count() or 1) >= AUTO_MIN_CORES:
+        engine = Growing(os.cpu_count() or 1, AUTO_STATES)
+    elif (scale.workers or 1) > 1:
+        engine = Local(scale.workers)
+    if engine is not None:
+        from explore.partition import partitioned_bfs
+
+        try:
+            return partitioned_bfs(system, properties, engine, progress, scale.symmetry)
+        except EngineError as e:
+            raise InputError(str(e)) from None
+    if scale.symmetry:
+        from explore.symmetry import symmetric_bfs
+
+        return symmetric_bfs(system, properties, progress, scale.fingerprint)
+    return bfs(system, properties, progress, observers, scale.fingerprint)

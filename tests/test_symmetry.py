@@ -1,0 +1,216 @@
+"""Symmetry reduction: the renamings are automorphisms of the model, the quotient search gives
+the plain search's verdicts, its orbits add up to the plain counts, and its counterexamples
+replay under the plain model."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+from conftest import checked, system
+
+from explore.bfs import bfs
+from explore.liveness import abstract
+from explore.symmetry import Quotient, Symmetry, groups, symmetric_bfs
+from explore.trace import decode, replay
+from specs.loader import builtin, load_scenario
+from specs.properties import PROPERTIES
+from specs.shapes import SHAPES
+
+PLUGIN_WAKES = "large/plugin-wakes"
+SMALL = [s for s in builtin("scenario") if s != "idle-window"]
+PAIRS = [(d, s) for d in builtin("design") for s in SMALL] + [
+    ("bind-and-serialize", "idle-window"),
+    ("one-runner", "idle-window"),
+]
+
+SHELLS_AND_ABORTS = """
+max_messages = 2
+[[prompt]]
+name = "U1"
+[[prompt]]
+name = "S1"
+client = "tui"
+route = "shell"
+[[prompt]]
+name = "S2"
+client = "tui"
+route = "shell"
+[[prompt]]
+name = "X1"
+route = "abort"
+after = ["U1"]
+[[prompt]]
+name = "X2"
+route = "abort"
+after = ["U1"]
+"""
+
+# Two identical prompts whose client-minted ids sort after every server id: loop-terminates fails
+TWINS_AFTER_ALL = """
+max_messages = 10
+[[prompt]]
+name = "U1"
+tools = 1
+[[prompt]]
+name = "V1"
+client = "sdk"
+after = ["U1"]
+id = "after-all"
+[[prompt]]
+name = "V2"
+client = "sdk"
+after = ["U1"]
+id = "after-all"
+"""
+
+
+def counts(res):
+    s = res.stats
+    return (s.states, s.transitions, s.quiescent, s.cut, s.max_depth)
+
+
+def reachable(sys_):
+    seen, todo = {sys_.initial()}, [sys_.initial()]
+    while todo:
+        for _, nxt in sys_.successors(todo.pop()):
+            if not sys_.bounded_out(nxt) and nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def test_groups_are_prompts_equal_but_for_their_names():
+    assert groups(load_scenario("async-overlap")) == (("W1", "W2"),)
+    assert groups(load_scenario("double-async")) == (("U1", "U2"),)
+    assert groups(load_scenario(PLUGIN_WAKES)) == (("W1", "W2", "W3"),)
+    assert groups(load_scenario("idle-window")) == ()  # U2 waits for U1 and U3 for U2, by name
+    assert groups(load_scenario("tool-race")) == ()
+    assert groups(load_scenario("two-instances")) == ()  # different clients and instances
+
+
+@pytest.mark.parametrize(
+    "design,text",
+    [  # shells (handles by fiber place), aborts (targets), guard=turn (run.prompt), binding=turn (starter)
+        ("v1.15.4", SHELLS_AND_ABORTS),
+        ("serialize-turn", SHELLS_AND_ABORTS),
+        ("v1.15.4", TWINS_AFTER_ALL),
+        ("serialize-turn", TWINS_AFTER_ALL),
+        ("bind-turn", TWINS_AFTER_ALL),
+    ],
+)
+def test_renamings_are_automorphisms(design, text, tmp_path):
+    """Every renaming maps each reachable world to a reachable one, and its steps to the renamed steps."""
+    path = tmp_path / "twins.toml"
+    path.write_text(text)
+    sys_ = system(design, str(path))
+    sym = Symmetry(sys_.scenario)
+    assert sym.size == (4 if text is SHELLS_AND_ABORTS else 2)
+    worlds = reachable(sys_)
+    orbits: dict = {}
+    for w in worlds:
+        moves = {(s.fiber, n) for s, n in sys_.successors(w)}
+        for m in sym.renamings():
+            rw = sym.rename(w, m)
+            assert rw in worlds
+            assert {(s.fiber, n) for s, n in sys_.successors(rw)} == {(m.get(f, f), sym.rename(n, m)) for f, n in moves}
+        orbits.setdefault(sym.canonical(w)[0], set()).add(w)
+    for rep, members in orbits.items():  # one least world per orbit, and the orbit sizes are exact
+        assert sym.canonical(rep)[0] == rep and sym.orbit(rep) == len(members)
+    assert sum(map(len, orbits.values())) == len(worlds) > len(orbits)
+
+
+@pytest.mark.parametrize("design", ["v1.15.4", "bind-turn"])
+def test_properties_and_shapes_do_not_tell_renamed_worlds_apart(design):
+    """What makes the quotient sound: no property mentions a prompt by name."""
+    sys_ = system(design, "async-overlap")
+    sym = Symmetry(sys_.scenario)
+    checks = [p for p in (*PROPERTIES, *SHAPES.values()) if p.check is not None]
+    for w in reachable(sys_):
+        for m in sym.renamings():
+            rw = sym.rename(w, m)
+            for p in checks:
+                assert (p.check(w) is None) == (p.check(rw) is None), (p.name, m)
+
+
+@pytest.mark.parametrize("design,scenario", PAIRS)
+def test_symmetry_gives_the_plain_verdicts_and_counts(design, scenario):
+    sys_ = system(design, scenario)
+    reduced = symmetric_bfs(sys_, PROPERTIES)
+    plain = checked(design, scenario)
+    y = reduced.stats.symmetry
+    assert set(reduced.findings) == set(plain.findings)
+    assert (y["represented_states"], y["represented_transitions"], y["represented_quiescent"]) == (
+        plain.stats.states,
+        plain.stats.transitions,
+        plain.stats.quiescent,
+    )
+    if not y["groups"]:
+        assert counts(reduced) == counts(plain)
+    else:
+        assert reduced.stats.states < plain.stats.states and reduced.stats.max_depth == plain.stats.max_depth
+    for name, f in reduced.findings.items():
+        again = replay(sys_, f.trace.schedule)  # the plain model runs the lifted schedule
+        assert again.final == f.trace.final
+        if f.trace.lasso is None:
+            assert len(f.trace) == len(plain.findings[name].trace)  # still a shortest trace
+            assert f.prop.check(again.final) == f.violation
+
+
+def test_plugin_wakes_orbits_stand_for_the_plain_space():
+    """Three identical wakes: about 3! fewer states, the same verdicts (a smaller bound keeps it quick)."""
+    sys_ = system("v1.15.4", PLUGIN_WAKES, max_messages=5)
+    plain = bfs(sys_, PROPERTIES)
+    reduced = symmetric_bfs(sys_, PROPERTIES, fingerprint=True)
+    y = reduced.stats.symmetry
+    assert set(reduced.findings) == set(plain.findings) and plain.findings
+    assert y["represented_states"] == plain.stats.states and y["represented_transitions"] == plain.stats.transitions
+    assert plain.stats.states > 5 * reduced.stats.states and y["reduction"] > 5
+    assert reduced.stats.cut and reduced.stats.cut < plain.stats.cut
+
+
+@pytest.mark.parametrize("design", ["v1.15.4", "serialize-turn"])
+def test_lassos_found_on_the_quotient_replay_under_the_plain_model(design, tmp_path):
+    path = tmp_path / "twins.toml"
+    path.write_text(TWINS_AFTER_ALL)
+    sys_ = system(design, str(path))
+    plain = bfs(sys_, PROPERTIES)
+    for fingerprint in (False, True):
+        reduced = symmetric_bfs(sys_, PROPERTIES, fingerprint=fingerprint)
+        assert set(reduced.findings) == set(plain.findings) and "loop-terminates" in reduced.findings
+        trace = reduced.findings["loop-terminates"].trace
+        prefix, cycle = trace.lasso
+        start = replay(sys_, prefix).final
+        end = replay(sys_, trace.schedule).final
+        assert decode(trace.schedule) == decode(prefix) + decode(cycle)
+        assert abstract(start, sys_) == abstract(end, sys_) and len(end.store.messages) > len(start.store.messages)
+
+
+def test_quotient_hands_out_only_least_worlds():
+    q = Quotient.of(system("v1.15.4", "async-overlap"))
+    w = q.initial()
+    for _ in range(6):
+        step, nxt = q.successors(w)[-1]
+        assert q.canon(nxt) == nxt
+        w = nxt
+
+
+def test_cli_symmetry_reports_the_reduction(cli, tmp_path):
+    args = ("check", "--design", "bind-and-serialize", "--scenario", "async-overlap", "--json")
+    doc = json.loads(cli(*args, "--symmetry").output)
+    plain = json.loads(cli(*args, "--strategy", "bfs").output)
+    assert doc["verdict"] == plain["verdict"] == "holds"
+    y = doc["stats"]["symmetry"]
+    assert y["groups"] == [["W1", "W2"]] and y["represented_states"] == plain["stats"]["states"]
+    assert y["reduction"] == round(plain["stats"]["states"] / doc["stats"]["states"], 2)
+    r = cli("check", "--design", "v1.15.4", "--scenario", "async-overlap", "--symmetry", "--out", str(tmp_path))
+    assert r.exit_code == 1 and "symmetry: interchangeable prompts W1, W2" in r.output
+    trace = json.loads((tmp_path / "turn-binding" / "trace.json").read_text())
+    assert cli("replay", str(tmp_path / "turn-binding" / "trace.json")).exit_code == 1  # still violates
+    assert trace["schedule"]
+
+
+def test_scenario_bound_override_keeps_groups():
+    sc = replace(load_scenario(PLUGIN_WAKES), max_messages=6)
+    assert Symmetry(sc).groups == (("W1", "W2", "W3"),) and Symmetry(sc).size == 6
