@@ -60,8 +60,10 @@ def row(label: str, system: System, memory: bool) -> dict:
     s = res.stats
     r["bfs"] = {"states": s.states, "transitions": s.transitions, "seconds": secs, "peak": peak}
     r["verdict"] = "violated" if res.findings else "holds"
-    dp, secs = _timed(lambda: dpor_search(system, PROPERTIES))[:2]
-    r["dpor"] = {"states": dp.stats.states, "transitions": dp.stats.transitions, "seconds": secs}
+    dp, secs, peak = (
+        measure(lambda: dpor_search(system, PROPERTIES)) if memory else _timed(lambda: dpor_search(system, PROPERTIES))
+    )
+    r["dpor"] = {"states": dp.stats.states, "transitions": dp.stats.transitions, "seconds": secs, "peak": peak}
     if set(dp.findings) != set(res.findings) - set(dp.unjudged):  # never print figures of a wrong search
         raise RuntimeError(f"{label}: dpor and bfs disagree: {sorted(dp.findings)} vs {sorted(res.findings)}")
     violated = frozenset(n for n, f in res.findings.items() if f.trace.lasso is None)
@@ -95,6 +97,27 @@ def scaling() -> list[tuple[str, Scenario]]:
     return out
 
 
+def reach() -> list[str]:
+    """Past the series: 5 prompt sources, where only the reduced search is run (BFS took minutes)."""
+    lines = [
+        "## Reach (DPOR alone)",
+        "",
+        "| case | verdict | DPOR states | DPOR transitions | s | states/s |",
+        "|---|---|---|---|---|---|",
+    ]
+    for design in ("v1.15.4", "bind-and-serialize"):
+        prompts = (Prompt("U1", tools=1),) + tuple(Prompt(f"W{i}", client="plugin") for i in range(1, 5))
+        system = System(load_design(design), Scenario("scale-5-1", prompts, max_messages=20))
+        dp, secs, _ = _timed(lambda system=system: dpor_search(system, PROPERTIES))
+        s = dp.stats
+        lines.append(
+            f"| sources=5, tools=1 ({design}) | {dp.verdict} | {s.states:,} | {s.transitions:,} | {secs:.2f} "
+            f"| {s.states / secs:,.0f} |"
+        )
+        print(lines[-1], file=sys.stderr)
+    return lines + [""]
+
+
 def fmt(x, digits=0) -> str:
     if x is None:
         return "—"
@@ -103,21 +126,24 @@ def fmt(x, digits=0) -> str:
 
 def table(rows: list[dict]) -> list[str]:
     lines = [
-        "| case | verdict | naive DFS transitions | schedules | s | BFS states | BFS transitions | s | states/s "
-        "| peak MiB | DPOR states | DPOR transitions | s | naive/DPOR transitions | BFS/DPOR transitions "
-        "| BFS/DPOR s | sleep-set transitions | K=1 transitions | K=2 transitions | shortest CE s |",
-        "|" + "---|" * 20,
+        "| case | verdict | naive DFS transitions | schedules | s | peak MiB | BFS states | BFS transitions | s "
+        "| states/s | peak MiB | DPOR states | DPOR transitions | s | states/s | peak MiB | naive/DPOR transitions "
+        "| BFS/DPOR transitions | BFS/DPOR s | sleep-set transitions | K=1 transitions | K=2 transitions "
+        "| shortest CE s |",
+        "|" + "---|" * 23,
     ]
     for r in rows:
         n, b, dp, sl, p1, p2 = r["naive"], r["bfs"], r["dpor"], r["sleep"], r["pb1"], r["pb2"]
         rate = b["states"] / b["seconds"] if b["seconds"] else 0
+        dp_rate = dp["states"] / dp["seconds"] if dp["seconds"] else 0
         naive_ratio = f"{n['transitions'] / max(dp['transitions'], 1):.1f}×" if n else "naive did not finish"
         short = r.get("shortest")
         lines.append(
             f"| {r['case']} | {r['verdict']} | {fmt(n and n['transitions'])} | {fmt(n and n['schedules'])} "
-            f"| {fmt(n and n['seconds'], 2)} | {fmt(b['states'])} | {fmt(b['transitions'])} | {b['seconds']:.2f} "
-            f"| {rate:,.0f} | {b['peak']:.1f} | {fmt(dp['states'])} | {fmt(dp['transitions'])} | {dp['seconds']:.2f} "
-            f"| {naive_ratio} | {b['transitions'] / max(dp['transitions'], 1):.1f}× "
+            f"| {fmt(n and n['seconds'], 2)} | {fmt(n and n['peak'], 1)} | {fmt(b['states'])} "
+            f"| {fmt(b['transitions'])} | {b['seconds']:.2f} | {rate:,.0f} | {b['peak']:.1f} | {fmt(dp['states'])} "
+            f"| {fmt(dp['transitions'])} | {dp['seconds']:.2f} | {dp_rate:,.0f} | {dp['peak']:.1f} | {naive_ratio} "
+            f"| {b['transitions'] / max(dp['transitions'], 1):.1f}× "
             f"| {b['seconds'] / max(dp['seconds'], 1e-9):.1f}× | {fmt(sl['transitions'])} "
             f"| {fmt(p1['transitions'])} | {fmt(p2['transitions'])} | {fmt(short and short['seconds'], 2)} |"
         )
@@ -192,8 +218,8 @@ def main() -> None:
         "of the default strategy; same verdicts as BFS, tested and asserted here). Sleep sets: exhaustive DFS with",
         "sleep sets over a visited set. K=1 / K=2: BFS over schedules with at most 1 / 2 preemptions (bug",
         "finding, not a proof). Shortest CE s: BFS that stops once every violated property has its shortest",
-        "trace (what the default adds after DPOR). Peak MiB is traced allocation during BFS (tracemalloc), in a",
-        "second run.",
+        "trace (what the default adds after DPOR). Peak MiB is traced allocation during each search",
+        "(tracemalloc), in a second run.",
         "",
     ]
     text = "\n".join(
@@ -203,6 +229,8 @@ def main() -> None:
         + table(rows)
         + ["", "## Scaling", ""]
         + table(series)
+        + [""]
+        + ([] if args.quick else reach())
     )
     print(text)
     if args.out:
