@@ -22,8 +22,8 @@ from explore import memory
 from explore.bfs import Result, bfs
 from specs.loader import InputError
 
-# Measured on a 2-core machine (see the report in the commit that set these): two worker
-# processes do not beat one process there, so `auto` stays sequential below 4 cores.
+# Measured on a 2-core machine (docs/scale.md): two worker processes do not reliably beat one
+# process there, so `auto` stays sequential below 4 cores.
 AUTO_MIN_CORES = 4
 AUTO_STATES = 20_000
 
