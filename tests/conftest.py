@@ -52,6 +52,12 @@ def auto(design: str, scenario: str) -> Result:
     return search(system(design, scenario), PROPERTIES, "auto")
 
 
+def counts(res: Result) -> tuple:
+    """What a faster search must reproduce exactly: states, transitions, quiescent, cut, depth."""
+    s = res.stats
+    return (s.states, s.transitions, s.quiescent, s.cut, s.max_depth)
+
+
 @pytest.fixture
 def cli():
     from explore.cli import main

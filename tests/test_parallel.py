@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import checked, system
+from conftest import checked, counts, system
 
 from explore import partition
 from explore.engines import EngineError, Growing, Local
@@ -18,11 +18,6 @@ from specs.loader import builtin
 from specs.properties import PROPERTIES, Property
 
 SMALL = [s for s in builtin("scenario") if s != "idle-window"]
-
-
-def counts(res):
-    s = res.stats
-    return (s.states, s.transitions, s.quiescent, s.cut, s.max_depth)
 
 
 def agrees(res, plain, sys_):

@@ -8,7 +8,7 @@ import json
 from dataclasses import replace
 
 import pytest
-from conftest import checked, system
+from conftest import checked, counts, system
 
 from explore.bfs import bfs
 from explore.liveness import abstract
@@ -64,11 +64,6 @@ client = "sdk"
 after = ["U1"]
 id = "after-all"
 """
-
-
-def counts(res):
-    s = res.stats
-    return (s.states, s.transitions, s.quiescent, s.cut, s.max_depth)
 
 
 def reachable(sys_):
