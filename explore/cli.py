@@ -163,7 +163,7 @@ def check(
     from explore import scale as scaling
 
     scale = scaling.Scale(fingerprint, symmetry, workers, engine, scheduler, memory)
-    clash = scaling.conflicts(scale, strategy, preemptions, minimize, state_graph)
+    clash = scaling.conflicts(scale, preemptions, minimize, state_graph)
     if clash:
         raise click.UsageError(clash)
 

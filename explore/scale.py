@@ -41,16 +41,26 @@ class Scale:
     def partitioned(self) -> bool:
         return self.engine == "dask" or (self.workers or 0) > 1
 
+    @property
+    def given(self) -> str:
+        """The first option given that changes how bfs runs (only bfs serves them), or ""."""
+        options = {
+            "--fingerprint": self.fingerprint,
+            "--symmetry": self.symmetry,
+            "--workers": (self.workers or 0) > 1,
+            "--engine dask": self.engine == "dask",
+            "--memory": self.memory,
+        }
+        return next((name for name, on in options.items() if on), "")
 
-def conflicts(scale: Scale, strategy: str, preemptions, minimize: bool, state_graph: bool) -> str | None:
-    """Why these options cannot go together, or None."""
-    extra = scale.fingerprint or scale.symmetry or scale.partitioned or scale.memory
+
+def conflicts(scale: Scale, preemptions, minimize: bool, state_graph: bool) -> str | None:
+    """Why these options cannot go together, or None (a scale option with a search other than bfs
+    is refused by explore.strategy.search, which names the option)."""
     if scale.scheduler and scale.engine != "dask":
         return "--scheduler needs --engine dask"
-    if not extra:
+    if not scale.given:
         return None
-    if strategy not in ("bfs", "auto"):
-        return "--fingerprint, --symmetry, --workers, --engine and --memory apply to --strategy bfs (or auto) only"
     if preemptions is not None:
         return "--fingerprint, --symmetry, --workers, --engine and --memory do not combine with --preemptions"
     if (minimize or state_graph) and (scale.fingerprint or scale.symmetry or scale.partitioned):

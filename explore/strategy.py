@@ -42,7 +42,7 @@ def search(
 ) -> Result:
     """Run the chosen search; `state_graph` is a StateGraph observer to fill (bfs only); `scale`
     (explore/scale.py) says how bfs runs: fingerprints, symmetry, workers, engine."""
-    option = needs_bfs(minimize, state_graph is not None, preemptions) or _scaled(scale)
+    option = needs_bfs(minimize, state_graph is not None, preemptions) or (scale.given if scale else "")
     if option and strategy not in ("auto", "bfs"):
         raise NeedsBfs(f"{option} needs --strategy bfs (or auto), not {strategy}")
     if strategy == "auto":
@@ -56,7 +56,7 @@ def search(
             res.chosen_by = "auto"
             return _shortest(res, progress)
         why = f"auto, after dpor could not judge {', '.join(res.unjudged)}"
-        return _plain(system, properties, None, False, None, progress, why)
+        return _plain(system, properties, None, False, None, progress, why, scale)
     if strategy == "dpor":
         from explore.dpor import dpor_search
 
@@ -70,20 +70,6 @@ def search(
 
         return random_search(system, properties, runs, seed)
     return _plain(system, properties, preemptions, minimize, state_graph, progress, "", scale)
-
-
-def _scaled(scale) -> str:
-    """The first option of explore/scale.py given that only bfs serves, or ""."""
-    if scale is None:
-        return ""
-    given = {
-        "--fingerprint": scale.fingerprint,
-        "--symmetry": scale.symmetry,
-        "--workers": (scale.workers or 0) > 1,
-        "--engine dask": scale.engine == "dask",
-        "--memory": scale.memory,
-    }
-    return next((name for name, on in given.items() if on), "")
 
 
 def _shortest(res: Result, progress=None) -> Result:
