@@ -1,17 +1,19 @@
 """`turnproof audit`: check real, persisted opencode session data for the turn-boundary violations
 the model checker reasons about, and write a model counterexample back out as an opencode session.
 
-    from audit import audit_paths, AuditInputError, export_session
+    from turnproof.audit import audit_paths, AuditInputError, export_session
 
     report = audit_paths(["session.json"], out="out/audit")
     print(report.text()); raise SystemExit(report.exit_code)
+
+May import: `turnproof.model`, `turnproof.explore.views` (to draw what it finds); never the CLI.
 """
 
 from __future__ import annotations
 
-from audit.check import KINDS, AuditReport, Finding, SessionAudit, audit_paths, audit_session
-from audit.export import export_findings, export_session, session_document
-from audit.read import AuditInputError, Msg, Session, read_path
+from turnproof.audit.check import KINDS, AuditReport, Finding, SessionAudit, audit_paths, audit_session
+from turnproof.audit.export import export_findings, export_session, session_document
+from turnproof.audit.read import AuditInputError, Msg, Session, read_path
 
 __all__ = [
     "KINDS",

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from audit.read import FORMATS, REJECTED, AuditInputError, Msg, Session, id_time, read_path
+from turnproof.audit.read import FORMATS, REJECTED, AuditInputError, Msg, Session, id_time, read_path
 
 KINDS = {
     "terminal-siblings": "no-terminal-siblings",
@@ -447,7 +447,7 @@ def _msg_json(m: Msg) -> dict:
 
 def write_graphs(report: AuditReport, out: Path) -> None:
     """message-tree.{dot,svg} per session (in a folder per session when there are several), and audit.json."""
-    from explore.graphs import tree_dot, write
+    from turnproof.explore.views.graphs import tree_dot, write
 
     out.mkdir(parents=True, exist_ok=True)
     many = len(report.audits) > 1

@@ -20,9 +20,9 @@ import json
 import math
 from pathlib import Path
 
-from model.ids import AFTER_ALL, Id
-from model.store import ASSISTANT, TOOL_CALLS, Message
-from model.world import World
+from turnproof.model.ids import AFTER_ALL, Id
+from turnproof.model.store import ASSISTANT, TOOL_CALLS, Message
+from turnproof.model.world import World
 
 T0 = 1779111000000  # ms: 2026-05-18, the seed's day
 B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"

@@ -20,15 +20,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from explore.bfs import bfs  # noqa: E402
-from explore.bounded import bfs_preemptions  # noqa: E402
-from explore.dpor import dpor_search  # noqa: E402
-from explore.naive import naive_dfs  # noqa: E402
-from explore.sleep import sleep_search  # noqa: E402
-from model.config import Prompt, Scenario  # noqa: E402
-from model.system import System  # noqa: E402
-from specs.loader import builtin, load_design, load_scenario  # noqa: E402
-from specs.properties import PROPERTIES  # noqa: E402
+from turnproof.explore.search.bfs import bfs  # noqa: E402
+from turnproof.explore.search.bounded import bfs_preemptions  # noqa: E402
+from turnproof.explore.search.dpor import dpor_search  # noqa: E402
+from turnproof.explore.search.naive import naive_dfs  # noqa: E402
+from turnproof.explore.search.sleep import sleep_search  # noqa: E402
+from turnproof.model.config import Prompt, Scenario  # noqa: E402
+from turnproof.model.system import System  # noqa: E402
+from turnproof.specs.loader import builtin, load_design, load_scenario  # noqa: E402
+from turnproof.specs.properties import PROPERTIES  # noqa: E402
 
 NAIVE_LIMIT = 300_000  # transitions; past this the naive search is reported as not finishing
 

@@ -3,6 +3,8 @@
 `conform.server` fetches and runs the published `opencode-linux-x64` binary in isolation,
 `conform.fakellm` is the gated OpenAI-compatible model it talks to, and `conform.drive` maps a
 model schedule to real events and compares the persisted message tree with the model's store.
+
+May import: `turnproof.model`, `turnproof.specs`, `turnproof.explore.search` and `.views`; never the CLI.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ class RegistryUnavailable(HarnessError):
 
 def conform(*args, **kwargs):
     """See `conform.drive.conform` (imported lazily to keep `import conform` light)."""
-    from conform.drive import conform as run
+    from turnproof.conform.drive import conform as run
 
     return run(*args, **kwargs)
 

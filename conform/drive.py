@@ -34,12 +34,12 @@ import urllib.request
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from conform import HarnessError
-from conform.fakellm import MARKER, Call, FakeLLM, prompt_text
-from model.config import Design, Scenario
-from model.store import ASSISTANT
-from model.system import System
-from model.world import World
+from turnproof.conform import HarnessError
+from turnproof.conform.fakellm import MARKER, Call, FakeLLM, prompt_text
+from turnproof.model.config import Design, Scenario
+from turnproof.model.store import ASSISTANT
+from turnproof.model.system import System
+from turnproof.model.world import World
 
 SUPPORTED_ROUTES = ("prompt", "prompt_async")
 STEP_TIMEOUT = 30.0  # seconds the real server gets to reach the next gate
@@ -102,7 +102,7 @@ class Eager(System):
 
 def driveable(system: System, schedule: str) -> str | None:
     """None when the real server can be held to `schedule`; else why not, naming the step."""
-    from explore.trace import decode
+    from turnproof.explore.search.trace import decode
 
     w = system.initial()
     for i, name in enumerate(decode(schedule), 1):
@@ -125,7 +125,7 @@ def complete(system: System, schedule: str):
     Returns (trace, completion schedule). The completion is the model's own choice of how the
     rest of the run goes when the real server is left to itself after the schedule.
     """
-    from explore.trace import Trace, encode, replay
+    from turnproof.explore.search.trace import Trace, encode, replay
 
     try:
         trace = replay(system, schedule)
@@ -156,7 +156,7 @@ def complete(system: System, schedule: str):
 
 def violations(system: System, trace) -> list[str]:
     """Every property the (completed) trace violates: on the way, or at rest at its end."""
-    from specs.properties import PROPERTIES
+    from turnproof.specs.properties import PROPERTIES
 
     out = []
     for p in PROPERTIES:
@@ -175,8 +175,8 @@ def violations(system: System, trace) -> list[str]:
 
 def default_schedule(system: System) -> tuple[str, str]:
     """The shortest counterexample of the first violated (non-lasso) property, else a clean run."""
-    from explore.bfs import bfs
-    from specs.properties import PROPERTIES
+    from turnproof.explore.search.bfs import bfs
+    from turnproof.specs.properties import PROPERTIES
 
     res = bfs(Eager(system.design, system.scenario), PROPERTIES)
     for p in PROPERTIES:
@@ -700,8 +700,8 @@ def load_schedule(arg: str) -> str:
     """A schedule string, or the `schedule` of a trace.json written by `turnproof check`."""
     path = Path(arg)
     if arg.endswith(".json") or path.is_file():
-        from explore.confirm import load_trace
-        from specs.loader import InputError
+        from turnproof.explore.search.confirm import load_trace
+        from turnproof.specs.loader import InputError
 
         try:
             return load_trace(path)["schedule"]
@@ -722,7 +722,7 @@ def conform(
     """Drive the real opencode `version` through `schedule` (default: the shortest counterexample
     of the first violated property) `runs` times and compare each final message tree with the
     model's. `design` and `scenario` are loaded turnproof objects (specs.loader)."""
-    from conform.server import OpencodeServer, fetch_binary
+    from turnproof.conform.server import OpencodeServer, fetch_binary
 
     if runs < 1:
         raise HarnessError(f"--runs: {runs}: expected at least 1")

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from conform import HarnessError
+from turnproof.conform import HarnessError
 
 MARKER = re.compile(r"\[turnproof:([A-Za-z0-9_.-]+)\]")
 MODEL_ID = "turnproof-fake"

@@ -25,7 +25,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from conform import HarnessError, RegistryUnavailable
+from turnproof.conform import HarnessError, RegistryUnavailable
 
 DEFAULT_VERSION = "1.15.4"
 PACKAGE = "opencode-linux-x64"

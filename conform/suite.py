@@ -1,7 +1,7 @@
 """The conformance suite: every driveable counterexample of the v1.15.4 design on the built-in
 scenarios, and a clean schedule, each driven several times; prints the agreement table.
 
-    .venv/bin/python -m conform.suite [--runs N] [--opencode-version V] [--out docs/conformance.md]
+    .venv/bin/python -m turnproof.conform.suite [--runs N] [--opencode-version V] [--out docs/conformance.md]
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import argparse
 import time
 from pathlib import Path
 
-from conform import HarnessError
-from conform.drive import conform
-from specs.loader import load_design, load_scenario
+from turnproof.conform import HarnessError
+from turnproof.conform.drive import conform
+from turnproof.specs.loader import load_design, load_scenario
 
 # (scenario, schedule or None for the shortest driveable counterexample, what it shows)
 CASES = [
@@ -54,7 +54,8 @@ def main() -> None:
     head = [
         "# Conformance: the model against the real opencode server",
         "",
-        f"Measured {time.strftime('%Y-%m-%d', time.gmtime())} with `python -m conform.suite --runs {args.runs}`: each "
+        f"Measured {time.strftime('%Y-%m-%d', time.gmtime())} with "
+        f"`python -m turnproof.conform.suite --runs {args.runs}`: each "
         "schedule driven on the real binary (fake LLM and tools gated by the harness), the persisted message tree "
         "compared with the model's final store (roles, parents, finish values, tool-part states).",
         "",

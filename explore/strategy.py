@@ -1,5 +1,8 @@
 """Which search `turnproof check` runs: bfs (the reference), dpor, sleep, random, or auto.
 
+Every strategy has one shape, `(system, properties, options) -> Result`, and `STRATEGIES` names
+them; `Options` carries what a user asked beside the name, so no caller threads a dozen values.
+
 auto runs dpor, the fastest of the sound searches on the built-ins and the scaling series
 (bench/run.py measures it), for the verdict; where it finds violations, a breadth-first search
 that stops once it has them all replaces its traces by the shortest ones. bfs runs instead where
@@ -10,66 +13,102 @@ holds no lasso) bfs runs instead, so auto never leaves a property unjudged.
 
 from __future__ import annotations
 
-from explore.bfs import Result, bfs
-from model.system import System
-from specs.properties import Property
+from collections.abc import Callable
+from dataclasses import dataclass
 
-STRATEGIES = ("auto", "bfs", "dpor", "sleep", "random")
+from turnproof.explore.scale.options import Scale
+from turnproof.explore.scale.options import run as scaled_bfs
+from turnproof.explore.search.bfs import bfs
+from turnproof.explore.search.result import Observer, Progress, Result
+from turnproof.model.system import System
+from turnproof.specs.properties import Property
 
 
 class NeedsBfs(ValueError):
     """An option that needs bfs was given with another strategy."""
 
 
-def needs_bfs(minimize: bool, state_graph: bool, preemptions: int | None) -> str:
-    """The first option given that only bfs serves, or ""."""
-    given = {"--minimize": minimize, "--state-graph": state_graph, "--preemptions": preemptions is not None}
-    return next((name for name, on in given.items() if on), "")
+@dataclass(frozen=True)
+class Options:
+    """What the user asked of the search, beside the strategy's name."""
+
+    runs: int = 1000  # random: schedules per property
+    seed: int = 0  # random: hypothesis's seed
+    preemptions: int | None = None  # bfs: only schedules with at most this many preemptions
+    minimize: bool = False  # bfs: the minimal trace per property (explore/search/minimize.py)
+    state_graph: Observer | None = None  # bfs: a StateGraph observer to fill
+    progress: Progress | None = None  # called now and then with (stats, depth)
+    scale: Scale | None = None  # bfs: fingerprints, symmetry, workers, engine
+
+    def needs_bfs(self) -> str:
+        """The first option given that only bfs serves, or ""."""
+        given = {
+            "--minimize": self.minimize,
+            "--state-graph": self.state_graph is not None,
+            "--preemptions": self.preemptions is not None,
+        }
+        return next((name for name, on in given.items() if on), "") or (self.scale.given if self.scale else "")
 
 
-def search(
-    system: System,
-    properties: tuple[Property, ...],
-    strategy: str,
-    *,
-    runs: int = 1000,
-    seed: int = 0,
-    preemptions: int | None = None,
-    minimize: bool = False,
-    state_graph=None,
-    progress=None,
-    scale=None,
-) -> Result:
-    """Run the chosen search; `state_graph` is a StateGraph observer to fill (bfs only); `scale`
-    (explore/scale.py) says how bfs runs: fingerprints, symmetry, workers, engine."""
-    option = needs_bfs(minimize, state_graph is not None, preemptions) or (scale.given if scale else "")
+Strategy = Callable[[System, tuple[Property, ...], Options], Result]
+
+
+def search(system: System, properties: tuple[Property, ...], strategy: str = "auto", options: Options = Options()):
+    """Run the named strategy; an option only bfs serves, given with another, is NeedsBfs."""
+    option = options.needs_bfs()
     if option and strategy not in ("auto", "bfs"):
         raise NeedsBfs(f"{option} needs --strategy bfs (or auto), not {strategy}")
-    if strategy == "auto":
-        if option:
-            why = f"auto: {option} needs bfs"
-            return _plain(system, properties, preemptions, minimize, state_graph, progress, why, scale)
-        from explore.dpor import dpor_search
+    return STRATEGIES[strategy](system, properties, options)
 
-        res = dpor_search(system, properties, progress)
-        if not res.unjudged:
-            res.chosen_by = "auto"
-            return _shortest(res, progress)
-        why = f"auto, after dpor could not judge {', '.join(res.unjudged)}"
-        return _plain(system, properties, None, False, None, progress, why, scale)
-    if strategy == "dpor":
-        from explore.dpor import dpor_search
 
-        return dpor_search(system, properties, progress)
-    if strategy == "sleep":
-        from explore.sleep import sleep_search
+def auto(system: System, properties: tuple[Property, ...], options: Options) -> Result:
+    """dpor for the verdict, then bfs for the shortest traces; plain bfs where dpor cannot serve."""
+    option = options.needs_bfs()
+    if option:
+        return plain(system, properties, options, chosen_by=f"auto: {option} needs bfs")
+    res = dpor(system, properties, options)
+    if not res.unjudged:
+        res.chosen_by = "auto"
+        return _shortest(res, options.progress)
+    why = f"auto, after dpor could not judge {', '.join(res.unjudged)}"
+    return plain(system, properties, Options(progress=options.progress, scale=options.scale), chosen_by=why)
 
-        return sleep_search(system, properties)
-    if strategy == "random":
-        from explore.random_search import random_search
 
-        return random_search(system, properties, runs, seed)
-    return _plain(system, properties, preemptions, minimize, state_graph, progress, "", scale)
+def dpor(system: System, properties: tuple[Property, ...], options: Options) -> Result:
+    from turnproof.explore.search.dpor import dpor_search
+
+    return dpor_search(system, properties, options.progress)
+
+
+def sleep(system: System, properties: tuple[Property, ...], options: Options) -> Result:
+    from turnproof.explore.search.sleep import sleep_search
+
+    return sleep_search(system, properties)
+
+
+def random(system: System, properties: tuple[Property, ...], options: Options) -> Result:
+    from turnproof.explore.search.random_search import random_search
+
+    return random_search(system, properties, options.runs, options.seed)
+
+
+def plain(system: System, properties: tuple[Property, ...], options: Options, chosen_by: str = "") -> Result:
+    """bfs, or preemption-bounded bfs; with the minimal-trace and state-graph observers asked for."""
+    if options.preemptions is not None:
+        from turnproof.explore.search.bounded import bfs_preemptions
+
+        res = bfs_preemptions(system, properties, options.preemptions)
+    else:
+        from turnproof.explore.search.minimize import ShortestPaths
+
+        observers = (ShortestPaths(),) if options.minimize else ()
+        observers += (options.state_graph,) if options.state_graph is not None else ()
+        if options.scale is not None:
+            res = scaled_bfs(system, properties, options.progress, observers, options.scale)
+        else:
+            res = bfs(system, properties, progress=options.progress, observers=observers)
+    res.chosen_by = chosen_by
+    return res
 
 
 def _shortest(res: Result, progress=None) -> Result:
@@ -86,21 +125,4 @@ def _shortest(res: Result, progress=None) -> Result:
     return res
 
 
-def _plain(system, properties, preemptions, minimize, state_graph, progress, chosen_by: str, scale=None) -> Result:
-    """bfs, or preemption-bounded bfs; with the minimal-trace and state-graph observers asked for."""
-    if preemptions is not None:
-        from explore.bounded import bfs_preemptions
-
-        res = bfs_preemptions(system, properties, preemptions)
-    else:
-        from explore.minimize import ShortestPaths
-
-        observers = ((ShortestPaths(),) if minimize else ()) + ((state_graph,) if state_graph is not None else ())
-        if scale is not None:
-            from explore import scale as scaling
-
-            res = scaling.run(system, properties, progress, observers, scale)
-        else:
-            res = bfs(system, properties, progress=progress, observers=observers)
-    res.chosen_by = chosen_by
-    return res
+STRATEGIES: dict[str, Strategy] = {"auto": auto, "bfs": plain, "dpor": dpor, "sleep": sleep, "random": random}

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from model import ids
-from model import runner as guard
-from model.config import Design, Scenario
-from model.store import ASSISTANT, STOP, TOOL_CALLS, USER, Message, ToolPart
-from model.world import Fiber, Turn, World
+from turnproof.model import ids
+from turnproof.model import runner as guard
+from turnproof.model.config import Design, Scenario
+from turnproof.model.store import ASSISTANT, STOP, TOOL_CALLS, USER, Message, ToolPart
+from turnproof.model.world import Fiber, Turn, World
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from model.world import World
+from turnproof.model.world import World
 
 Loc = tuple
 

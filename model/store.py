@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from model.ids import Id
+from turnproof.model.ids import Id
 
 USER = "user"
 ASSISTANT = "assistant"

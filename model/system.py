@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from model.config import Design, Scenario
-from model.fibers import Step, enabled, step
-from model.footprint import Footprint, Watched, written
-from model.world import Fiber, World
+from turnproof.model.config import Design, Scenario
+from turnproof.model.fibers import Step, enabled, step
+from turnproof.model.footprint import Footprint, Watched, written
+from turnproof.model.world import Fiber, World
 
 BOUND = ("bound",)  # pseudo-location: a step past the bound writes it, every step reads it
 

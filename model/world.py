@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from model import ids
-from model.ids import Id
-from model.runner import RunnerState
-from model.store import Message, Store
+from turnproof.model import ids
+from turnproof.model.ids import Id
+from turnproof.model.runner import RunnerState
+from turnproof.model.store import Message, Store
 
 
 @dataclass(frozen=True)

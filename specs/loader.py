@@ -11,7 +11,7 @@ import re
 import tomllib
 from pathlib import Path
 
-from model.config import CLIENTS, GRANULARITIES, ID_SOURCES, KNOBS, ROUTES, Design, Prompt, Scenario
+from turnproof.model.config import CLIENTS, GRANULARITIES, ID_SOURCES, KNOBS, ROUTES, Design, Prompt, Scenario
 
 HERE = Path(__file__).parent
 DESIGNS = HERE / "designs"

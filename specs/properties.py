@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from model.store import ASSISTANT, TOOL_CALLS, USER, Message
-from model.world import World
+from turnproof.model.store import ASSISTANT, TOOL_CALLS, USER, Message
+from turnproof.model.world import World
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class Violation:
 @dataclass(frozen=True)
 class Property:
     name: str
-    when: str  # "always" | "at_rest" | "liveness" (judged on cycles, by explore/liveness.py)
+    when: str  # "always" | "at_rest" | "liveness" (judged on cycles, by explore/search/liveness.py)
     statement: str
     check: Callable[[World], Violation | None] | None = None
     # Kinds of footprint location the check reads (model/footprint.py), for the reduced searches:

@@ -6,9 +6,9 @@ the shortest schedule that produces it, and "holds" means it is unreachable with
 
 from __future__ import annotations
 
-from model.store import ASSISTANT, TOOL_CALLS, USER
-from model.world import World
-from specs.properties import STORE, Property, Violation
+from turnproof.model.store import ASSISTANT, TOOL_CALLS, USER
+from turnproof.model.world import World
+from turnproof.specs.properties import STORE, Property, Violation
 
 
 def four_siblings(w: World) -> Violation | None:

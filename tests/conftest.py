@@ -6,11 +6,11 @@ import functools
 
 import pytest
 from click.testing import CliRunner
-
-from explore.bfs import Result, bfs
-from model.system import System
-from specs.loader import load_design, load_scenario
-from specs.properties import PROPERTIES
+from turnproof.explore.search.bfs import bfs
+from turnproof.explore.search.result import Result
+from turnproof.model.system import System
+from turnproof.specs.loader import load_design, load_scenario
+from turnproof.specs.properties import PROPERTIES
 
 # The seed's evidence (opencode #28202): the user message and its four terminal assistants, with
 # their (created, completed) times; the audit fixtures are built from these.
@@ -40,14 +40,14 @@ def checked(design: str, scenario: str) -> Result:
 @functools.cache
 def reduced(design: str, scenario: str) -> Result:
     """One partial-order reduced check per built-in pair (dpor alone)."""
-    from explore.dpor import dpor_search
+    from turnproof.explore.search.dpor import dpor_search
 
     return dpor_search(system(design, scenario), PROPERTIES)
 
 
 def auto(design: str, scenario: str) -> Result:
     """What the default, auto, runs per built-in pair: dpor, then bfs to the shortest traces."""
-    from explore.strategy import search
+    from turnproof.explore.strategy import search
 
     return search(system(design, scenario), PROPERTIES, "auto")
 
@@ -60,7 +60,7 @@ def counts(res: Result) -> tuple:
 
 @pytest.fixture
 def cli():
-    from explore.cli import main
+    from turnproof.cli.main import main
 
     runner = CliRunner()
 

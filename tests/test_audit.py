@@ -11,13 +11,12 @@ import pytest
 from conftest import SEED_SESSION, SEED_SIBLINGS, SEED_USER, checked
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from audit import KINDS, AuditInputError, audit_paths, export_session, read_path
-from audit.export import message_id
-from explore.bfs import bfs
-from model.system import System
-from specs.loader import builtin, load_design, load_scenario
-from specs.properties import PROPERTIES
+from turnproof.audit import KINDS, AuditInputError, audit_paths, export_session, read_path
+from turnproof.audit.export import message_id
+from turnproof.explore.search.bfs import bfs
+from turnproof.model.system import System
+from turnproof.specs.loader import builtin, load_design, load_scenario
+from turnproof.specs.properties import PROPERTIES
 
 FIX = Path(__file__).parent / "fixtures" / "audit"
 
@@ -275,7 +274,7 @@ def test_model_run_to_rest_without_findings_is_clean(tmp_path):
 
 
 def test_exported_ids_sort_like_the_model():
-    from model import ids
+    from turnproof.model import ids
 
     order = [ids.server(1), ids.client(1), ids.server(2), ids.client(2.5), ids.server(10), ids.client(ids.AFTER_ALL)]
     made = [message_id(m, i, f"X{i}") for i, m in enumerate(order)]

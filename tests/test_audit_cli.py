@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 from conftest import SEED_SESSION, SEED_SIBLINGS, SEED_USER
-
-from audit import KINDS
-from specs.loader import builtin
+from turnproof.audit import KINDS
+from turnproof.specs.loader import builtin
 
 FIX = Path(__file__).parent / "fixtures" / "audit"
 ROOT = Path(__file__).parent.parent
@@ -217,7 +216,7 @@ def test_audit_in_a_real_process_prints_no_traceback(tmp_path):
     cut = tmp_path / "cut.json"
     cut.write_text((FIX / "u2-two-siblings.export.json").read_text()[:3000])
     p = subprocess.run(
-        [sys.executable, "-c", "from explore.cli import main; main()", "audit", str(cut), "--out", str(tmp_path)],
+        [sys.executable, "-m", "turnproof.cli", "audit", str(cut), "--out", str(tmp_path)],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -6,11 +6,10 @@ import json
 
 import pytest
 from conftest import checked, system
-
-from explore.bounded import bfs_preemptions
-from explore.minimize import preemptions
-from specs.loader import builtin
-from specs.properties import PROPERTIES
+from turnproof.explore.search.bounded import bfs_preemptions
+from turnproof.explore.search.minimize import preemptions
+from turnproof.specs.loader import builtin
+from turnproof.specs.properties import PROPERTIES
 
 
 def test_zero_preemptions_miss_the_rebinding_that_one_finds():

@@ -7,9 +7,8 @@ import shutil
 
 import pytest
 from conftest import auto, checked
-
-from explore.report import result_json
-from specs.loader import builtin
+from turnproof.explore.views.report import result_json
+from turnproof.specs.loader import builtin
 
 # end to end through the CLI on every await-granularity pair (idle-window runs once below)
 PAIRS = [(d, s) for d in builtin("design") for s in builtin("scenario") if s != "idle-window"]
@@ -90,7 +89,7 @@ def test_same_inputs_same_output_byte_for_byte(tmp_path, design, scenario):
         out = tmp_path / seed
         env = os.environ | {"PYTHONHASHSEED": seed}
         args = ["check", "--design", design, "--scenario", scenario, "--json", "--out", str(out)]
-        code = f"import sys; from explore.cli import main; sys.argv = ['turnproof'] + {args!r}; main()"
+        code = f"import sys; from turnproof.cli.main import main; sys.argv = ['turnproof'] + {args!r}; main()"
         p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
         assert p.returncode == 1, p.stderr
         text = re.sub(r'"seconds": [0-9.e-]+', '"seconds": N', p.stdout.replace(str(out), "OUT"))

@@ -20,8 +20,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-from conform import HarnessError, RegistryUnavailable  # noqa: E402
-from conform.drive import (  # noqa: E402
+from turnproof.conform import HarnessError, RegistryUnavailable  # noqa: E402
+from turnproof.conform.drive import (  # noqa: E402
     check_design,
     check_scenario,
     complete,
@@ -33,9 +33,9 @@ from conform.drive import (  # noqa: E402
     real_tree,
     violations,
 )
-from conform.fakellm import FakeLLM, analyse, prompt_text  # noqa: E402
-from model.system import System  # noqa: E402
-from specs.loader import load_design, load_scenario  # noqa: E402
+from turnproof.conform.fakellm import FakeLLM, analyse, prompt_text  # noqa: E402
+from turnproof.model.system import System  # noqa: E402
+from turnproof.specs.loader import load_design, load_scenario  # noqa: E402
 
 conformance = pytest.mark.conformance
 
@@ -234,7 +234,7 @@ def test_real_messages_become_the_models_tree_and_differences_are_shown_side_by_
 
 
 def test_fetch_without_npm_says_the_registry_is_unreachable(monkeypatch, tmp_path):
-    from conform import server
+    from turnproof.conform import server
 
     monkeypatch.setenv("TURNPROOF_CACHE", str(tmp_path))
     monkeypatch.setattr(server.shutil, "which", lambda name, **kw: None)
@@ -249,7 +249,7 @@ def test_fetch_without_npm_says_the_registry_is_unreachable(monkeypatch, tmp_pat
 
 @pytest.fixture(scope="module")
 def opencode_bin():
-    from conform.server import fetch_binary
+    from turnproof.conform.server import fetch_binary
 
     if sys.platform != "linux" or platform.machine() not in ("x86_64", "AMD64"):
         pytest.skip("conformance NOT checked: opencode-linux-x64 needs linux x86_64")
@@ -275,7 +275,7 @@ def _servers() -> set[int]:
 
 @conformance
 def test_tool_race_counterexample_reproduces_on_the_real_server(opencode_bin):
-    from conform.drive import conform
+    from turnproof.conform.drive import conform
 
     before = _servers()
     r = conform(load_design("v1.15.4"), load_scenario("tool-race"), runs=2, binary=opencode_bin)
@@ -295,7 +295,7 @@ def test_tool_race_counterexample_reproduces_on_the_real_server(opencode_bin):
 
 @conformance
 def test_a_schedule_the_model_calls_clean_is_clean_on_the_real_server(opencode_bin):
-    from conform.drive import conform
+    from turnproof.conform.drive import conform
 
     r = conform(load_design("v1.15.4"), load_scenario("tool-race"), "U1,r1*6,U1,U2", runs=2, binary=opencode_bin)
     assert r.model_violations == []
@@ -304,14 +304,14 @@ def test_a_schedule_the_model_calls_clean_is_clean_on_the_real_server(opencode_b
     assert r.runs[0].tree["A2"]["parent"] == "U1" and r.runs[0].tree["A3"]["parent"] == "U2"
 
 
-from conform.suite import CASES  # noqa: E402
+from turnproof.conform.suite import CASES  # noqa: E402
 
 
 @conformance
 @pytest.mark.parametrize("scenario,schedule,what", CASES, ids=[f"{c[0]}:{c[1] or 'default'}" for c in CASES])
 def test_every_suite_case_agrees_on_the_real_server(opencode_bin, scenario, schedule, what):
     """The conformance suite of docs/conformance.md, one run per case: model and real tree agree."""
-    from conform.suite import run_case
+    from turnproof.conform.suite import run_case
 
     r = run_case(scenario, schedule, "1.15.4", runs=1, binary=opencode_bin)
     assert not isinstance(r, HarnessError), f"{scenario}: harness error: {r}"
@@ -322,9 +322,9 @@ def test_every_suite_case_agrees_on_the_real_server(opencode_bin, scenario, sche
 def test_ctrl_c_stops_the_server_and_its_tools(opencode_bin, tmp_path):
     """SIGINT while a tool is held: the harness exits and leaves no process behind."""
     script = (
-        "import sys; from pathlib import Path; from specs.loader import load_design, load_scenario\n"
-        "from conform.drive import conform\n"
-        "from conform.fakellm import FakeLLM\n"
+        "import sys; from pathlib import Path; from turnproof.specs.loader import load_design, load_scenario\n"
+        "from turnproof.conform.drive import conform\n"
+        "from turnproof.conform.fakellm import FakeLLM\n"
         "FakeLLM.release_tool = lambda self, n: None  # the tool stays held\n"
         "conform(load_design('v1.15.4'), load_scenario('tool-race'), 'U1,r1*2',\n"
         "        binary=Path(sys.argv[1]), timeout=120)\n"
@@ -362,8 +362,7 @@ def _tools():
 
 def test_cli_refuses_a_design_the_real_server_is_not(tmp_path):
     from click.testing import CliRunner
-
-    from explore.cli import main
+    from turnproof.cli.main import main
 
     r = CliRunner().invoke(main, ["conform", "--design", "bind-turn", "--scenario", "tool-race"])
     assert r.exit_code == 2 and r.output.startswith("turnproof: error:") and r.output.count("\n") == 1

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 from conftest import system
-
-from explore.bfs import bfs
-from explore.minimize import ShortestPaths, fibers, preemptions
-from explore.trace import Trace
-from specs.properties import PROPERTIES
+from turnproof.explore.search.bfs import bfs
+from turnproof.explore.search.minimize import ShortestPaths, fibers, preemptions
+from turnproof.explore.search.trace import Trace
+from turnproof.specs.properties import PROPERTIES
 
 
 def all_violating_traces(sys_, prop):
@@ -48,7 +47,7 @@ def test_minimize_beats_every_violating_schedule(scenario):
 
 
 def test_preemptions_count_only_switches_away_from_a_runnable_fiber():
-    from explore.trace import replay
+    from turnproof.explore.search.trace import replay
 
     sys_ = system("v1.15.4", "tool-race")
     # U1 then r1: U1 is awaiting (not runnable), so no preemption; r1 -> U2 with r1 runnable: one

@@ -8,11 +8,10 @@ import signal
 
 import pytest
 from conftest import checked, counts, system
-
-from explore.engines import Dask, EngineError
-from explore.partition import partitioned_bfs
-from explore.trace import replay
-from specs.properties import PROPERTIES
+from turnproof.explore.scale.engines import Dask, EngineError
+from turnproof.explore.scale.partition import partitioned_bfs
+from turnproof.explore.search.trace import replay
+from turnproof.specs.properties import PROPERTIES
 
 distributed = pytest.importorskip("dask.distributed")
 

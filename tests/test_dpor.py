@@ -13,16 +13,15 @@ from conftest import checked, system
 from conftest import reduced as cached_dpor
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from explore.bfs import bfs
-from explore.dpor import dpor_search
-from explore.liveness import abstract
-from explore.report import result_json
-from explore.trace import replay
-from model.fibers import Event, Step
-from model.footprint import Footprint
-from specs.loader import builtin
-from specs.properties import PROPERTIES, Property, Violation
+from turnproof.explore.search.bfs import bfs
+from turnproof.explore.search.dpor import dpor_search
+from turnproof.explore.search.liveness import abstract
+from turnproof.explore.search.trace import replay
+from turnproof.explore.views.report import result_json
+from turnproof.model.fibers import Event, Step
+from turnproof.model.footprint import Footprint
+from turnproof.specs.loader import builtin
+from turnproof.specs.properties import PROPERTIES, Property, Violation
 
 PAIRS = [(d, s) for d in builtin("design") for s in builtin("scenario")]
 TOOL_RACE = Path(__file__).parent.parent / "specs" / "scenarios" / "tool-race.toml"

@@ -7,15 +7,14 @@ from math import comb
 
 import pytest
 from conftest import checked, system
-
-from explore.bfs import bfs
-from explore.liveness import abstract
-from explore.naive import naive_dfs
-from explore.report import result_json
-from explore.trace import decode, encode, replay
-from model.fibers import Event, Step
-from specs.loader import builtin, load_scenario
-from specs.properties import PROPERTIES, Property, Violation
+from turnproof.explore.search.bfs import bfs
+from turnproof.explore.search.liveness import abstract
+from turnproof.explore.search.naive import naive_dfs
+from turnproof.explore.search.trace import decode, encode, replay
+from turnproof.explore.views.report import result_json
+from turnproof.model.fibers import Event, Step
+from turnproof.specs.loader import builtin, load_scenario
+from turnproof.specs.properties import PROPERTIES, Property, Violation
 
 
 @dataclass(frozen=True)
@@ -129,8 +128,7 @@ def test_json_mode_is_quiet_on_stderr(tmp_path):
     import json
 
     from click.testing import CliRunner
-
-    from explore.cli import main
+    from turnproof.cli.main import main
 
     r = CliRunner().invoke(
         main, ["check", "--design", "v1.15.4", "--scenario", "idle-window", "--json", "--out", str(tmp_path)]

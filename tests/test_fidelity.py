@@ -9,14 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from conftest import system
-
-from explore.naive import naive_dfs
-from explore.trace import replay
-from model.config import Design, Prompt, Scenario
-from model.system import System
-from model.world import World
-from specs.loader import builtin, load_scenario
-from specs.properties import PROPERTIES, no_terminal_siblings
+from turnproof.explore.search.naive import naive_dfs
+from turnproof.explore.search.trace import replay
+from turnproof.model.config import Design, Prompt, Scenario
+from turnproof.model.system import System
+from turnproof.model.world import World
+from turnproof.specs.loader import builtin, load_scenario
+from turnproof.specs.properties import PROPERTIES, no_terminal_siblings
 
 V1154 = Design("v1.15.4")
 

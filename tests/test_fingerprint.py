@@ -10,13 +10,12 @@ import sys
 
 import pytest
 from conftest import checked, counts, system
-
-from explore import memory
-from explore.bfs import bfs
-from explore.fingerprint import collision_bound, encode, fingerprint
-from explore.trace import replay
-from specs.loader import builtin
-from specs.properties import PROPERTIES
+from turnproof.explore.search import memory
+from turnproof.explore.search.bfs import bfs
+from turnproof.explore.search.fingerprint import collision_bound, encode, fingerprint
+from turnproof.explore.search.trace import replay
+from turnproof.specs.loader import builtin
+from turnproof.specs.properties import PROPERTIES
 
 SMALL = [s for s in builtin("scenario") if s != "idle-window"]  # idle-window: two designs below
 PAIRS = [(d, s) for d in builtin("design") for s in SMALL] + [
@@ -65,7 +64,7 @@ def test_fingerprints_are_the_same_in_another_process():
     here = [fingerprint(w) for w in worlds]
     code = (
         "import json; from test_fingerprint import reachable, system;"
-        "from explore.fingerprint import encode, fingerprint;"
+        "from turnproof.explore.search.fingerprint import encode, fingerprint;"
         "ws = sorted(reachable(system('v1.15.4', 'async-overlap'), 300), key=encode);"
         "print(json.dumps([fingerprint(w) for w in ws]))"
     )

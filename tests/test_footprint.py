@@ -9,11 +9,10 @@ from collections import deque
 
 import pytest
 from conftest import system
-
-from model.footprint import Footprint, Watched
-from specs.loader import builtin
-from specs.properties import PROPERTIES
-from specs.shapes import SHAPES
+from turnproof.model.footprint import Footprint, Watched
+from turnproof.specs.loader import builtin
+from turnproof.specs.properties import PROPERTIES
+from turnproof.specs.shapes import SHAPES
 
 PAIRS = [(d, s) for d in builtin("design") for s in builtin("scenario")]
 DECLARED = [p for p in (*PROPERTIES, *SHAPES.values()) if p.when == "always"]

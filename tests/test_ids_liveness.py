@@ -9,13 +9,12 @@ from dataclasses import replace
 
 import pytest
 from conftest import system
-
-from explore.bfs import bfs
-from explore.liveness import abstract
-from explore.naive import naive_dfs
-from explore.trace import decode, replay
-from model import ids
-from specs.properties import PROPERTIES
+from turnproof.explore.search.bfs import bfs
+from turnproof.explore.search.liveness import abstract
+from turnproof.explore.search.naive import naive_dfs
+from turnproof.explore.search.trace import decode, replay
+from turnproof.model import ids
+from turnproof.specs.properties import PROPERTIES
 
 ID_SCENARIOS = ["clock-skew", "clock-skew-zero", "client-messageid"]
 

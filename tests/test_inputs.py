@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from specs.loader import InputError, load_design, load_scenario
+from turnproof.specs.loader import InputError, load_design, load_scenario
 
 GOOD_PROMPT = '[[prompt]]\nname = "U1"\n'
 
@@ -20,8 +19,7 @@ def check_fails(cli, tmp_path, kind: str, body: str, *needles: str):
         else ["--design", "v1.15.4", "--scenario", str(path)]
     )
     from click.testing import CliRunner
-
-    from explore.cli import main
+    from turnproof.cli.main import main
 
     r = CliRunner().invoke(main, ["check", *args])
     assert r.exit_code == 2, r.output

@@ -6,9 +6,8 @@ import os
 import shutil
 
 import pytest
-
-from explore.confirm import load_trace
-from explore.page import write_page
+from turnproof.explore.search.confirm import load_trace
+from turnproof.explore.views.page import write_page
 
 BROWSER = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
@@ -18,8 +17,7 @@ ARGS += ["--disable-sync", "--no-first-run", "--disable-quic"]
 @pytest.fixture(scope="module")
 def page_file(tmp_path_factory):
     from click.testing import CliRunner
-
-    from explore.cli import main
+    from turnproof.cli.main import main
 
     out = tmp_path_factory.mktemp("page")
     CliRunner().invoke(main, ["check", "--design", "v1.15.4", "--scenario", "tool-race", "--out", str(out)])

@@ -7,15 +7,14 @@ import json
 
 import pytest
 from conftest import checked, counts, system
-
-from explore import partition
-from explore.engines import EngineError, Growing, Local
-from explore.minimize import ShortestPaths
-from explore.partition import partitioned_bfs
-from explore.symmetry import symmetric_bfs
-from explore.trace import replay
-from specs.loader import builtin
-from specs.properties import PROPERTIES, Property
+from turnproof.explore.scale import partition
+from turnproof.explore.scale.engines import EngineError, Growing, Local
+from turnproof.explore.scale.partition import partitioned_bfs
+from turnproof.explore.scale.symmetry import symmetric_bfs
+from turnproof.explore.search.minimize import ShortestPaths
+from turnproof.explore.search.trace import replay
+from turnproof.specs.loader import builtin
+from turnproof.specs.properties import PROPERTIES, Property
 
 SMALL = [s for s in builtin("scenario") if s != "idle-window"]
 
@@ -125,7 +124,7 @@ def test_cli_workers(cli, tmp_path):
 
 
 def test_auto_stays_sequential_below_four_cores_and_grows_above(monkeypatch):
-    from explore import scale
+    from turnproof.explore.scale import options as scale
 
     sys_ = system("v1.15.4", "async-overlap")
     monkeypatch.setattr(scale.os, "cpu_count", lambda: 2)

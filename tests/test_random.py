@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 
 from conftest import checked, system
-
-from explore.random_search import random_search
-from explore.trace import replay
-from specs.loader import load_scenario
-from specs.properties import PROPERTIES
+from turnproof.explore.search.random_search import random_search
+from turnproof.explore.search.trace import replay
+from turnproof.specs.loader import load_scenario
+from turnproof.specs.properties import PROPERTIES
 
 
 def test_random_search_finds_shrinks_and_replays_beyond_the_bound():

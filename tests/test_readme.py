@@ -8,8 +8,7 @@ import shlex
 from pathlib import Path
 
 from click.testing import CliRunner
-
-from explore.cli import main
+from turnproof.cli.main import main
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
 TIMING = re.compile(r"in \d+\.\d+s")

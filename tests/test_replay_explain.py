@@ -6,11 +6,10 @@ import json
 
 import pytest
 from conftest import checked, system
-
-from explore.confirm import confirm, run_schedule
-from explore.explain import narrate
-from explore.report import trace_doc
-from specs.loader import builtin
+from turnproof.explore.search.confirm import confirm, run_schedule
+from turnproof.explore.views.explain import narrate
+from turnproof.explore.views.report import trace_doc
+from turnproof.specs.loader import builtin
 
 PAIRS = [(d, s) for d in builtin("design") for s in builtin("scenario")]
 

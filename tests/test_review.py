@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from model.config import KNOBS
+from turnproof.model.config import KNOBS
 
 
 def test_review_matrix_and_report(cli, tmp_path):

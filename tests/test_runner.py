@@ -1,6 +1,6 @@
 """The guard's transitions, case by case as effect/runner.ts at v1.15.4 writes them."""
 
-from model import runner as g
+from turnproof.model import runner as g
 
 IDLE = g.RunnerState()
 RUN1 = g.RunnerState(g.RUNNING, run=1)

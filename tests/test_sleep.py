@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import pytest
 from conftest import checked, system
-
-from explore.liveness import abstract
-from explore.sleep import sleep_search
-from explore.trace import replay
-from specs.loader import builtin
-from specs.properties import PROPERTIES
+from turnproof.explore.search.liveness import abstract
+from turnproof.explore.search.sleep import sleep_search
+from turnproof.explore.search.trace import replay
+from turnproof.specs.loader import builtin
+from turnproof.specs.properties import PROPERTIES
 
 PAIRS = [(d, s) for d in builtin("design") for s in builtin("scenario")]
 

@@ -7,9 +7,8 @@ from collections import deque
 
 import pytest
 from conftest import system
-
-from model.source import REFS, TAG, verify
-from specs.loader import builtin
+from turnproof.model.source import REFS, TAG, verify
+from turnproof.specs.loader import builtin
 
 
 def actions_of(sys_) -> set[str]:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from conftest import system
-
-from explore.bfs import bfs
-from explore.stategraph import WHOLE_UP_TO, StateGraph
-from specs.properties import PROPERTIES
+from turnproof.explore.search.bfs import bfs
+from turnproof.explore.views.stategraph import WHOLE_UP_TO, StateGraph
+from turnproof.specs.properties import PROPERTIES
 
 
 def test_small_spaces_are_drawn_whole_with_the_paths_bold(tmp_path):

@@ -9,14 +9,13 @@ from dataclasses import replace
 
 import pytest
 from conftest import checked, counts, system
-
-from explore.bfs import bfs
-from explore.liveness import abstract
-from explore.symmetry import Quotient, Symmetry, groups, symmetric_bfs
-from explore.trace import decode, replay
-from specs.loader import builtin, load_scenario
-from specs.properties import PROPERTIES
-from specs.shapes import SHAPES
+from turnproof.explore.scale.symmetry import Quotient, Symmetry, groups, symmetric_bfs
+from turnproof.explore.search.bfs import bfs
+from turnproof.explore.search.liveness import abstract
+from turnproof.explore.search.trace import decode, replay
+from turnproof.specs.loader import builtin, load_scenario
+from turnproof.specs.properties import PROPERTIES
+from turnproof.specs.shapes import SHAPES
 
 PLUGIN_WAKES = "large/plugin-wakes"
 SMALL = [s for s in builtin("scenario") if s != "idle-window"]

@@ -10,9 +10,10 @@ from __future__ import annotations
 import time
 from collections import deque
 
-from explore.bfs import Result, _check
-from model.system import System
-from specs.properties import Property
+from turnproof.explore.search.bfs import _check
+from turnproof.explore.search.result import Result
+from turnproof.model.system import System
+from turnproof.specs.properties import Property
 
 
 def bfs_preemptions(system: System, properties: tuple[Property, ...], k: int) -> Result:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from explore.bfs import Result, bfs
-from explore.report import result_json, write_graphs
-from model.config import Design, Scenario
-from model.source import TAG
-from model.system import System
-from specs.properties import PROPERTIES
+from turnproof.explore.search.bfs import bfs
+from turnproof.explore.search.result import Result
+from turnproof.explore.views.report import result_json, write_graphs
+from turnproof.model.config import Design, Scenario
+from turnproof.model.source import TAG
+from turnproof.model.system import System
+from turnproof.specs.properties import PROPERTIES
 
 
 @dataclass

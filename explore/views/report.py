@@ -5,30 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from explore.bfs import Result
-from explore.fingerprint import collision_bound
-from explore.graphs import message_tree, sequence, sequence_dot, tree_dot, write
-from explore.minimize import CRITERIA
-from explore.trace import Trace
-from model.ids import show
-from model.source import TAG, ref
-from model.world import World
-
-
-def messages(w: World) -> list[dict]:
-    out = []
-    for m in w.store.messages:
-        d = {"id": show(m.id), "label": m.label, "role": m.role}
-        if m.role == "assistant":
-            parent = w.store.get(m.parent).label if m.parent is not None else None
-            d |= {"parentID": show(m.parent), "parent": parent, "finish": m.finish, "completed": m.completed}
-            d |= {"tools": [p.status for p in m.tools], "by": m.source}
-            if m.error:
-                d["error"] = m.error
-        else:
-            d["client"] = m.source
-        out.append(d)
-    return out
+from turnproof.explore.search.fingerprint import collision_bound
+from turnproof.explore.search.minimize import CRITERIA
+from turnproof.explore.search.result import Result
+from turnproof.explore.search.trace import Trace, messages
+from turnproof.explore.views.graphs import message_tree, sequence, sequence_dot, tree_dot, write
+from turnproof.model.ids import show
+from turnproof.model.source import TAG, ref
 
 
 def trace_json(t: Trace) -> dict:
@@ -110,7 +93,7 @@ TRACE_KIND = {"random": "shrunk", "sleep": "first found", "dpor": "dpor"}  # bfs
 
 
 def _scale_stats(s) -> dict:
-    """What the options of explore/scale.py add to the stats (only when they were used)."""
+    """What the options of explore/scale/options.py add to the stats (only when they were used)."""
     out: dict = {}
     if s.bytes_per_state is not None:
         out |= {"bytes_per_state": round(s.bytes_per_state, 1), "peak_bytes": s.peak_bytes}

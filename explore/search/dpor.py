@@ -48,12 +48,12 @@ from __future__ import annotations
 import time
 from collections import deque
 
-from explore.bfs import Finding, Result
-from explore.liveness import Lassos
-from explore.trace import path_to
-from model.system import BOUND, System
-from model.world import World
-from specs.properties import Property
+from turnproof.explore.search.liveness import Lassos
+from turnproof.explore.search.result import Finding, Result
+from turnproof.explore.search.trace import path_to
+from turnproof.model.system import BOUND, System
+from turnproof.model.world import World
+from turnproof.specs.properties import Property
 
 
 class _Cycle(Exception):

@@ -14,13 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import networkx as nx
-
-from explore.bfs import Finding, Observer
-from explore.fingerprint import digest
-from explore.trace import Trace, path_to, replay_path
-from model.store import ASSISTANT, Message
-from model.world import World
-from specs.properties import Violation
+from turnproof.explore.search.fingerprint import digest
+from turnproof.explore.search.result import Finding, Observer
+from turnproof.explore.search.trace import Trace, path_to, replay_path
+from turnproof.model.store import ASSISTANT, Message
+from turnproof.model.world import World
+from turnproof.specs.properties import Violation
 
 KEEP = 1  # terminal replies kept per parent by the abstraction (enough for what comes next)
 

@@ -7,7 +7,7 @@ independent of a need not be taken again after a: it sleeps there. Sleep sets pr
 never states: every reachable world is still visited and every state property checked, which a
 test compares with plain breadth-first search. Traces are the first found, not the shortest.
 
-loop-terminates is judged as `explore/dpor.py` does: it holds when the bound cut nothing (every
+loop-terminates is judged as `explore/search/dpor.py` does: it holds when the bound cut nothing (every
 execution then ends at rest); a fair cycle the lasso search finds among the explored transitions
 is a real violation; otherwise it is reported as not judged, never as holding.
 """
@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import time
 
-from explore.bfs import Result, _check
-from explore.liveness import Lassos
-from model.system import System
-from model.world import World
-from specs.properties import Property
+from turnproof.explore.search.bfs import _check
+from turnproof.explore.search.liveness import Lassos
+from turnproof.explore.search.result import Result
+from turnproof.model.system import System
+from turnproof.model.world import World
+from turnproof.specs.properties import Property
 
 
 class Moves:

@@ -11,8 +11,8 @@ import multiprocessing
 import os
 import traceback
 
-from explore.fingerprint import fingerprint
-from explore.partition import Partition, Spec
+from turnproof.explore.scale.partition import Partition, Spec
+from turnproof.explore.search.fingerprint import fingerprint
 
 
 class EngineError(RuntimeError):

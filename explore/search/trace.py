@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from model.fibers import Step
-from model.system import System
-from model.world import World
+from turnproof.model.fibers import Step
+from turnproof.model.ids import show
+from turnproof.model.system import System
+from turnproof.model.world import World
 
 
 @dataclass(frozen=True)
@@ -97,3 +98,20 @@ def replay(system: System, schedule: str) -> Trace:
             raise ValueError(f"step {i}: {e}") from None
         steps.append((step, w))
     return Trace(system.initial(), tuple(steps))
+
+
+def messages(w: World) -> list[dict]:
+    """The store as plain data, as trace.json records it after each step."""
+    out = []
+    for m in w.store.messages:
+        d = {"id": show(m.id), "label": m.label, "role": m.role}
+        if m.role == "assistant":
+            parent = w.store.get(m.parent).label if m.parent is not None else None
+            d |= {"parentID": show(m.parent), "parent": parent, "finish": m.finish, "completed": m.completed}
+            d |= {"tools": [p.status for p in m.tools], "by": m.source}
+            if m.error:
+                d["error"] = m.error
+        else:
+            d["client"] = m.source
+        out.append(d)
+    return out

@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from explore.liveness import abstract
-from explore.report import messages
-from model.system import System
-from specs.loader import InputError, load_design, load_scenario
-from specs.properties import PROPERTIES
+from turnproof.explore.search.liveness import abstract
+from turnproof.explore.search.trace import messages
+from turnproof.model.system import System
+from turnproof.specs.loader import InputError, load_design, load_scenario
+from turnproof.specs.properties import PROPERTIES
 
 FIELDS = ("design", "scenario", "property", "schedule", "steps")
 
@@ -79,7 +79,7 @@ def confirm(doc: dict) -> tuple[int, list[str]]:
 
 def run_schedule(system: System, schedule: str) -> tuple[int, list[str]]:
     """Run a bare schedule; report every property it violates on the way (or at rest at its end)."""
-    from explore.trace import replay
+    from turnproof.explore.search.trace import replay
 
     try:
         trace = replay(system, schedule)

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import graphviz
 import networkx as nx
-
-from explore.trace import Trace
-from model.ids import show
-from model.store import ASSISTANT, TOOL_CALLS, USER
-from model.world import World
+from turnproof.explore.search.trace import Trace
+from turnproof.model.ids import show
+from turnproof.model.store import ASSISTANT, TOOL_CALLS, USER
+from turnproof.model.world import World
 
 FILL = {"user": "#dbeafe", "stop": "#dcfce7", TOOL_CALLS: "#ffedd5", "open": "#f3f4f6", "aborted": "#fee2e2"}
 

@@ -12,16 +12,15 @@ import sys
 from pathlib import Path
 
 import click
-
-from explore.bfs import Stats
-from explore.report import result_json, text, write_graphs
-from explore.stategraph import StateGraph
-from explore.strategy import STRATEGIES, NeedsBfs, search
-from model.config import GRANULARITIES
-from model.system import System
-from specs.loader import InputError, builtin, load_design, load_scenario
-from specs.properties import PROPERTIES
-from specs.shapes import SHAPES
+from turnproof.explore.search.result import Stats
+from turnproof.explore.strategy import STRATEGIES, NeedsBfs, Options, search
+from turnproof.explore.views.report import result_json, text, write_graphs
+from turnproof.explore.views.stategraph import StateGraph
+from turnproof.model.config import GRANULARITIES
+from turnproof.model.system import System
+from turnproof.specs.loader import InputError, builtin, load_design, load_scenario
+from turnproof.specs.properties import PROPERTIES
+from turnproof.specs.shapes import SHAPES
 
 
 class Cli(click.Group):
@@ -83,7 +82,7 @@ class Workers(click.ParamType):
 @click.option("--granularity", type=click.Choice(GRANULARITIES), help="Override the scenario's step granularity.")
 @click.option(
     "--strategy",
-    type=click.Choice(STRATEGIES),
+    type=click.Choice(tuple(STRATEGIES)),
     default="auto",
     show_default=True,
     help="bfs: exhaustive breadth-first (the reference; shortest traces); dpor: exhaustive, partial-order "
@@ -160,7 +159,7 @@ def check(
     """Explore every schedule of SCENARIO under DESIGN and check the properties."""
     from dataclasses import replace
 
-    from explore import scale as scaling
+    from turnproof.explore.scale import options as scaling
 
     scale = scaling.Scale(fingerprint, symmetry, workers, engine, scheduler, memory)
     clash = scaling.conflicts(scale, preemptions, minimize, state_graph)
@@ -175,18 +174,8 @@ def check(
     show = None if as_json or not sys.stderr.isatty() else Progress()
     graph = StateGraph() if state_graph and preemptions is None else None  # (bounded search: no graph)
     try:
-        res = search(
-            System(design, scenario),
-            props,
-            strategy,
-            runs=runs,
-            seed=seed,
-            preemptions=preemptions,
-            minimize=minimize,
-            state_graph=graph,
-            progress=show,
-            scale=scale,
-        )
+        options = Options(runs, seed, preemptions, minimize, graph, show, scale)
+        res = search(System(design, scenario), props, strategy, options)
     except NeedsBfs as e:
         raise click.UsageError(str(e)) from None
     if show:
@@ -213,7 +202,7 @@ def check(
 
 def _export_sessions(res, export_dir: Path) -> dict[str, Path]:
     """check --export-session: {property: DIR/PROPERTY.json}; an unwritable DIR is an input error."""
-    from audit import export_findings
+    from turnproof.audit import export_findings
 
     try:
         return export_findings(res, export_dir)
@@ -223,7 +212,7 @@ def _export_sessions(res, export_dir: Path) -> dict[str, Path]:
 
 def _exported(export_dir: Path, exported: dict[str, Path]) -> str:
     """The line(s) check prints after --export-session: what was written, and what audit can judge."""
-    from audit import KINDS
+    from turnproof.audit import KINDS
 
     if not exported:
         return f"no counterexample, so no session exported to {export_dir}/"
@@ -266,7 +255,7 @@ def _first(s: str) -> str:
 @click.option("--scenario", "scenario_ref", help="With --schedule: scenario name or path.")
 def replay(trace_file: Path | None, schedule: str | None, design_ref: str | None, scenario_ref: str | None) -> None:
     """Re-execute a counterexample exactly: exit 1 if it still violates, 2 where it no longer applies."""
-    from explore.confirm import confirm, load_trace, run_schedule
+    from turnproof.explore.search.confirm import confirm, load_trace, run_schedule
 
     if trace_file and schedule:
         raise click.UsageError("give a TRACE.json or --schedule, not both")
@@ -288,13 +277,13 @@ def replay(trace_file: Path | None, schedule: str | None, design_ref: str | None
 )
 def explain(trace_file: Path, html_file: Path | None) -> None:
     """Tell a counterexample in plain words, step by step, with the opencode line of each step."""
-    from explore.confirm import load_trace
-    from explore.explain import narrate
+    from turnproof.explore.search.confirm import load_trace
+    from turnproof.explore.views.explain import narrate
 
     doc = load_trace(trace_file)
     click.echo("\n".join(narrate(doc)))
     if html_file:
-        from explore.page import write_page
+        from turnproof.explore.views.page import write_page
 
         write_page(doc, html_file)
         click.echo(f"\nstep-through page written to {html_file}")
@@ -309,8 +298,8 @@ def review(ctx: click.Context) -> None:
     graphs) into --out [default: out/review], and exits 1 if any design violates a property.
     Without --designs or --scenarios, every built-in one is reviewed.
     """
-    from explore.review import markdown, matrix_text, review_json, summary
-    from explore.review import review as run_review
+    from turnproof.cli.review import markdown, matrix_text, review_json, summary
+    from turnproof.cli.review import review as run_review
 
     opts = _lists(ctx.args, {"--designs", "--scenarios", "--out", "--json"})
     designs = [load_design(d) for d in opts.get("--designs") or builtin("design")]
@@ -367,9 +356,9 @@ def conform(design_ref: str, scenario_ref: str, schedule: str | None, version: s
 
     Exit 0 when real and model agree in every run, 1 when they disagree, 2 on harness errors.
     """
-    from conform import HarnessError
-    from conform.drive import conform as drive
-    from conform.drive import load_schedule
+    from turnproof.conform import HarnessError
+    from turnproof.conform.drive import conform as drive
+    from turnproof.conform.drive import load_schedule
 
     try:
         report = drive(
@@ -408,8 +397,8 @@ def audit(file: tuple[str, ...], out: Path, as_json: bool, session_id: str | Non
     Exit 0 clean, 1 violations, 2 an input error, or records that could not be read and no
     violation in the rest (never a false clean). Errors go to stderr, one line each.
     """
-    from audit import audit_paths
-    from audit.check import write_graphs as write_audit
+    from turnproof.audit import audit_paths
+    from turnproof.audit.check import write_graphs as write_audit
 
     report = audit_paths(file, session=session_id)
     for e in report.errors:

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from explore.bfs import Finding, Observer, Result
-from explore.trace import Trace
-from model.world import World
+from turnproof.explore.search.result import Finding, Observer, Result
+from turnproof.explore.search.trace import Trace
+from turnproof.model.world import World
 
 CRITERIA = ("length", "preemptions", "fibers")
 ENUMERATION_LIMIT = 20_000

@@ -11,11 +11,11 @@ import html
 import json
 from pathlib import Path
 
-from explore.confirm import system_of
-from explore.explain import GLOSS, actors
-from explore.graphs import message_tree, sequence, sequence_dot, tree_dot
-from explore.trace import replay
-from specs.loader import InputError
+from turnproof.explore.search.confirm import system_of
+from turnproof.explore.search.trace import replay
+from turnproof.explore.views.explain import GLOSS, actors
+from turnproof.explore.views.graphs import message_tree, sequence, sequence_dot, tree_dot
+from turnproof.specs.loader import InputError
 
 
 def _svg(d) -> str:

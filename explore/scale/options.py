@@ -18,9 +18,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from explore import memory
-from explore.bfs import Result, bfs
-from specs.loader import InputError
+from turnproof.explore.search import memory
+from turnproof.explore.search.bfs import bfs
+from turnproof.explore.search.result import Result
+from turnproof.specs.loader import InputError
 
 # Measured on a 2-core machine (docs/scale.md): two worker processes do not reliably beat one
 # process there, so `auto` stays sequential below 4 cores.
@@ -77,7 +78,7 @@ def run(system, properties, progress, observers: tuple, scale: Scale) -> Result:
 
 
 def _run(system, properties, progress, observers: tuple, scale: Scale) -> Result:
-    from explore.engines import Dask, EngineError, Growing, Local
+    from turnproof.explore.scale.engines import Dask, EngineError, Growing, Local
 
     engine = None
     if scale.engine == "dask":
@@ -87,14 +88,14 @@ def _run(system, properties, progress, observers: tuple, scale: Scale) -> Result
     elif (scale.workers or 1) > 1:
         engine = Local(scale.workers)
     if engine is not None:
-        from explore.partition import partitioned_bfs
+        from turnproof.explore.scale.partition import partitioned_bfs
 
         try:
             return partitioned_bfs(system, properties, engine, progress, scale.symmetry)
         except EngineError as e:
             raise InputError(str(e)) from None
     if scale.symmetry:
-        from explore.symmetry import symmetric_bfs
+        from turnproof.explore.scale.symmetry import symmetric_bfs
 
         return symmetric_bfs(system, properties, progress, scale.fingerprint)
     return bfs(system, properties, progress, observers, scale.fingerprint)

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import graphviz
 import networkx as nx
-
-from explore.bfs import Observer, Result
-from explore.graphs import write
-from model.world import World
+from turnproof.explore.search.result import Observer, Result
+from turnproof.explore.views.graphs import write
+from turnproof.model.world import World
 
 WHOLE_UP_TO = 200  # states; larger spaces are cut down to the paths and their next steps
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from hashlib import blake2b
 
-from model.world import World
+from turnproof.model.world import World
 
 BITS = 64
 

@@ -17,11 +17,10 @@ from dataclasses import dataclass, field
 from hypothesis import HealthCheck, Phase, find, settings
 from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample
-
-from explore.bfs import Finding, Result
-from explore.trace import Trace
-from model.system import System
-from specs.properties import Property
+from turnproof.explore.search.result import Finding, Result
+from turnproof.explore.search.trace import Trace
+from turnproof.model.system import System
+from turnproof.specs.properties import Property
 
 MAX_STEPS = 200
 

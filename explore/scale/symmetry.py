@@ -18,12 +18,12 @@ import math
 import re
 from dataclasses import dataclass, replace
 
-from explore.fingerprint import encode
-from explore.trace import Trace
-from model.config import Scenario
-from model.store import ASSISTANT, USER
-from model.system import System
-from model.world import World
+from turnproof.explore.search.fingerprint import encode
+from turnproof.explore.search.trace import Trace
+from turnproof.model.config import Scenario
+from turnproof.model.store import ASSISTANT, USER
+from turnproof.model.system import System
+from turnproof.model.world import World
 
 # A name could be mistaken for a value that is not a prompt's name in these fields (an assistant
 # label, a request result): such prompts are left out of every group.
@@ -255,7 +255,7 @@ def _step(system: System, sym: Symmetry, r: World, qfiber: str, steps: list) -> 
 
 
 def _lift_cycle(q: Quotient, trace: Trace, start: World, steps: list) -> Trace:
-    from explore.liveness import abstract  # liveness builds on the search modules
+    from turnproof.explore.search.liveness import abstract  # liveness builds on the search modules
 
     system, sym = q.system, q.symmetry
     head = len(steps)
@@ -303,7 +303,7 @@ class Orbits:
 
 def symmetric_bfs(system: System, properties, progress=None, fingerprint: bool = False):
     """Breadth-first search of the quotient; findings lifted to traces of the plain model."""
-    from explore.bfs import bfs
+    from turnproof.explore.search.bfs import bfs
 
     q = Quotient.of(system)
     orbits = Orbits(q)
@@ -316,8 +316,8 @@ def symmetric_bfs(system: System, properties, progress=None, fingerprint: bool =
 def lift_findings(q: Quotient, res, represented: dict) -> None:
     """Make a quotient search's result one of the plain model: lifted traces, and what the
     orbits explored stand for in stats.symmetry."""
-    from explore.bfs import Finding
-    from explore.liveness import lasso_violation
+    from turnproof.explore.search.liveness import lasso_violation
+    from turnproof.explore.search.result import Finding
 
     res.system = q.system
     for name, f in list(res.findings.items()):

@@ -19,12 +19,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from explore import memory
-from explore.bfs import Finding, Result
-from explore.fingerprint import BITS, fingerprint
-from explore.trace import replay_path
-from model.world import World
-from specs.properties import Property
+from turnproof.explore.search import memory
+from turnproof.explore.search.fingerprint import BITS, fingerprint
+from turnproof.explore.search.result import Finding, Result
+from turnproof.explore.search.trace import replay_path
+from turnproof.model.world import World
+from turnproof.specs.properties import Property
 
 BALANCE = 1.25  # move worlds when a partition holds more than this times the mean
 MIN_MOVE = 64  # ... and the surplus is at least this many worlds
@@ -93,15 +93,15 @@ class Partition:
 
 
 def _ident(w: World, system) -> int:
-    from explore.liveness import abstract_key
+    from turnproof.explore.search.liveness import abstract_key
 
     return abstract_key(w, system)
 
 
 def partitioned_bfs(system, properties: tuple[Property, ...], engine, progress=None, symmetry: bool = False) -> Result:
     """Breadth-first search of `system` with its levels expanded by `engine`'s partitions."""
-    from explore.liveness import Lassos
-    from explore.symmetry import Quotient
+    from turnproof.explore.scale.symmetry import Quotient
+    from turnproof.explore.search.liveness import Lassos
 
     started = time.perf_counter()
     meter = memory.Meter()
@@ -182,7 +182,7 @@ def partitioned_bfs(system, properties: tuple[Property, ...], engine, progress=N
     if lassos:
         lassos.done(result, parents, depth)
     if symmetry:
-        from explore.symmetry import lift_findings
+        from turnproof.explore.scale.symmetry import lift_findings
 
         lift_findings(search, result, represented)
     stats.seconds = time.perf_counter() - started

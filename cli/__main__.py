@@ -1,0 +1,5 @@
+"""`python -m turnproof.cli …` runs the `turnproof` command."""
+
+from turnproof.cli.main import main
+
+main()
