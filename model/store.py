@@ -6,9 +6,10 @@ messages were written, a ghost field the specs use to tell "written mid-turn" fr
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from turnproof.model.ids import Id
+from turnproof.model.values import replace, value
 
 USER = "user"
 ASSISTANT = "assistant"
@@ -16,7 +17,7 @@ TOOL_CALLS = "tool-calls"
 STOP = "stop"
 
 
-@dataclass(frozen=True)
+@value
 class ToolPart:
     """A tool part of an assistant message: pending -> running -> completed | error."""
 
@@ -24,7 +25,7 @@ class ToolPart:
     status: str
 
 
-@dataclass(frozen=True)
+@value
 class Message:
     """A user or assistant message, with the fields the turn machinery reads."""
 
@@ -67,7 +68,7 @@ class Latest:
     finished: Message | None
 
 
-@dataclass(frozen=True)
+@value
 class Store:
     """Messages of one session, sorted by id, plus the write counter."""
 
