@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 
 # Every entry a module caches in a value's dict: `replace` must not copy them to the new value.
-CACHED = ("_hash", "_fp", "_enc", "_locations")
+CACHED = ("_hash", "_fp", "_enc", "_locations", "_abs")
 
 
 @cache
