@@ -1,16 +1,22 @@
 """What one step reads and writes, as named locations, so that a search can tell which steps commute.
 
-Locations: ("messages",) which messages exist (their ids, hence their order); ("msg", id) one
-message; ("writes",) the store's write counter; ("clock",) the server clock; ("labels",) the
-assistant label counter; ("runner", i) one Runner's ref; ("runners",) how many Runners exist;
-("home", i) the instance that made Runner i; ("map", instance) the session's entry in one runner
-map; ("run", rid) one run handle; ("runs",) how many runs exist; ("fiber", name) one fiber's
-program counter and locals; ("fibers",) the fiber list's length and order; ("turns",) the open
-turns (a ghost for the specs); ("sent", prompt) whether the server accepted that prompt.
+Locations: ("messages",) which messages exist, with what never changes once a message is
+written (id, hence order, write order, role, label, parentID, source, …: `FIXED`); ("msg", id)
+what an update may change in one message (finish, completed, error, tool parts); ("writes",)
+the store's write counter; ("clock",) the server clock; ("labels",) the assistant label
+counter; ("runner", i) one Runner's ref; ("runners",) how many Runners exist; ("home", i) the
+instance that made Runner i; ("map", instance) the session's entry in one runner map; ("run",
+rid) one run handle; ("runs",) how many runs exist; ("fiber", name) one fiber's program
+counter and locals; ("fibers",) the fiber list's length and order; ("turn", rid) run rid's open
+turn and ("turns",) the order in which the open turns were opened (ghosts for the specs);
+("sent", prompt) whether the server accepted that prompt.
 
 Reads are recorded while the step runs, on a `Watched` view of the world: each accessor the
 fiber programs use notes what it reads, and what a step overwrites counts as read too (so a
-write of an equal value still conflicts with another write). Writes are what differs between
+write of an equal value still conflicts with another write). Messages come out of a watched
+store as `WatchedMessage`s, which note ("msg", id) only when a field an update may change is
+read: the loop's read of the store depends on the messages that exist and on the fields it
+looks at, not on every update of every message. Writes are what differs between
 the worlds before and after. Both come from the step as it runs in that world: there is no
 table of steps to keep in sync with the model by hand.
 """
@@ -20,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from turnproof.model.store import ASSISTANT
 from turnproof.model.world import World
 
 Loc = tuple
@@ -39,6 +46,20 @@ class Footprint:
         )
 
 
+# Fields of a message that no update changes: reading them reads only which messages exist.
+FIXED = frozenset({"id", "seq", "role", "label", "parent", "asks", "source", "synthetic", "no_reply"})
+
+
+def _update(mid, changes: dict) -> list[Loc]:
+    """An update rewrites the message's changeable part; a fixed field must never change."""
+    fixed = FIXED.intersection(changes)
+    if fixed:
+        raise ValueError(
+            f"update_message changes {sorted(fixed)}, fields footprints take as fixed (model/footprint.py)"
+        )
+    return [("msg", mid)]
+
+
 # What each World accessor the fiber programs call reads (or overwrites), from its arguments.
 # An accessor missing here cannot be called on a Watched world: it fails rather than go unrecorded.
 _NOTES: dict[str, Callable[..., list[Loc]]] = {
@@ -55,11 +76,11 @@ _NOTES: dict[str, Callable[..., list[Loc]]] = {
     "set_map": lambda w, instance, runner: [("map", instance)],
     "mint": lambda w: [("clock",)],
     "write": lambda w, msg: [("messages",), ("msg", msg.id), ("writes",)],
-    "update_message": lambda w, mid, **changes: [("msg", mid)],
+    "update_message": lambda w, mid, **changes: _update(mid, changes),
     "next_label": lambda w: [("labels",)],
     "mark_sent": lambda w, prompt: [("sent", prompt)],
-    "open_turn": lambda w, turn: [("turns",)],
-    "close_turn": lambda w, run: [("turns",)],
+    "open_turn": lambda w, turn: [("turns",), ("turn", turn.run)],
+    "close_turn": lambda w, run: [("turn", run)],
 }
 
 
@@ -111,29 +132,25 @@ class Watched:
     @property
     def turns(self) -> tuple:
         self.reads.add(("turns",))
+        self.reads.update(("turn", t.run) for t in self.world.turns)
         return self.world.turns
 
 
 class WatchedStore:
-    """The store as a step reads it: one message by id, or all of them."""
+    """The store as a step reads it: which messages exist, and each one's fields as read."""
 
     __slots__ = ("store", "reads")
 
     def __init__(self, store, reads: set):
         self.store, self.reads = store, reads
 
-    def _all(self) -> None:
-        """Reading every message: the set of them and each one (kept with the immutable store)."""
-        locs = self.store.__dict__.get("_locations")
-        if locs is None:
-            locs = (("messages",), *(("msg", m.id) for m in self.store.messages))
-            object.__setattr__(self.store, "_locations", locs)
-        self.reads.update(locs)
+    def _watch(self, msgs) -> tuple:
+        self.reads.add(("messages",))
+        return tuple(WatchedMessage(m, self.reads) for m in msgs)
 
     @property
     def messages(self) -> tuple:
-        self._all()
-        return self.store.messages
+        return self._watch(self.store.messages)
 
     @property
     def writes(self) -> int:
@@ -145,20 +162,60 @@ class WatchedStore:
         return self.store.size()
 
     def get(self, mid):
-        self.reads.add(("msg", mid))
-        return self.store.get(mid)
+        """One message by id: its fixed fields never change, so only what an update may change is read."""
+        return WatchedMessage(self.store.get(mid), self.reads)
 
     def latest(self, order: str = "id"):
-        self._all()
-        return self.store.latest(order)
+        """lastUser and lastAssistant follow from which messages exist (ids, write order, roles);
+        lastFinished also from every assistant's finish."""
+        self.reads.add(("messages",))
+        return WatchedLatest(self.store.latest(order), self)
 
     def children(self, parent):
-        self._all()
-        return self.store.children(parent)
+        return self._watch(self.store.children(parent))
 
     def count(self, role: str) -> int:
-        self._all()
+        self.reads.add(("messages",))
         return self.store.count(role)
+
+
+class WatchedMessage:
+    """One message as a step reads it: a field an update may change reads ("msg", id)."""
+
+    __slots__ = ("msg", "reads")
+
+    def __init__(self, msg, reads: set):
+        self.msg, self.reads = msg, reads
+
+    def __getattr__(self, name: str):
+        if name not in FIXED:
+            self.reads.add(("msg", self.msg.id))
+        return getattr(self.msg, name)
+
+
+class WatchedLatest:
+    """`Store.latest` as read: `finished` depends on the finish of every assistant."""
+
+    __slots__ = ("latest", "store")
+
+    def __init__(self, latest, store: WatchedStore):
+        self.latest, self.store = latest, store
+
+    def _one(self, m):
+        return None if m is None else WatchedMessage(m, self.store.reads)
+
+    @property
+    def user(self):
+        return self._one(self.latest.user)
+
+    @property
+    def assistant(self):
+        return self._one(self.latest.assistant)
+
+    @property
+    def finished(self):
+        self.store.reads.update(("msg", m.id) for m in self.store.store.messages if m.role == ASSISTANT)
+        return self._one(self.latest.finished)
 
 
 class Slots:
@@ -237,9 +294,14 @@ def written(a: World, b: World) -> frozenset:
         out.update(("fiber", g.name) for f, g in zip(a.fibers, b.fibers, strict=False) if f is not g and f != g)
         if len(a.fibers) != len(b.fibers):
             out.add(("fibers",))
-    for name in ("clock", "labels", "turns"):
+    for name in ("clock", "labels"):
         if getattr(a, name) != getattr(b, name):
             out.add((name,))
+    if a.turns is not b.turns and a.turns != b.turns:
+        old, new = {t.run: t for t in a.turns}, {t.run: t for t in b.turns}
+        out.update(("turn", r) for r in old.keys() | new.keys() if old.get(r) != new.get(r))
+        if [t.run for t in b.turns] != [t.run for t in a.turns if t.run in new]:
+            out.add(("turns",))  # a turn was opened: it goes last
     if a.sent is not b.sent:
         out.update(("sent", p) for p in b.sent ^ a.sent)
     return frozenset(out)

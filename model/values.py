@@ -50,8 +50,9 @@ def _fields_only(self) -> dict:
 def replace(obj, **changes):
     """`dataclasses.replace` for frozen dataclasses without `__post_init__`, minus the `__init__` call."""
     d = obj.__dict__.copy()
-    for key in CACHED:
-        d.pop(key, None)
+    if len(d) > len(field_names(obj.__class__)):  # something was cached with the old value
+        for key in CACHED:
+            d.pop(key, None)
     for k in changes:
         if k not in d:
             raise TypeError(f"{obj.__class__.__name__} has no field {k!r}")
