@@ -110,6 +110,13 @@ class Workers(click.ParamType):
     help="Ask whether a seed shape is reachable (instead of the properties).",
 )
 @click.option(
+    "--property",
+    "named",
+    multiple=True,
+    type=click.Choice([p.name for p in PROPERTIES]),
+    help="Check only this property (repeatable) [default: every property].",
+)
+@click.option(
     "--export-session",
     "export_dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -148,6 +155,7 @@ def check(
     state_graph: bool,
     minimize: bool,
     shapes: tuple[str, ...],
+    named: tuple[str, ...],
     export_dir: Path | None,
     fingerprint: bool,
     symmetry: bool,
@@ -170,7 +178,7 @@ def check(
     scenario = load_scenario(scenario_ref)
     if granularity:
         scenario = replace(scenario, granularity=granularity)
-    props = tuple(SHAPES[s] for s in shapes) or PROPERTIES
+    props = tuple(SHAPES[s] for s in shapes) + tuple(p for p in PROPERTIES if p.name in named) or PROPERTIES
     show = None if as_json or not sys.stderr.isatty() else Progress()
     graph = StateGraph() if state_graph and preemptions is None else None  # (bounded search: no graph)
     try:
