@@ -25,8 +25,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import attrgetter
 
-from turnproof.model.store import ASSISTANT
+from turnproof.model.store import ASSISTANT, Message
 from turnproof.model.world import World
 
 Loc = tuple
@@ -91,17 +92,19 @@ class Watched:
     method on a Watched world fails, rather than going unrecorded.
     """
 
-    __slots__ = ("world", "reads")
+    __slots__ = ("world", "reads", "_store")
 
     def __init__(self, world: World, reads: set):
-        self.world, self.reads = world, reads
+        self.world, self.reads, self._store = world, reads, None
 
     def __getattr__(self, name: str):
         raise AttributeError(f"World.{name} is not recorded for footprints: add it to _NOTES in model/footprint.py")
 
     @property
     def store(self) -> WatchedStore:
-        return WatchedStore(self.world.store, self.reads)
+        if self._store is None:
+            self._store = WatchedStore(self.world.store, self.reads)
+        return self._store
 
     @property
     def runners(self) -> Slots:
@@ -139,18 +142,22 @@ class Watched:
 class WatchedStore:
     """The store as a step reads it: which messages exist, and each one's fields as read."""
 
-    __slots__ = ("store", "reads")
+    __slots__ = ("store", "reads", "_messages")
 
     def __init__(self, store, reads: set):
-        self.store, self.reads = store, reads
+        self.store, self.reads, self._messages = store, reads, None
 
     def _watch(self, msgs) -> tuple:
         self.reads.add(("messages",))
-        return tuple(WatchedMessage(m, self.reads) for m in msgs)
+        return tuple([WatchedMessage(m, self.reads) for m in msgs])
 
     @property
     def messages(self) -> tuple:
-        return self._watch(self.store.messages)
+        if self._messages is None:
+            self._messages = self._watch(self.store.messages)
+        else:
+            self.reads.add(("messages",))
+        return self._messages
 
     @property
     def writes(self) -> int:
@@ -180,17 +187,33 @@ class WatchedStore:
 
 
 class WatchedMessage:
-    """One message as a step reads it: a field an update may change reads ("msg", id)."""
+    """One message as a step reads it: a field an update may change reads ("msg", id); a fixed
+    field reads nothing more (the message's existence was read where it was found)."""
 
     __slots__ = ("msg", "reads")
 
     def __init__(self, msg, reads: set):
         self.msg, self.reads = msg, reads
 
-    def __getattr__(self, name: str):
-        if name not in FIXED:
-            self.reads.add(("msg", self.msg.id))
+    def __getattr__(self, name: str):  # what the properties below do not name: noted, to be safe
+        self.reads.add(("msg", self.msg.id))
         return getattr(self.msg, name)
+
+
+def _watched_field(name: str) -> property:
+    get = attrgetter(name)
+    if name in FIXED:
+        return property(lambda self: get(self.msg))
+
+    def noted(self):
+        self.reads.add(("msg", self.msg.id))
+        return get(self.msg)
+
+    return property(noted)
+
+
+for _field in (*Message.__dataclass_fields__, "terminal", "answers", "has_tools"):
+    setattr(WatchedMessage, _field, _watched_field(_field))
 
 
 class WatchedLatest:

@@ -7,6 +7,8 @@
  *   spin -DTWO_INSTANCES -a turn.pml   specs/scenarios/two-instances.toml  (granularity await)
  *   spin -DIDLE_WINDOW -a turn.pml     specs/scenarios/idle-window.toml    (granularity effect)
  *
+ * and the property asked with -DTURN_BINDING or -DTERMINAL_SIBLINGS (no-terminal-siblings).
+ *
  * Each d_step below is one atomic step of a turnproof fiber (the pc named in its comment), so
  * an interleaving of Promela processes is a fiber schedule. What turnproof keeps only for its
  * traces (labels, the ids a request sent to the model, request results, event texts) is left
@@ -36,7 +38,6 @@
 #define ASKS(p) (p == 0 -> 1 : 0)
 #define AFTER(p) (p == 1 -> 0 : NONE)
 #define INST(p) 0
-#define TURN_BINDING 1
 #elif defined(TWO_INSTANCES)
 #define MAXMSG 8
 #define NPROMPT 2
@@ -46,7 +47,6 @@
 #define ASKS(p) (p == 0 -> 1 : 0)
 #define AFTER(p) NONE
 #define INST(p) p
-#define TERMINAL_SIBLINGS 1
 #elif defined(IDLE_WINDOW)
 #define MAXMSG 9
 #define NPROMPT 3
@@ -56,9 +56,11 @@
 #define ASKS(p) 0
 #define AFTER(p) (p == 0 -> NONE : p - 1)
 #define INST(p) 0
-#define TERMINAL_SIBLINGS 1
 #else
 #error "define TOOL_RACE, TWO_INSTANCES or IDLE_WINDOW"
+#endif
+#if !defined(TURN_BINDING) && !defined(TERMINAL_SIBLINGS)
+#error "define TURN_BINDING or TERMINAL_SIBLINGS"
 #endif
 
 #define NRUN NPROMPT    /* join-on-running: each request starts at most one run */
