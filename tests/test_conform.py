@@ -37,7 +37,10 @@ from turnproof.conform.fakellm import FakeLLM, analyse, prompt_text  # noqa: E40
 from turnproof.model.system import System  # noqa: E402
 from turnproof.specs.loader import load_design, load_scenario  # noqa: E402
 
-conformance = pytest.mark.conformance
+
+def conformance(test):
+    """Drives the real opencode server: marked conformance, and slow (seconds per case)."""
+    return pytest.mark.slow(pytest.mark.conformance(test))
 
 
 def tool_race() -> System:

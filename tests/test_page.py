@@ -33,6 +33,7 @@ def test_the_page_is_self_contained(page_file):
     assert "https://" not in text and "<script src" not in text and "<link" not in text
 
 
+@pytest.mark.slow  # starts headless Chromium
 @pytest.mark.skipif(os.environ.get("TURNPROOF_NO_BROWSER") == "1", reason="TURNPROOF_NO_BROWSER=1")
 def test_stepping_moves_the_highlight_in_chromium(page_file, tmp_path):
     from playwright.sync_api import sync_playwright
@@ -98,6 +99,7 @@ def test_trace_json_records_the_guard_and_old_traces_still_replay_and_make_a_pag
     assert '"guards"' in (tmp_path / "old.html").read_text()
 
 
+@pytest.mark.slow  # starts headless Chromium
 @pytest.mark.skipif(os.environ.get("TURNPROOF_NO_BROWSER") == "1", reason="TURNPROOF_NO_BROWSER=1")
 def test_the_guard_panel_shows_each_runner_and_highlights_what_the_step_changed(two_runners):
     from playwright.sync_api import sync_playwright
