@@ -126,7 +126,9 @@ def test_on_idle_deletes_the_map_entry_so_the_next_prompt_makes_a_new_runner():
     assert trace.final.maps == (1,)
 
 
-def test_abort_during_a_shell_cancels_the_run_queued_behind_it():
+def test_abort_during_a_shell_stops_the_shell_first_then_fails_the_queued_run():
+    # notes §4-§5: Runner.cancel sets Idle at once; stop-shell awaits the shell's `ready` latch
+    # (open once its messages are written), interrupts it, and only then fails the queued `done`
     sc = Scenario(
         "shell-abort",
         (Prompt("S1", client="tui", route="shell"), Prompt("U1"), Prompt("X1", route="abort", after=("S1",))),
@@ -134,10 +136,17 @@ def test_abort_during_a_shell_cancels_the_run_queued_behind_it():
     sys_ = System(V1154, sc)
     w = replay(sys_, "S1,U1,X1").final
     assert w.runners[0].tag == "Idle"  # cancel sets Idle at once (effect/runner.ts:171)
-    assert w.run(1).done == "cancelled"  # ShellThenRun's pending run fails with Cancelled
-    assert w.fiber("S1").interrupt
+    assert w.run(1).done is None  # the queued run is not failed yet
+    assert not w.fiber("S1").interrupt and w.fiber("X1").pc == "await_ready"
+    assert "X1" not in [f.name for f in sys_.enabled(w)]  # ready is closed until the shell wrote
+    w = replay(sys_, "S1,U1,X1,S1,X1").final
+    assert w.fiber("S1").interrupt and w.store.count("user") == 2  # U1 and the shell's message
+    assert w.run(1).done is None  # still not failed: the shell has not stopped
     for end in ends_after(sys_, "S1,U1,X1"):
-        assert result(end, "U1") == "cancelled" and result(end, "S1") == "interrupted"
+        shell_reply = next(m.label for m in end.store.messages if m.source == "S1")
+        assert end.run(1).done == "cancelled"
+        # the queued prompt's request and the interrupted shell get the newest non-user message
+        assert result(end, "U1") == result(end, "S1") == shell_reply
         assert all(p.check(end) is None for p in PROPERTIES if p.check)
 
 
