@@ -228,7 +228,16 @@ def test_audit_in_a_real_process_prints_no_traceback(tmp_path):
 
 # --- check --export-session, then audit: the round trip through the CLI ---------------------------------
 
-PAIRS = [(d, s) for d in builtin("design") for s in builtin("scenario") if s != "idle-window"]
+# audit/export.py stamps time.created from the id, not from the model's `created` (the server's
+# clock), so a client id ahead of the server exports the wrong creation order; the one pair whose
+# finding depends on that order (a design that orders by time.created) cannot be audited yet.
+EXPORT_TIME = pytest.mark.xfail(reason="audit/export.py: time.created from the id, not Message.created", strict=True)
+PAIRS = [
+    pytest.param(d, s, marks=EXPORT_TIME) if (d, s) == ("upstream-1.18.34", "client-clock-ahead") else (d, s)
+    for d in builtin("design")
+    for s in builtin("scenario")
+    if s != "idle-window"
+]
 
 
 def labels_in_trace(trace_json: Path) -> set[str]:
@@ -300,8 +309,8 @@ def test_check_export_session_text_and_audit(cli, tmp_path):
     tail = r.stdout.splitlines()[-2:]
     assert tail == [
         f"final stores written as opencode exports to {sessions}/: "
-        "turn-binding.json, turn-serialization.json, tool-followup.json, prompt-answered.json",
-        "  turn-serialization: not visible in a stored session "
+        "turn-binding.json, turn-serialization.json, tool-followup.json, prompt-answered.json, no-silent-drop.json",
+        "  turn-serialization, no-silent-drop: not visible in a stored session "
         "(turnproof audit judges no-terminal-siblings, tool-followup, turn-binding, prompt-answered)",
     ]
     a = cli("audit", str(sessions / "turn-binding.json"), "--out", str(tmp_path / "a"))
