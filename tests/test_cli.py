@@ -53,8 +53,9 @@ def test_bind_and_serialize_holds_on_every_builtin_scenario_but_a_client_clock_a
     # so the parentID exit test sends the loop back to U1; ordering by time.created (as upstream
     # did in 1.18.15) closes that too
     created = tmp_path / "bind-and-serialize-created.toml"
-    created.write_text('binding = "turn"\nguard = "turn"\noverlap = "queue"\ncancel = "after-interrupt"\n'
-                       'on_idle = "keep-entry"\nrunner_map = "per-process"\nexit = "parent"\norder = "created"\n')  # fmt: skip
+    knobs = ("binding", "turn"), ("guard", "turn"), ("overlap", "queue"), ("cancel", "after-interrupt")
+    knobs += ("on_idle", "keep-entry"), ("runner_map", "per-process"), ("exit", "parent"), ("order", "created")
+    created.write_text("".join(f'{k} = "{v}"\n' for k, v in knobs))
     for scenario in builtin("scenario"):
         r = cli("check", "--design", "bind-and-serialize", "--scenario", scenario, "--json")
         doc = json.loads(r.output)
