@@ -11,9 +11,28 @@ import multiprocessing
 import os
 import signal
 import traceback
+from contextlib import contextmanager
 
 from turnproof.explore.scale.partition import Partition, Spec
 from turnproof.explore.search.fingerprint import fingerprint
+
+
+@contextmanager
+def deaf_children():
+    """Processes started inside never see Ctrl-C, which the terminal sends to the whole process
+    group: they inherit SIGINT ignored (Python then installs no KeyboardInterrupt handler in
+    them, nor does asyncio) and blocked. The owner alone is interrupted, and stops them."""
+    try:
+        old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread: no handler to swap, the mask still serves
+        old = None
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        if old is not None:  # restore the handler first: a Ctrl-C held back meanwhile then reaches it
+            signal.signal(signal.SIGINT, old)
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 class EngineError(RuntimeError):
@@ -38,10 +57,7 @@ class Local:
             self.parts = [Partition(spec) for _ in range(self.workers)]
             return
         ctx = multiprocessing.get_context("spawn")  # no fork of a process that may run threads
-        # Workers never see Ctrl-C (the terminal sends it to the whole process group): they are
-        # started with SIGINT blocked, which they keep, and the owner stops them (see stop).
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        try:
+        with deaf_children():
             for _ in range(self.workers):
                 mine, theirs = ctx.Pipe()
                 proc = ctx.Process(target=_serve, args=(theirs, spec), daemon=True)
@@ -49,8 +65,6 @@ class Local:
                 theirs.close()
                 self.conns.append(mine)
                 self.procs.append(proc)
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
     def call(self, p: int, method: str, *args):
         if self.parts:
@@ -148,13 +162,10 @@ class Dask:
                 self.client = Client(self.scheduler, timeout=self.timeout)
             else:
                 n = self.workers or os.cpu_count() or 1
-                blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})  # as Local's workers
-                try:
+                with deaf_children():
                     self.cluster = LocalCluster(
                         n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0"
                     )
-                finally:
-                    signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
                 self.client = Client(self.cluster)
         except OSError as e:
             self.stop()
