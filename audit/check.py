@@ -30,8 +30,9 @@ time.created. turn-binding is looked for in both orders and each finding says wh
 relies on; every pair of messages whose id order and creation order disagree is listed, with
 whether the loop's exit test would misread it. A parentID cycle is an input error, not a finding
 (no opencode session has one): its messages are left out and the session is incomplete. A
-malformed tool part (not an object, no state, an unknown status) is never counted as a tool call:
-it is a warning, and no finding rests on its message's tool parts.
+malformed tool part (no state object, an unknown status) is never counted as a tool call: it is
+ignored with a warning, so no finding rests on it (a part that is not an object at all is a
+record that could not be read: the session is incomplete).
 
 One caveat: an abort that lands exactly between a tool round-trip and the next model call leaves
 no trace in the store, so it reads as a tool-followup violation.
@@ -229,7 +230,7 @@ def audit_session(s: Session) -> SessionAudit:
         a.warnings.append(f"{s.file}: session {s.id}: no usable messages")
         return a
     by = s.messages
-    cycle = _cycles(s, msgs)
+    cycle = _cycles(a, msgs)
     if cycle:
         msgs = [m for m in msgs if m.id not in cycle]
     users = [m for m in msgs if m.role == "user"]
@@ -282,11 +283,12 @@ def _in_flight(a: SessionAudit, assistants: list[Msg]) -> None:
         )
 
 
-def _cycles(s: Session, msgs: list[Msg]) -> set[str]:
+def _cycles(a: SessionAudit, msgs: list[Msg]) -> set[str]:
     """Messages on a parentID cycle. Decided: an error, not a finding. No opencode session has one
     (an assistant's parentID names the user message it answers, prompt.ts), so the file is damaged:
     its members are left out, the session is incomplete (exit 2 unless a violation is found in the
     rest) and a warning names them."""
+    s = a.session
     by = s.messages
     on: set[str] = set()
     for start in msgs:
@@ -297,7 +299,7 @@ def _cycles(s: Session, msgs: list[Msg]) -> set[str]:
                 loop = seen[seen.index(m.id) :]
                 on.update(loop)
                 s.skipped += len(loop)
-                s.warn(
+                a.warnings.append(
                     f"{s.file}: parentID cycle {' -> '.join(loop + [m.id])}: not an opencode message tree "
                     "(an assistant's parentID names a user message); these messages are left out and the "
                     "audit is incomplete"
@@ -353,13 +355,7 @@ def _order_pair(first: Msg, then: Msg) -> dict:
 
 
 def _terminal(m: Msg) -> bool:
-    return (
-        m.role == "assistant"
-        and m.finish not in (None, "tool-calls")
-        and not m.loop_tools
-        and not m.doubtful
-        and m.error is None
-    )
+    return m.role == "assistant" and m.finish not in (None, "tool-calls") and not m.loop_tools and m.error is None
 
 
 def _siblings(a: SessionAudit, assistants: list[Msg]) -> None:

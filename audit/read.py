@@ -71,7 +71,7 @@ class PartInfo:
     compaction: bool = False
     subtask: bool = False
     tools: list[Tool] = field(default_factory=list)
-    junk: int = 0  # tool parts too malformed to tell (never counted as tool calls; see Msg.doubtful)
+    junk: int = 0  # tool parts with no usable state: ignored, never counted as tool calls
     label: str = ""  # turnproof's model label, from an exported model session (metadata.turnproof.label)
 
 
@@ -103,12 +103,6 @@ class Msg:
     def loop_tools(self) -> bool:
         """Has tool parts the prompt loop counts (`hasToolCalls`, prompt.ts:1668)."""
         return any(not t.provider for t in self.tools)
-
-    @property
-    def doubtful(self) -> bool:
-        """Has a malformed tool part: whether it was a tool call cannot be told, so no finding that
-        turns on the message's tool calls (terminal-siblings) takes it as terminal."""
-        return bool(self.parts and self.parts.junk)
 
     @property
     def synthetic(self) -> bool:
@@ -727,7 +721,7 @@ class _Builder:
                 info.junk += 1
                 self.part_warnings.setdefault(mid, []).append(
                     f"{w}: state.status: {str(status)[:30]!r} is not a tool state ({', '.join(TOOL_STATES)}); "
-                    f"not counted as a tool call, and no finding rests on the tool parts of {mid}"
+                    f"not counted as a tool call of {mid} (ignored: no finding rests on it)"
                 )
                 return
             err = st.get("error") if isinstance(st.get("error"), str) else ""

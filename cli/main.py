@@ -478,6 +478,8 @@ def audit(file: tuple[str, ...], out: Path, as_json: bool, session_id: str | Non
     from turnproof.audit.check import write_graphs as write_audit
 
     try:
+        if session_id is not None and (not session_id or any(ord(c) < 32 or ord(c) == 127 for c in session_id)):
+            raise InputError(f"--session {session_id!r}: not a session id (empty, or has control characters)")
         writable_dir(out, "--out")
     except InputError as e:
         click.echo(f"turnproof: error: {e}", err=True)

@@ -34,6 +34,8 @@ def read(path: Path, properties: set[str]) -> dict:
     except RecursionError:
         raise InputError(f"{path}: JSON nested too deeply (a trace.json nests {MAX_DEPTH} levels at most)") from None
     check(doc, path, properties)
+    if doc.get("lasso", 0) is None:
+        del doc["lasso"]  # null: no lasso, as if absent
     return doc
 
 
@@ -59,9 +61,10 @@ def check(doc, path, properties: set[str]) -> None:
         bad("property", f"expected a string, got {_type(doc['property'])}")
     if doc["property"] not in properties:
         bad("property", f"{_show(doc['property'])} is not a property turnproof checks")
-    for key in ("violation",):
-        if key in doc and not isinstance(doc[key], str):
-            bad(key, f"expected a string, got {_type(doc[key])}")
+    if "violation" not in doc:
+        bad("violation", "missing (is this a trace.json written by turnproof check?)")
+    if not isinstance(doc["violation"], str):
+        bad("violation", f"expected a string, got {_type(doc['violation'])}")
     if "highlight" in doc and not _list_of(doc["highlight"], str):
         bad("highlight", "expected a list of message ids (strings)")
     if not isinstance(doc["schedule"], str):
@@ -95,15 +98,15 @@ def check(doc, path, properties: set[str]) -> None:
 
 
 def _step(s: dict, at: str, number: int, bad) -> None:
-    if s.get("step", number) != number:
+    if s.get("step") != number or isinstance(s.get("step"), bool):
         bad(f"{at}.step", f"expected {number}, got {_show(s.get('step'))}")
     if "fiber" not in s:
         bad(f"{at}.fiber", "missing")
     if not isinstance(s["fiber"], str) or not fiber_name(s["fiber"]):
         bad(f"{at}.fiber", f"{_show(s['fiber'])} is not a fiber name (a prompt name or r<digits>)")
     for key in ("action", "source"):
-        if key in s and not isinstance(s[key], str):
-            bad(f"{at}.{key}", f"expected a string, got {_type(s[key])}")
+        if not isinstance(s.get(key), str):
+            bad(f"{at}.{key}", f"expected a string, got {_type(s.get(key))}")
     events = s.get("events")
     if not isinstance(events, list) or not events:
         bad(f"{at}.events", "expected a non-empty list of event objects")
@@ -133,7 +136,9 @@ def _message(m, at: str, bad) -> None:
             bad(f"{at}.client", f"expected a string, got {_type(m.get('client'))}")
         return
     for key in ("parentID", "parent", "finish"):
-        if m.get(key) is not None and not isinstance(m[key], str):
+        if key not in m:
+            bad(f"{at}.{key}", "missing")
+        if m[key] is not None and not isinstance(m[key], str):
             bad(f"{at}.{key}", f"expected a string or null, got {_type(m[key])}")
     if not isinstance(m.get("completed"), bool):
         bad(f"{at}.completed", f"expected true or false, got {_type(m.get('completed'))}")
