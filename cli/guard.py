@@ -21,6 +21,7 @@ from turnproof.specs.loader import InputError
 HOLDS, VIOLATED, INPUT_ERROR, UNDECIDED = 0, 1, 2, 3
 INTERNAL_ERROR = 70  # EX_SOFTWARE
 INTERRUPTED = 130  # 128 + SIGINT
+BROKEN_PIPE = 141  # 128 + SIGPIPE: whoever read the output stopped reading (`| head`)
 
 EXIT_CODES = f"""Exit codes: {HOLDS} every property holds (audit: clean), {VIOLATED} a violation (or a --shape
 reached), {INPUT_ERROR} a usage or input error (one line naming the file and field), {UNDECIDED} undecided (a
@@ -61,9 +62,9 @@ class Cli(click.Group):
             raise _interrupted() from None
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise
-        except BrokenPipeError:  # stdout closed early (`| head`): nothing left to say, no verdict
+        except BrokenPipeError:  # stdout closed early (`| head`): nothing left to say, and no verdict
             _quiet_stdout()
-            ctx.exit(INTERNAL_ERROR)
+            ctx.exit(BROKEN_PIPE)
         except Exception as e:
             if debugging(ctx):
                 traceback.print_exc(file=sys.stderr)

@@ -650,6 +650,7 @@ INTERRUPTS = [
     ("check, bfs, --workers 2", ("--strategy", "bfs", "--workers", "2"), 3.0),
     ("check, bfs, --workers 2, early", ("--strategy", "bfs", "--workers", "2"), 0.8),
     ("check, dpor, --json", ("--strategy", "dpor", "--json"), 2.0),
+    ("check, bfs, --engine dask --workers 2", ("--strategy", "bfs", "--engine", "dask", "--workers", "2"), 10.0),
 ]
 
 
