@@ -720,7 +720,9 @@ class _Builder:
             if status not in TOOL_STATES:
                 info.junk += 1
                 self.part_warnings.setdefault(mid, []).append(
-                    f"{w}: state.status: {str(status)[:30]!r} is not a tool state ({', '.join(TOOL_STATES)}); "
+                    f"{w}: state{'.status' if isinstance(st, dict) else ''}: "
+                    f"{json.dumps(status if isinstance(st, dict) else st, default=str)[:30]} is not a tool state "
+                    f"({', '.join(TOOL_STATES)}); "
                     f"not counted as a tool call of {mid} (ignored: no finding rests on it)"
                 )
                 return

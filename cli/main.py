@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -42,18 +43,20 @@ class Progress:
 
     def __init__(self, tty: bool) -> None:
         self.tty = tty
+        self.started = time.monotonic()  # (each phase of a search restarts stats.seconds)
         self.shown = 0.0 if not tty else -1.0
 
     def __call__(self, stats: Stats, depth: int) -> None:
-        if stats.seconds - self.shown < (0.25 if self.tty else self.LINE_EVERY):
+        now = time.monotonic() - self.started
+        if now - self.shown < (0.25 if self.tty else self.LINE_EVERY):
             return
-        self.shown = stats.seconds
+        self.shown = now
         rate = stats.states / stats.seconds if stats.seconds else 0.0
         line = f"{stats.states:,} states, depth {depth}, {rate:,.0f} states/s"
         if self.tty:
             click.echo(f"\r  {line} ", nl=False, err=True)
         else:
-            click.echo(f"turnproof: {line}, {stats.seconds:.0f}s", err=True)
+            click.echo(f"turnproof: {line}, {now:.0f}s", err=True)
 
 
 class Workers(click.ParamType):
@@ -209,7 +212,8 @@ def check(
     graph = StateGraph() if state_graph and preemptions is None else None  # (bounded search: no graph)
     try:
         options = Options(runs, seed, preemptions, minimize, graph, chain(show, budget), scale)
-        res = search(System(design, scenario), props, strategy, options)
+        with budget.watch():
+            res = search(System(design, scenario), props, strategy, options)
     except NeedsBfs as e:
         raise click.UsageError(str(e)) from None
     except OutOfBudget as e:
@@ -251,7 +255,7 @@ def _out_of_budget(e: OutOfBudget, design, scenario, strategy: str, as_json: boo
     s = e.stats
     explored = (
         f"{s.states:,} states, {s.transitions:,} transitions, depth {e.depth}, "
-        f"{s.cut:,} steps past the bound, in {s.seconds:.1f}s"
+        f"{s.cut:,} steps past the bound, in {e.seconds:.1f}s"
     )
     if as_json:
         doc = {

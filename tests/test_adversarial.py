@@ -759,6 +759,21 @@ def test_a_budget_stops_every_strategy_with_what_it_explored():
         assert 1500 < e.value.stats.states and "--max-states 1,500" in e.value.why, name
 
 
+def test_the_watching_thread_stops_a_phase_that_reports_nothing():
+    """Time and memory are watched from a thread: a block that never calls the hook (the lasso
+    search, drawing) is stopped too, a blocking wait included, and the handler is put back."""
+    from turnproof.explore.search.budget import Budget, OutOfBudget
+
+    for limits in ({"max_seconds": 0.3}, {"max_bytes": 1}):
+        budget = Budget(**limits)
+        started = time.monotonic()
+        with pytest.raises(OutOfBudget) as e, budget.watch():
+            while time.monotonic() - started < 20:
+                time.sleep(1)  # a blocking call: the signal interrupts it
+        assert time.monotonic() - started < 3 and "budget" in e.value.why
+    assert signal.getsignal(signal.SIGUSR1) == signal.SIG_DFL
+
+
 # --------------------------------------------------------------------------------------------
 # hypothesis: trace files and schedule strings
 

@@ -3,27 +3,33 @@
 Every search calls its progress hook now and then with (stats, depth) (bfs per 500 expansions,
 dpor per 500 new worlds, sleep and bounded bfs likewise, the partitioned search per partition
 answer); `Budget` is such a hook. It raises `OutOfBudget`, carrying what was explored, the
-moment a limit is passed, so no search needs code of its own to stop. The memory limit is the
-resident memory of this process and of its worker processes, read from /proc (Linux) at most
-once a second; by default it is a fraction of the memory available when the search starts.
+moment a limit is passed, so no search needs code of its own to stop. Time and memory are also
+watched from a thread (`Budget.watch`) that signals the main thread when one is spent, so the
+phases that call no hook (the lasso search over the explored graph, minimal traces, drawing) stop
+too. The memory limit is the resident memory of this process and of its worker processes, read
+from /proc (Linux); by default it is a fraction of the memory available when the search starts.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 MEMORY_FRACTION = 0.25  # of the memory available at start: the default memory budget
-MEMORY_EVERY = 1.0  # seconds between two readings of the resident memory
+MEMORY_EVERY = 0.5  # seconds between two readings of the resident memory
 
 
 class OutOfBudget(Exception):
     """A search passed one of its limits: `why` says which; `stats` and `depth` what it explored."""
 
-    def __init__(self, why: str, stats, depth: int):
+    def __init__(self, why: str, stats, depth: int, seconds: float = 0.0):
         super().__init__(why)
         self.why, self.stats, self.depth = why, stats, depth
+        self.seconds = seconds or getattr(stats, "seconds", 0.0)  # since the check began
 
 
 def available_bytes() -> int | None:
@@ -92,24 +98,74 @@ class Budget:
         self.started = time.monotonic()
         self.measured = -MEMORY_EVERY
         self.peak = 0
+        self.stats, self.depth = None, 0  # the latest the search reported
+        self.spent = ""  # set by the watching thread: why the budget is spent
 
     def __call__(self, stats, depth: int) -> None:
-        now = time.monotonic() - self.started
+        self.stats, self.depth = stats, depth
         if self.max_states is not None and stats.states > self.max_states:
-            raise OutOfBudget(f"the state budget (--max-states {self.max_states:,}) is spent", stats, depth)
+            why = f"the state budget (--max-states {self.max_states:,}) is spent"
+            raise OutOfBudget(why, stats, depth, self.elapsed)
+        why = self.spent or self.over()
+        if why:
+            raise OutOfBudget(why, stats, depth, self.elapsed)
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def over(self) -> str:
+        """Why time or memory is spent now, or "" (memory is read at most every MEMORY_EVERY s)."""
+        now = time.monotonic() - self.started
         if self.max_seconds is not None and now > self.max_seconds:
-            raise OutOfBudget(f"the time budget (--max-seconds {self.max_seconds:g}) is spent", stats, depth)
+            return f"the time budget (--max-seconds {self.max_seconds:g}) is spent"
         if self.max_bytes is not None and now - self.measured >= MEMORY_EVERY:
             self.measured = now
             rss = resident_bytes()
             if rss is not None:
                 self.peak = max(self.peak, rss)
                 if rss > self.max_bytes:
-                    raise OutOfBudget(
-                        f"the memory budget (--max-memory {self.max_bytes >> 20} MB) is spent: {rss >> 20} MB resident",
-                        stats,
-                        depth,
-                    )
+                    mb = self.max_bytes >> 20
+                    return f"the memory budget (--max-memory {mb} MB) is spent: {rss >> 20} MB resident"
+        return ""
+
+    @contextmanager
+    def watch(self):
+        """Watch time and memory from a thread while the block runs; when one is spent, SIGUSR1
+        tells the main thread, whose handler raises OutOfBudget wherever it is (a blocking wait on
+        a worker included). Outside the main thread only the hook checks."""
+        if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_kill"):
+            yield
+            return
+        main, stop = threading.main_thread().ident, threading.Event()
+
+        def raise_spent(signum, frame):
+            raise OutOfBudget(self.spent, self.stats or _Nothing(), self.depth, self.elapsed)
+
+        def run() -> None:
+            while not stop.wait(MEMORY_EVERY / 2):
+                why = self.over()
+                if why:
+                    self.spent = why
+                    signal.pthread_kill(main, signal.SIGUSR1)
+                    return
+
+        old = signal.signal(signal.SIGUSR1, raise_spent)
+        watcher = threading.Thread(target=run, name="turnproof-budget", daemon=True)
+        watcher.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            watcher.join()
+            signal.signal(signal.SIGUSR1, old)
+
+
+class _Nothing:
+    """Stats before the search reported any: nothing explored yet."""
+
+    states = transitions = cut = 0
+    seconds = 0.0
 
 
 def chain(*hooks):
