@@ -192,7 +192,20 @@ class Dask:
     def stop(self, abort: bool = False) -> None:
         """Close the client and an embedded cluster; `abort` does not wait long for either."""
         self.actors = []
-        wait = 2 if abort else 30
+        wait = 1 if abort else 30
+        if abort:  # interrupted mid-work: end the cluster's processes now, and hush its complaints
+            import logging
+
+            from turnproof.explore.search.budget import descendants
+
+            logging.getLogger("distributed").setLevel(logging.CRITICAL)
+            if self.cluster is not None:
+                for pid in descendants():
+                    if not _resource_tracker(pid):  # (multiprocessing's own helper: it tidies up after)
+                        try:
+                            os.kill(pid, signal.SIGKILL)
+                        except OSError:
+                            pass
         for thing in (self.client, self.cluster):
             if thing is not None:
                 try:
@@ -200,6 +213,14 @@ class Dask:
                 except Exception:  # closing on an interrupt: whatever dask says, we are done
                     pass
         self.client = self.cluster = None
+
+
+def _resource_tracker(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return b"resource_tracker" in fh.read()
+    except OSError:
+        return False
 
 
 def _result(future, what: str):

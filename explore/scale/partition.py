@@ -121,11 +121,11 @@ def partitioned_bfs(system, properties: tuple[Property, ...], engine, progress=N
     represented = {"states": 0, "transitions": 0, "quiescent": 0}
     numbered: dict[int, int] = {}  # liveness: fingerprint -> abstract state number, once expanded
     waiting: dict[int, list] = {}  # liveness: edges into worlds not expanded yet, by fingerprint
-    engine.start(Spec(search, safety, liveness, symmetry))
-    n = engine.workers
-    stats.fingerprint_bits, stats.workers, stats.engine = BITS, n, engine.name
     ok = False
     try:
+        engine.start(Spec(search, safety, liveness, symmetry))  # (inside: an interrupt here stops it too)
+        n = engine.workers
+        stats.fingerprint_bits, stats.workers, stats.engine = BITS, n, engine.name
         engine.call(0, "load", [init])
         keeps: list[list[int]] = [[k0]] + [[] for _ in range(n - 1)]
         stats.states, level = 1, 0

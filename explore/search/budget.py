@@ -70,6 +70,21 @@ def resident_bytes() -> int | None:
     return total
 
 
+def descendants() -> list[int]:
+    """Process ids of this process's children, their children, and so on (from /proc)."""
+    try:
+        parent = {int(p): _ppid(int(p)) for p in os.listdir("/proc") if p.isdigit()}
+    except OSError:
+        return []
+    found, todo = [], [os.getpid()]
+    while todo:
+        me = todo.pop()
+        kids = [pid for pid, pp in parent.items() if pp == me]
+        found += kids
+        todo += kids
+    return found
+
+
 def _rss(pid: int) -> int | None:
     try:
         with open(f"/proc/{pid}/statm", encoding="ascii") as fh:
