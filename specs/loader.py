@@ -17,9 +17,19 @@ from turnproof.model.ids import ServerClock
 HERE = Path(__file__).parent
 DESIGNS = HERE / "designs"
 SCENARIOS = HERE / "scenarios"
-NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,15}$")
-RESERVED = re.compile(r"^[rt][0-9]+$")  # run fibers are named r1, r2, …; aborted tool calls t1, t2, …
+NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,15}")  # whole-string: always NAME.fullmatch
+RESERVED = re.compile(r"[rt][0-9]+")  # run fibers are named r1, r2, …; aborted tool calls t1, t2, …
 MAX_MESSAGES = 200
+MAX_FILE = 1 << 20  # a design or scenario is a few hundred bytes
+
+
+def fiber_name(name: str) -> bool:
+    """A prompt name or a run or tool fiber's (r1, t1, …): the whole string, no control characters."""
+    return bool(NAME.fullmatch(name) or RESERVED.fullmatch(name))
+
+
+def _printable(ref: str) -> bool:
+    return not any(ord(c) < 32 or ord(c) == 127 for c in ref)
 
 
 class InputError(Exception):
@@ -34,6 +44,8 @@ def builtin(kind: str) -> list[str]:
 def resolve(kind: str, ref: str) -> Path:
     """A built-in name or a path to a TOML file."""
     folder = DESIGNS if kind == "design" else SCENARIOS
+    if not ref or not _printable(ref) or "\x00" in ref:
+        raise InputError(f"{ref!r}: not a {kind} name or path (empty, or has control characters)")
     path = Path(ref) if ref.endswith(".toml") else folder / f"{ref}.toml"
     if not path.is_file() and "/" in ref and not ref.endswith(".toml"):
         path = Path(ref)
@@ -44,12 +56,17 @@ def resolve(kind: str, ref: str) -> Path:
 
 
 def _read(path: Path) -> dict:
+    """The TOML table at `path`; a UTF-8 byte-order mark is allowed, deep nesting is an error."""
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        if path.stat().st_size > MAX_FILE:
+            raise InputError(f"{path}: over {MAX_FILE >> 10} KB: not a design or scenario")
+        return tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: not valid TOML: {str(e).splitlines()[0]}") from None
+        raise InputError(f"{path}: not valid TOML: {(str(e).splitlines() or [''])[0]}") from None
+    except RecursionError:
+        raise InputError(f"{path}: not valid TOML: nested too deeply") from None
     except OSError as e:
-        raise InputError(f"{path}: cannot read: {e.strerror}") from None
+        raise InputError(f"{path}: cannot read: {e.strerror or e}") from None
 
 
 def _only(path: Path, where: str, data: dict, allowed: tuple[str, ...]) -> None:
@@ -131,8 +148,11 @@ def _prompt(path: Path, at: str, item, before: list[Prompt]) -> Prompt:
     if "name" not in item:
         raise InputError(f"{path}: {at}name: missing (a short name such as U1)")
     name = _str(path, at + "name", item["name"])
-    if not NAME.match(name) or RESERVED.match(name):
-        raise InputError(f"{path}: {at}name: {name!r} must be a letter then letters/digits, not r<digits> or t<digits>")
+    if not NAME.fullmatch(name) or RESERVED.fullmatch(name):
+        raise InputError(
+            f"{path}: {at}name: {name!r} must be a letter then up to 15 letters, digits or _, "
+            "not r<digits> or t<digits>"
+        )
     if any(p.name == name for p in before):
         raise InputError(f"{path}: {at}name: {name!r} is used twice")
     route = _str(path, at + "route", item.get("route", "prompt_async"), ROUTES)
