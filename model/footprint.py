@@ -1,7 +1,7 @@
 """What one step reads and writes, as named locations, so that a search can tell which steps commute.
 
 Locations: ("messages",) which messages exist, with what never changes once a message is
-written (id, hence order, write order, role, label, parentID, source, …: `FIXED`); ("msg", id)
+written (id, hence order, write order, role, label, parentID, source, time.created, …: `FIXED`); ("msg", id)
 what an update may change in one message (finish, completed, error, tool parts); ("writes",)
 the store's write counter; ("clock",) the server clock; ("labels",) the assistant label
 counter; ("runner", i) one Runner's ref; ("runners",) how many Runners exist; ("home", i) the
@@ -48,7 +48,9 @@ class Footprint:
 
 
 # Fields of a message that no update changes: reading them reads only which messages exist.
-FIXED = frozenset({"id", "seq", "role", "label", "parent", "asks", "source", "synthetic", "no_reply"})
+FIXED = frozenset(
+    {"id", "seq", "role", "label", "parent", "asks", "source", "synthetic", "no_reply", "created", "when"}
+)
 
 
 def _update(mid, changes: dict) -> list[Loc]:
@@ -75,7 +77,8 @@ _NOTES: dict[str, Callable[..., list[Loc]]] = {
     "set_runner": lambda w, idx, st: [("runner", idx)],
     "new_runner": lambda w, instance: [("runners",), ("map", instance)],
     "set_map": lambda w, instance, runner: [("map", instance)],
-    "mint": lambda w: [("clock",)],
+    "mint": lambda w, sc: [("clock",)],
+    "now": lambda w, sc: [("clock",)],
     "write": lambda w, msg: [("messages",), ("msg", msg.id), ("writes",)],
     "update_message": lambda w, mid, **changes: _update(mid, changes),
     "next_label": lambda w: [("labels",)],
@@ -178,6 +181,26 @@ class WatchedStore:
         self.reads.add(("messages",))
         return WatchedLatest(self.store.latest(order), self)
 
+    def _all(self) -> None:
+        """Reading every message's changeable fields too."""
+        self.reads.add(("messages",))
+        self.reads.update(("msg", m.id) for m in self.store.messages)
+
+    def by_created(self):
+        """The messages by (time_created, id): an order of fixed fields."""
+        return self._watch(self.store.by_created())
+
+    def request(self):
+        """What the model request carries depends on every message's parts and finish."""
+        self._all()
+        return self.store.request()
+
+    def newest_reply(self):
+        """The newest non-user message by (time_created, id): fixed fields pick it."""
+        self.reads.add(("messages",))
+        m = self.store.newest_reply()
+        return None if m is None else WatchedMessage(m, self.reads)
+
     def children(self, parent):
         return self._watch(self.store.children(parent))
 
@@ -212,7 +235,7 @@ def _watched_field(name: str) -> property:
     return property(noted)
 
 
-for _field in (*Message.__dataclass_fields__, "terminal", "answers", "has_tools"):
+for _field in (*Message.__dataclass_fields__, "when", "terminal", "answers", "has_tools"):
     setattr(WatchedMessage, _field, _watched_field(_field))
 
 
