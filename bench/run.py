@@ -214,7 +214,8 @@ def targets(rows: list[dict], series: list[dict]) -> list[str]:
     return lines + [""]
 
 
-# The figures issue 15 measured before this work (bench/RESULTS.md of 2026-11-25): states/s.
+# The figures issue 15 measured before this work (bench/RESULTS.md of 2026-11-25, on the model of
+# that day; the model has changed since, so these ratios mix engine and model changes): states/s.
 BEFORE = {"v1.15.4 × idle-window": (6_653, 4_988), "sources=4, tools=1": (5_518, 8_402)}
 
 
@@ -231,7 +232,8 @@ def targets_15(rows: list[dict], series: list[dict], spins: list[dict], reached:
         ok = "met" if min(b / bfs_before, d / dpor_before) >= 10 else "missed"
         lines.append(
             f"- States/s on {case}: BFS {b:,.0f} ({b / bfs_before:.2f}× the {bfs_before:,} before), DPOR {d:,.0f} "
-            f"({d / dpor_before:.2f}× the {dpor_before:,} before) (target ≥ 10×: {ok})."
+            f"({d / dpor_before:.2f}× the {dpor_before:,} before; the issue's figures, measured on the model of "
+            f"2026-11-25) (target ≥ 10×: {ok})."
         )
     idle = [r for r in rows if r["case"].endswith("× idle-window")] or rows
     worst = min(idle, key=lambda r: r["bfs"]["transitions"] / max(r["dpor"]["transitions"], 1))
@@ -257,11 +259,12 @@ def targets_15(rows: list[dict], series: list[dict], spins: list[dict], reached:
             f"- 5 prompt sources with the default strategy (v1.15.4): {five['seconds']:.2f} s "
             f"(target < 2 s: {'met' if five['seconds'] < 2 else 'missed'})."
         )
-    within = [r for r in reached if r["seconds"] <= 60]
+    within = [r for r in reached if r["seconds"] <= 60 and r["how"] in ("default", "symmetry")]  # every property
     if within:
         big = max(within, key=lambda r: (r["sources"], r["states"]))
         lines.append(
-            f"- Largest case finishing within 60 s here: sources={big['sources']} ({big['design']}, {big['how']}), "
+            f"- Largest case finishing within 60 s here, every property: sources={big['sources']} "
+            f"({big['design']}, {big['how']}), "
             f"{big['seconds']:.1f} s."
         )
     return lines + [""]
