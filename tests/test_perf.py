@@ -36,8 +36,10 @@ def test_a_replaced_value_forgets_the_old_hash_and_pickles_without_it():
         replace(m, colour="red")
 
 
-@pytest.mark.parametrize("design", builtin("design"))
-@pytest.mark.parametrize("scenario", ["tool-race", "two-instances", "idle-window", "abort-race"])
+CASES = [(d, s) for d in builtin("design") for s in ("tool-race", "two-instances", "abort-race")]
+
+
+@pytest.mark.parametrize("design,scenario", [*CASES, ("v1.15.4", "idle-window")])
 def test_dpor_stopping_once_all_are_violated_has_the_whole_searchs_verdict(design, scenario):
     sys_ = system(design, scenario)
     for props in (SAFETY, (SHAPES["four-siblings"],)):
