@@ -116,6 +116,10 @@ def compare(rounds: int = 3) -> list[dict]:
     return rows
 
 
+def fmt_count(n: int | None) -> str:
+    return "—" if n is None else f"{n:,}"
+
+
 def table(rows: list[dict], version: str, bfs_states: dict) -> list[str]:
     lines = [
         f"## SPIN on the same question ({version})",
@@ -135,7 +139,7 @@ def table(rows: list[dict], version: str, bfs_states: dict) -> list[str]:
         t, s = r["turnproof"], r["spin"]
         lines.append(
             f"| {r['case']} | {r['property']} | {t['verdict']} | {s['verdict']} | {t['states']:,} | {s['states']:,} "
-            f"| {t['trace'] or '—'} steps | {s['depth'] or '—'} | {bfs_states.get(r['case'], 0):,} / "
+            f"| {t['trace'] or '—'} steps | {s['depth'] or '—'} | {fmt_count(bfs_states.get(r['case']))} / "
             f"{r['spin_full']['states']:,} | {t['wall']:.2f} ({t['cpu']:.2f}) | {s['wall']:.2f} ({s['cpu']:.2f}) "
             f"| {s['wall'] / t['wall']:.2f}× | {s['cpu'] / t['cpu']:.2f}× |"
         )
