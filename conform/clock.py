@@ -22,7 +22,7 @@ import time
 TICK = 0.4  # seconds of real time per model tick while pacing
 LATE = 0.8  # where in its tick's window a client id is minted (fraction of TICK)
 AHEAD = 3600.0  # "ahead by more than the scenario lasts" (clock = inf): one hour, in seconds
-AFTER_ALL = "msg_" + "z" * 26  # sorts after every id the server mints ("msg_zzzz…")
+AFTER_ALL = "msg_" + "z" * 12  # ids from here on sort after every id the server mints ("msg_zzzz…")
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
@@ -30,6 +30,13 @@ def mint(ms: int, counter: int = 1) -> str:
     """A message id as `Identifier.create("message", "ascending")` makes it at `ms`."""
     n = (ms * 4096 + counter) & ((1 << 48) - 1)
     return f"msg_{n:012x}" + "".join(secrets.choice(BASE62) for _ in range(14))
+
+
+def after_all() -> str:
+    """A fresh id that sorts after every server id: `msg_zzzzzzzzzzzz` and 14 random characters.
+    Fresh each time: opencode upserts messages by id, so a reused id would overwrite a message of
+    an earlier drive on the same server instead of writing a new one."""
+    return AFTER_ALL + "".join(secrets.choice(BASE62) for _ in range(14))
 
 
 def millis(mid: str) -> int:

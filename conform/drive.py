@@ -37,7 +37,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from turnproof.conform import HarnessError
-from turnproof.conform.clock import AFTER_ALL, AHEAD, Pacer, mint
+from turnproof.conform.clock import AHEAD, Pacer, after_all, mint
 from turnproof.conform.fakellm import MARKER, Call, FakeLLM, prompt_text
 from turnproof.model import ids
 from turnproof.model.config import Design, Scenario
@@ -657,7 +657,7 @@ class Driver:
         """The `messageID` the client sends: None for a server-minted id."""
         p = self.scenario.prompt(name)
         if p.id == "after-all":
-            return AFTER_ALL
+            return after_all()
         if p.id == "client":
             tick = before.clock + p.clock
             return self.pacer.client_id(tick) if self.pacer else mint(int(time.time() * 1000 + AHEAD * 1000))

@@ -88,7 +88,7 @@ def table(version: str, design: str, results: list[tuple[Case, ConformReport | H
         if isinstance(r, HarnessError):
             lines.append(f"| {case.scenario} | {sch} | {case.what} | — | harness error: {r} |")
             continue
-        names = [v.split(" ")[0] for v in r.model_violations]
+        names = [v.split(" (")[0].split(":")[0] for v in r.model_violations]
         model = "violated: " + ", ".join(dict.fromkeys(names)) if names else "clean"
         verdict = f"{r.agree}/{len(r.runs)}" + ("" if r.conforms else " **DISAGREE**")
         lines.append(f"| {case.scenario} | {sch} | {case.what} | {model} | {verdict} |")
@@ -131,10 +131,15 @@ def main(argv: list[str] | None = None) -> int:
         try:
             with Harness(version) as h:
                 for case in cases(design, args.scenario):
+                    t0 = time.monotonic()
                     r = run_case(h, design, case, args.runs)
                     results.append((case, r))
                     state = "error" if isinstance(r, HarnessError) else f"{r.agree}/{len(r.runs)}"
-                    print(f"{version} {case.scenario} {case.schedule or '(empty)'}: {state}", file=sys.stderr)
+                    took = time.monotonic() - t0
+                    where = f"{version} {case.scenario} {case.schedule or '(empty)'}"
+                    print(f"{where}: {state} ({took:.1f}s)", file=sys.stderr)
+                    if not isinstance(r, HarnessError) and not r.conforms:
+                        print(r.text(), file=sys.stderr)
         except HarnessError as e:
             print(f"turnproof: error: opencode {version}: {e}", file=sys.stderr)
             return 2

@@ -21,7 +21,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 from turnproof.conform import HarnessError, RegistryUnavailable  # noqa: E402
-from turnproof.conform.clock import AFTER_ALL, Pacer, millis, mint  # noqa: E402
+from turnproof.conform.clock import AFTER_ALL, Pacer, after_all, millis, mint  # noqa: E402
 from turnproof.conform.drive import (  # noqa: E402
     check_design,
     check_scenario,
@@ -216,7 +216,7 @@ def test_a_schedule_that_never_rests_is_refused():
 
 def test_client_ids_are_minted_as_opencode_mints_them():
     a, b = mint(1_700_000_000_000), mint(1_700_000_000_001)
-    assert a.startswith("msg_") and len(a) == 30 and a < b < AFTER_ALL
+    assert a.startswith("msg_") and len(a) == 30 and a < b < AFTER_ALL < after_all()
     assert millis(a) == 1_700_000_000_000 % (1 << 36)
     assert all(c.isalnum() for c in a[16:])
     # the 48-bit field wraps every 2^36 ms: an id minted just after the wrap sorts below one just before
