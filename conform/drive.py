@@ -94,10 +94,23 @@ def check_scenario(scenario: Scenario) -> None:
             f"scenario {scenario.name}: granularity {scenario.granularity}: only await steps can be driven "
             "(the real runtime yields at its 2048-operation budget, which the harness cannot hold)"
         )
+    clock = getattr(scenario, "server", None)
+    if clock is not None and (clock.wrap_after is not None or clock.back_after is not None):
+        raise HarnessError(
+            f"scenario {scenario.name}: the server's clock wraps or steps back: the harness cannot move "
+            "the real server's clock"
+        )
     for p in scenario.prompts:
         where = f"scenario {scenario.name}: prompt {p.name}"
         if p.route not in SUPPORTED_ROUTES:
             raise HarnessError(f"{where}: route {p.route} is not driven by the harness")
+        if getattr(p, "hook", False):
+            raise HarnessError(
+                f"{where}: a chat.message plugin hook: the harness runs opencode with --pure (no plugins), so "
+                "there is no hook to hold between the id's mint and the message's write"
+            )
+        if getattr(p, "parts", "text") not in ("text", "agent"):
+            raise HarnessError(f"{where}: {p.parts} parts are not sent by the harness (text only)")
         if not MARKER.fullmatch(f"[turnproof:{p.name}]"):
             raise HarnessError(f"{where}: name must be letters, digits, '_', '.', '-'")
 
@@ -112,13 +125,15 @@ def autonomous(scenario: Scenario, f) -> bool:
     return once the interrupted fiber has stopped."""
     if f.ended:
         return False
+    if f.kind == "tool":  # an aborted tool call settling: the gated command dies at SIGTERM at once
+        return True
     if f.kind == "run":
-        return f.pc in AUTONOMOUS or f.interrupt
+        return f.pc in AUTONOMOUS or f.interrupt or f.pc == "cleanup"
     route = scenario.prompt(f.prompt).route
     if route == "shell":
         return f.pc == "shell.start" or (f.interrupt and f.pc != "send")
     if route == "abort":
-        return f.pc == "await_int"
+        return f.pc in ("await_ready", "await_int")
     return False
 
 
@@ -130,6 +145,9 @@ class Eager(System):
     def enabled(self, w: World):
         fs = super().enabled(w)
         eager = [f for f in fs if autonomous(self.scenario, f)]
+        # an aborted tool settles before the loop's cleanup stops waiting for it: the gated
+        # command dies at SIGTERM at once, well inside cleanup's 250 ms wait (fidelity notes §6)
+        eager.sort(key=lambda f: f.kind != "tool")
         return eager[:1] or fs
 
 
@@ -592,45 +610,64 @@ class Driver:
         return out
 
     def step(self, i: int, step, before: World, after: World) -> None:
+        """One model step on the real server, chosen by what the fiber was about to do."""
         refs = [e.ref for e in step.events]
         f = step.fiber
         said = "; ".join(e.says for e in step.events)
         was = before.fiber(f)
-        if refs[0] in ("route.prompt", "route.prompt_async"):
-            self.send(i, f, refs[0].split(".", 1)[1], said, before)
-        elif refs[0] == "runner.await":
-            self.await_client(i, f, said)
-        elif refs[0] == "route.abort":
+        self.after, self.before = after, before
+        if was.kind == "tool":  # an aborted tool call settling
+            self.note(i, f, said, "uncontrolled: the aborted gated command died at SIGTERM and returned")
+        elif was.kind == "run":
+            if was.interrupt or was.pc == "cleanup":
+                self.interrupted(i, f, said, was)
+            elif "llm.call" in refs:
+                self.model_call(i, f, after, said)
+            elif "loop.exit" in refs:
+                self.exit(i, f, said, after)
+            elif refs[0] in ("llm.tool_call", "llm.finish"):
+                self.release_call(i, f, refs[0], said)
+            elif refs[0] == "llm.tool_result":
+                self.release_tool(i, f, said)
+            else:
+                raise HarnessError(f"step {i}: {f} does {refs[0]}, which the harness cannot drive")
+        else:
+            route = self.scenario.prompt(was.prompt).route
+            if route == "abort":
+                self.abort_step(i, f, said, was, refs, after)
+            elif route == "shell":
+                self.shell_step(i, f, said, was)
+            elif was.pc == "send" and refs[0] == f"route.{route}" and "prompt.mint" not in refs:
+                self.send(i, f, route, said, before)
+            elif was.pc == "await":
+                self.await_client(i, f, said)
+            else:
+                raise HarnessError(f"step {i}: {f} does {refs[0]}, which the harness cannot drive")
+
+    def abort_step(self, i: int, f: str, said: str, was, refs: list[str], after: World) -> None:
+        if was.pc == "send":
             self.abort(i, f, said, after)
-        elif refs[0] == "runner.idleIfCurrent":
+        elif "runner.idleIfCurrent" in refs:
             slot = self.returned(i, f)
             got = "" if slot is None else (slot["error"] or json.dumps(slot["result"]))
             self.note(i, f, said, f"uncontrolled: the abort request returned {got}" if slot else "abort still open")
-        elif refs[0] == "route.shell":
-            self.shell(i, f, said, after)
-        elif refs[0] == "shell.messages":
+        else:  # stop-shell: the shell's ready latch is open; the interrupt follows inside the abort
+            self.note(i, f, said, "uncontrolled: inside the abort request")
+
+    def shell_step(self, i: int, f: str, said: str, was) -> None:
+        if was.pc == "send":
+            self.shell(i, f, said, self.after)
+        elif was.pc == "shell.start":
             ok = self.wait(lambda: self.llm.tool_started(self.shell_gate[f]), "shell")
             self.note(i, f, said, "uncontrolled: shell messages written, command running" if ok else "not running")
             if not ok:
                 self.deviate(i, f"{f}'s command did not start within {self.timeout:.0f}s")
-        elif refs[0] in ("shell.done", "runner.finishShell"):
+        else:
             if not was.interrupt:
                 self.llm.release_tool(self.shell_gate[f])
             slot = self.returned(i, f)
             how = "uncontrolled: the aborted shell ended" if was.interrupt else "released the shell's command"
             self.note(i, f, said, f"{how}; the shell request returned" if slot else f"{how}; request still open")
-        elif refs[0] == "loop.interrupted" or (was.kind == "run" and was.interrupt):
-            self.interrupted(i, f, said, was)
-        elif "llm.call" in refs:
-            self.model_call(i, f, after, said)
-        elif "loop.exit" in refs:
-            self.exit(i, f, said, after)
-        elif refs[0] in ("llm.tool_call", "llm.finish"):
-            self.release_call(i, f, refs[0], said)
-        elif refs[0] == "llm.tool_result":
-            self.release_tool(i, f, said)
-        else:
-            raise HarnessError(f"step {i}: {f} does {refs[0]}, which the harness cannot drive")
 
     def exit(self, i: int, fiber: str, said: str, after: World) -> None:
         """The loop exits: no new model call, and its directory context goes idle unless another
@@ -737,6 +774,9 @@ class Driver:
         self.shell_gate[name] = gate
         command = f": '[turnproof:{name}]'; " + self.llm.tool_command(gate)
         body = {"agent": "build", "command": command}
+        mid = self.message_id(name, self.before)
+        if mid:
+            body["messageID"] = mid
         self.background(name, "POST", f"/session/{self.sid}/shell{self.query(p.instance)}", body)
         if after.fiber(name).ended:  # the model's runner was busy: RunnerBusy
             slot = self.returned(i, name)
