@@ -157,11 +157,12 @@ def driveable(system: System, schedule: str) -> str | None:
 
     w = system.initial()
     for i, name in enumerate(decode(schedule), 1):
-        ready = [f.name for f in system.enabled(w) if autonomous(system.scenario, f)]
-        if ready and name not in ready:
-            what = "is about to read the messages" if ready[0].startswith("r") else "moves at once"
+        ready = [f for f in system.enabled(w) if autonomous(system.scenario, f)]
+        if ready and name not in [f.name for f in ready]:
+            f = ready[0]
+            what = "is about to read the messages" if f.kind == "run" and f.pc in AUTONOMOUS else "moves at once"
             return (
-                f"step {i} moves {name} while {ready[0]} {what}; the real server takes that step at once, "
+                f"step {i} moves {name} while {f.name} {what}; the real server takes that step at once, "
                 f"so {name} cannot be held until after it"
             )
         try:
