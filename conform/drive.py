@@ -251,14 +251,22 @@ def schedules(system: System, limit: int = 50000) -> list[tuple[str, str]]:
     are left out: a run that never ends cannot be compared."""
     from turnproof.explore.search.bfs import bfs
     from turnproof.specs.properties import PROPERTIES
+    from turnproof.specs.shapes import SHAPES
 
-    res = bfs(Eager(system.design, system.scenario), PROPERTIES)
+    asked = tuple(PROPERTIES) + tuple(SHAPES.values())
+    res = bfs(Eager(system.design, system.scenario), asked)
     found: dict[str, list[str]] = {}
-    for p in PROPERTIES:
+    for p in asked:
         f = res.findings.get(p.name)
         if f is not None and f.trace.lasso is None:
             found.setdefault(f.trace.schedule, []).append(p.name)
-    out = [(sch, f"shortest driveable counterexample of {', '.join(names)}") for sch, names in found.items()]
+    out = []
+    for sch, names in found.items():
+        props = [n for n in names if not n.startswith("shape:")]
+        shapes = [n.removeprefix("shape:") for n in names if n.startswith("shape:")]
+        what = [f"counterexample of {', '.join(props)}"] if props else []
+        what += [f"reach of the seed's {', '.join(shapes)} shape"] if shapes else []
+        out.append((sch, "shortest driveable " + " and ".join(what)))
     clean = clean_schedule(system, limit)
     if clean is not None:
         out.append((clean, "shortest clean schedule"))

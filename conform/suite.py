@@ -32,6 +32,11 @@ EXTRA = [
     ("tool-race", "U1,r1*4,U2", "U2 while U1's after-tool reply is in flight"),
     ("shell-then-prompt", "S1,S1,U1", "U1 during the shell: it waits as ShellThenRun"),
     ("abort-race", "U1,r1*2,X1", "abort while U1's tool runs"),
+    (
+        "client-clock-ahead",
+        "U1,r1*2,U2,U3,r1",
+        "issue 11's headline: U2, U3 during U1's tool, the tool released early (four stop siblings under U1)",
+    ),
 ]
 
 
