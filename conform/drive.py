@@ -487,6 +487,7 @@ class Driver:
         self.last_call = self.first_call = max((c.n for c in llm.calls), default=0)
         self.requests: dict[str, dict] = {}  # prompt name -> {"thread", "result", "error"} of a blocking request
         self.off = False  # the real server left the schedule: stop driving, drain
+        self.returns: list[tuple[str, str, str]] = []  # blocking request: (prompt, model's label, real label)
         self.pacer: Pacer | None = None
         if any(p.id == "client" and not math.isinf(p.clock) for p in self.scenario.prompts):
             self.pacer = Pacer()
@@ -582,6 +583,11 @@ class Driver:
         self.run.tree, self.run.order = tree, order
         m = model_tree(self.trace.final)
         self.run.diff = diff(m, tree, model_order(self.trace.final), order)
+        self.run.diff += [
+            f"{name}'s blocking request returned {got}; the model's returns {want}"
+            for name, want, got in self.returns
+            if want != got
+        ]
         self.run.conforms = not self.run.diff
         self.run.calls = [c.summary() for c in self.llm.calls if c.n > self.first_call and c.tooled]
         self.run.seconds = time.monotonic() - t0
@@ -752,7 +758,11 @@ class Driver:
             return
         info = (slot["result"] or {}).get("info", {})
         _, _, labels = real_tree(self.messages())
-        self.note(i, name, said, f"blocking request returned {labels.get(info.get('id'), info.get('id', '?'))}")
+        got = labels.get(info.get("id"), info.get("id", "?"))
+        self.note(i, name, said, f"blocking request returned {got}")
+        want = self.after.fiber(name).result
+        if want in model_tree(self.trace.final):  # the model says which message the request returns
+            self.returns.append((name, want, got))
 
     def abort(self, i: int, name: str, said: str, after: World) -> None:
         """POST /session/{id}/abort: answers `true` only once the whole cancel has finished."""
