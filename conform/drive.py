@@ -787,7 +787,8 @@ class Driver:
             self.deviate(i, f"{fiber}'s assistant was not completed within {self.timeout:.0f}s of the abort")
 
     def shell(self, i: int, name: str, said: str, after: World) -> None:
-        """POST /session/{id}/shell: blocks until the command ends; 400 unless the runner is Idle."""
+        """POST /session/{id}/shell: blocks until the command ends; refused as busy (400 in 1.15.4,
+        409 in 1.18.34) unless the runner is Idle."""
         p = self.scenario.prompt(name)
         gate = self.llm.new_gate()
         self.shell_gate[name] = gate
@@ -801,7 +802,10 @@ class Driver:
             slot = self.returned(i, name)
             got = "no answer" if slot is None else (slot["error"] or "200")
             self.note(i, name, said, f"POST /session/{{id}}/shell {name}: {got}")
-            if slot is not None and "HTTP 400" not in (slot["error"] or ""):
+            # 1.15.4 maps SessionBusyError to 400 BadRequest; 1.18.34 answers 409 with its tag
+            err = (slot or {}).get("error") or ""
+            busy = any(x in err for x in ("HTTP 400", "HTTP 409", "SessionBusyError"))
+            if slot is not None and not busy:
                 self.deviate(i, f"the model's runner is busy for {name}; the real shell route answered {got}")
         else:
             self.note(i, name, said, f"POST /session/{{id}}/shell {name} (blocking; command gated)")
