@@ -19,8 +19,8 @@ import math
 import secrets
 import time
 
-TICK = 0.4  # seconds of real time per model tick while pacing
-LATE = 0.8  # where in its tick's window a client id is minted (fraction of TICK)
+TICK = 0.6  # seconds of real time per model tick while pacing
+LATE = 0.85  # where in its tick's window a client id is minted (fraction of TICK)
 AHEAD = 3600.0  # "ahead by more than the scenario lasts" (clock = inf): one hour, in seconds
 AFTER_ALL = "msg_" + "z" * 12  # ids from here on sort after every id the server mints ("msg_zzzz…")
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -66,15 +66,15 @@ class Pacer:
             return mint(int((time.time() + AHEAD) * 1000))
         return mint(int((self.t0 + (tick + LATE) * self.tick) * 1000))
 
-    def misses(self, minted: dict[int, str]) -> list[str]:
-        """For each server id (tick -> real id): where it was minted outside its tick's window."""
+    def late(self, minted: dict[int, str]) -> list[str]:
+        """For each server id (tick -> real id) minted after its tick's client ids would sit: the
+        pacing did not hold there (an id minted early, in a chain of mints after one held step, is
+        harmless unless a client id lies between them, which the id-order comparison shows)."""
         out = []
         for tick, mid in sorted(minted.items()):
             ms = millis(mid)
             lo = int((self.t0 + tick * self.tick) * 1000) % (1 << 36)
             hi = int((self.t0 + (tick + LATE) * self.tick) * 1000) % (1 << 36)
-            if ms < lo:
-                out.append(f"tick {tick}'s id was minted {lo - ms} ms before its window opened")
-            elif ms >= hi:
+            if ms >= hi:
                 out.append(f"tick {tick}'s id was minted {ms - lo} ms into its window (client ids sit at {hi - lo} ms)")
         return out

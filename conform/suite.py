@@ -96,6 +96,8 @@ def table(version: str, design: str, results: list[tuple[Case, ConformReport | H
         names = [v.split(" (")[0].split(":")[0] for v in r.model_violations]
         model = "violated: " + ", ".join(dict.fromkeys(names)) if names else "clean"
         verdict = f"{r.agree}/{len(r.runs)}" + ("" if r.conforms else " **DISAGREE**")
+        if r.discarded:
+            verdict += f" ({len(r.discarded)} drive(s) redone: the paced clock did not hold)"
         lines.append(f"| {case.scenario} | {sch} | {case.what} | {model} | {verdict} |")
     return lines
 
