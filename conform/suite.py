@@ -153,6 +153,14 @@ def main(argv: list[str] | None = None) -> int:
         disagree += sum(1 for _, r in results if not isinstance(r, HarnessError) and not r.conforms)
         errors += sum(1 for _, r in results if isinstance(r, HarnessError))
         sections += [f"### opencode {version} (design {design})", "", *table(version, design, results), ""]
+        clean = {c.scenario for c, _ in results if c.what == "shortest clean schedule"}
+        none = sorted({c.scenario for c, _ in results} - clean)
+        if none:
+            sections += [
+                f"No clean schedule exists within the bound for {', '.join(none)} under {design}: every "
+                "driveable run violates a property.",
+                "",
+            ]
     skipped = [(s, left_out(s)) for s in (args.scenario or scenarios()) if left_out(s)]
     head = [
         f"Measured {time.strftime('%Y-%m-%d', time.gmtime())} with "
