@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import click
+from turnproof.cli.words import Words, WordsCommand
 from turnproof.explore.search.result import Stats
 from turnproof.explore.strategy import STRATEGIES, NeedsBfs, Options, search
 from turnproof.explore.views.report import result_json, text, write_graphs
@@ -289,28 +290,47 @@ def explain(trace_file: Path, html_file: Path | None) -> None:
         click.echo(f"\nstep-through page written to {html_file}")
 
 
-@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-@click.pass_context
-def review(ctx: click.Context) -> None:
+@main.command(cls=WordsCommand)
+@click.option(
+    "--designs",
+    cls=Words,
+    metavar="DESIGN …",
+    help="Built-in design names or paths to design .toml files [default: every built-in design].",
+)
+@click.option(
+    "--scenarios",
+    cls=Words,
+    metavar="SCENARIO …",
+    help="Built-in scenario names or paths to scenario .toml files [default: every built-in scenario].",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("out/review"),
+    show_default=True,
+    metavar="DIR",
+    help="Where to write review.md and each violation's graphs.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the matrix.")
+def review(designs: tuple[str, ...], scenarios: tuple[str, ...], out_dir: Path, as_json: bool) -> None:
     """Review designs on scenarios: turnproof review --designs A B … --scenarios X Y … [--out DIR] [--json]
 
     Prints the matrix of designs × scenarios × properties, writes review.md (and each violation's
-    graphs) into --out [default: out/review], and exits 1 if any design violates a property.
-    Without --designs or --scenarios, every built-in one is reviewed.
+    graphs) into --out, and exits 1 if any design violates a property. Without --designs or
+    --scenarios, every built-in one is reviewed.
     """
     from turnproof.cli.review import markdown, matrix_text, review_json, summary
     from turnproof.cli.review import review as run_review
 
-    opts = _lists(ctx.args, {"--designs", "--scenarios", "--out", "--json"})
-    designs = [load_design(d) for d in opts.get("--designs") or builtin("design")]
-    scenarios = [load_scenario(s) for s in opts.get("--scenarios") or builtin("scenario")]
-    out_dir = Path((opts.get("--out") or ["out/review"])[0])
-    cells = run_review(designs, scenarios, out_dir)
+    chosen_designs = [load_design(d) for d in designs or builtin("design")]
+    chosen_scenarios = [load_scenario(s) for s in scenarios or builtin("scenario")]
+    cells = run_review(chosen_designs, chosen_scenarios, out_dir)
     report = out_dir / "review.md"
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(markdown(cells), encoding="utf-8")
     doc = review_json(cells)
-    if "--json" in opts:
+    if as_json:
         click.echo(json.dumps(doc | {"report": str(report)}, indent=2))
     else:
         click.echo(matrix_text(cells))
@@ -318,28 +338,6 @@ def review(ctx: click.Context) -> None:
         click.echo("\n".join(summary(cells)))
         click.echo(f"report written to {report}")
     sys.exit(1 if doc["verdict"] == "violated" else 0)
-
-
-def _lists(args: list[str], known: set[str]) -> dict[str, list[str]]:
-    """`--designs A B --scenarios X` style options: each flag takes the words up to the next flag."""
-    opts: dict[str, list[str]] = {}
-    current = None
-    for a in args:
-        if a.startswith("--"):
-            if a not in known:
-                raise click.UsageError(f"no such option: {a} (review takes {', '.join(sorted(known))})")
-            current = a
-            opts.setdefault(a, [])
-        elif current is None or current == "--json":
-            raise click.UsageError(f"unexpected argument: {a}")
-        else:
-            opts[current].append(a)
-    for flag in ("--designs", "--scenarios", "--out"):
-        if flag in opts and not opts[flag]:
-            raise click.UsageError(f"{flag} needs at least one value")
-    if len(opts.get("--out", [])) > 1:
-        raise click.UsageError("--out takes one directory")
-    return opts
 
 
 @main.command()

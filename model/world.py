@@ -85,6 +85,10 @@ class World:
             object.__setattr__(self, "_hash", h)
         return h
 
+    def __getstate__(self) -> dict:
+        """Pickled without the cached hash: string hashes differ from one process to the next."""
+        return {k: v for k, v in self.__dict__.items() if k != "_hash"}
+
     # --- small pure updates, used by the fiber programs -----------------------------------
 
     def fiber(self, name: str) -> Fiber:

@@ -6,12 +6,12 @@ import json
 import shutil
 
 import pytest
-from conftest import auto, checked
+from conftest import LARGE_SCENARIOS, auto, checked, pairs
 from turnproof.explore.views.report import result_json
 from turnproof.specs.loader import builtin
 
 # end to end through the CLI on every await-granularity pair (idle-window runs once below)
-PAIRS = [(d, s) for d in builtin("design") for s in builtin("scenario") if s != "idle-window"]
+PAIRS = pairs(builtin("design"), [s for s in builtin("scenario") if s != "idle-window"], slow=LARGE_SCENARIOS)
 
 
 @pytest.mark.parametrize("strategy", ["default", "bfs"])
@@ -75,6 +75,7 @@ def test_list_names_everything_built_in(cli):
         assert name in r.output
 
 
+@pytest.mark.slow  # two fresh interpreters per pair
 @pytest.mark.parametrize("design,scenario", [("v1.15.4", "two-instances"), ("v1.15.4", "clock-skew")])
 def test_same_inputs_same_output_byte_for_byte(tmp_path, design, scenario):
     """Two processes with different hash seeds print the same JSON and write the same files

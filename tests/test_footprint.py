@@ -8,13 +8,13 @@ from __future__ import annotations
 from collections import deque
 
 import pytest
-from conftest import system
+from conftest import pairs, system
 from turnproof.model.footprint import Footprint, Watched
 from turnproof.specs.loader import builtin
 from turnproof.specs.properties import PROPERTIES
 from turnproof.specs.shapes import SHAPES
 
-PAIRS = [(d, s) for d in builtin("design") for s in builtin("scenario")]
+PAIRS = pairs(builtin("design"), builtin("scenario"))  # idle-window ones marked slow
 DECLARED = [p for p in (*PROPERTIES, *SHAPES.values()) if p.when == "always"]
 
 

@@ -8,7 +8,7 @@ from collections import defaultdict
 from dataclasses import replace
 
 import pytest
-from conftest import system
+from conftest import pairs, system
 from turnproof.explore.search.bfs import bfs
 from turnproof.explore.search.liveness import abstract
 from turnproof.explore.search.naive import naive_dfs
@@ -90,7 +90,7 @@ def test_a_skew_shorter_than_one_server_id_is_the_same_as_none(ahead):
 @pytest.mark.parametrize(
     "design,scenario",
     [("v1.15.4", s) for s in ["clock-skew", "two-instances", "abort-race", "shell-then-prompt", "plugin-inject"]]
-    + [("bind-and-serialize", "abort-race"), ("v1.15.4", "idle-window")],
+    + [("bind-and-serialize", "abort-race"), *pairs(["v1.15.4"], ["idle-window"])],
 )
 def test_the_abstraction_is_a_simulation(design, scenario):
     """Worlds with one abstraction take the same fiber steps into worlds with one abstraction."""

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections import deque
 
 import pytest
-from conftest import system
+from conftest import pairs, shared, system
 from turnproof.model.source import REFS, TAG, verify
 from turnproof.specs.loader import builtin
+
+ALL = [(d, s) for d in builtin("design") for s in builtin("scenario")]
 
 
 def actions_of(sys_) -> set[str]:
@@ -23,12 +26,20 @@ def actions_of(sys_) -> set[str]:
     return used
 
 
-def test_every_step_names_a_line_and_every_line_is_used():
-    used: set[str] = set()
-    for d in builtin("design"):
-        for s in builtin("scenario"):
-            used |= actions_of(system(d, s))
-    assert used - set(REFS) == set()  # no step without an anchor
+@functools.cache
+def actions(design: str, scenario: str) -> set[str]:
+    """One walk per pair for the session, shared by the xdist workers."""
+    return shared("actions", lambda: actions_of(system(design, scenario)), design, scenario)
+
+
+@pytest.mark.parametrize("design,scenario", pairs(builtin("design"), builtin("scenario")))
+def test_every_step_names_a_line(design, scenario):
+    assert actions(design, scenario) - set(REFS) == set()  # no step without an anchor
+
+
+@pytest.mark.slow  # every pair's walk, idle-window's included: some anchors are taken only there
+def test_every_line_is_used():
+    used = set().union(*(actions(d, s) for d, s in ALL))
     assert set(REFS) - used == set()  # no anchor the model never takes
 
 

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from turnproof.explore.search.liveness import abstract
-from turnproof.explore.search.trace import messages
+from turnproof.explore.search.trace import guard, messages
 from turnproof.model.system import System
 from turnproof.specs.loader import InputError, load_design, load_scenario
 from turnproof.specs.properties import PROPERTIES
@@ -63,6 +63,8 @@ def confirm(doc: dict) -> tuple[int, list[str]]:
             return 2, [f"step {i}: {name} now does {', '.join(now)} where the trace recorded {', '.join(then)}"]
         if messages(w) != rec.get("messages"):
             return 2, [f"step {i}: {name} leaves different messages than the trace recorded"]
+        if "guard" in rec and guard(w) != rec["guard"]:  # (traces written before the guard was recorded lack it)
+            return 2, [f"step {i}: {name} leaves the runner maps or runners different than the trace recorded"]
     lasso = doc.get("lasso")
     if prop.when == "liveness":
         start = starts.get(lasso["cycle_from"]) if lasso else None

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from turnproof.model.fibers import Step
 from turnproof.model.ids import show
+from turnproof.model.runner import IDLE, RUNNING, SHELL, SHELL_THEN_RUN, RunnerState
 from turnproof.model.system import System
 from turnproof.model.world import World
 
@@ -115,3 +116,28 @@ def messages(w: World) -> list[dict]:
             d["client"] = m.source
         out.append(d)
     return out
+
+
+def guard(w: World) -> dict:
+    """The guard as plain data, as trace.json records it after each step: per instance the runner
+    its map holds (None when the session has no entry), and every runner's home and state."""
+    return {
+        "maps": list(w.maps),
+        "runners": [
+            {"runner": i, "instance": home, "state": runner_state(w, st)}
+            for i, (st, home) in enumerate(zip(w.runners, w.homes, strict=True))
+        ],
+    }
+
+
+def runner_state(w: World, st: RunnerState) -> str:
+    """`Idle`, `Running(r1)`, `Shell(S)` or `ShellThenRun(S, r2)`, S the client running the shell;
+    runs queued behind the current one (designs with overlap="queue") follow as `+ r3`."""
+    shell = w.fiber_at(st.shell).name if st.shell is not None else ""
+    text = {
+        IDLE: IDLE,
+        RUNNING: f"{RUNNING}(r{st.run})",
+        SHELL: f"{SHELL}({shell})",
+        SHELL_THEN_RUN: f"{SHELL_THEN_RUN}({shell}, r{st.run})",
+    }[st.tag]
+    return text + "".join(f" + r{q}" for q in st.queue)

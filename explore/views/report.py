@@ -8,7 +8,7 @@ from pathlib import Path
 from turnproof.explore.search.fingerprint import collision_bound
 from turnproof.explore.search.minimize import CRITERIA
 from turnproof.explore.search.result import Result
-from turnproof.explore.search.trace import Trace, messages
+from turnproof.explore.search.trace import Trace, guard, messages
 from turnproof.explore.views.graphs import message_tree, sequence, sequence_dot, tree_dot, write
 from turnproof.model.ids import show
 from turnproof.model.source import TAG, ref
@@ -26,6 +26,7 @@ def trace_json(t: Trace) -> dict:
                 "source": str(r),
                 "events": [{"action": e.ref, "source": str(ref(e.ref)), "says": e.says} for e in step.events],
                 "messages": messages(after),
+                "guard": guard(after),
             }
         )
     doc = {"schedule": t.schedule, "length": len(t), "steps": steps}
