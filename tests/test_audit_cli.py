@@ -300,8 +300,8 @@ def test_check_export_session_text_and_audit(cli, tmp_path):
     tail = r.stdout.splitlines()[-2:]
     assert tail == [
         f"final stores written as opencode exports to {sessions}/: "
-        "turn-binding.json, turn-serialization.json, tool-followup.json, prompt-answered.json",
-        "  turn-serialization: not visible in a stored session "
+        "turn-binding.json, turn-serialization.json, tool-followup.json, prompt-answered.json, no-silent-drop.json",
+        "  turn-serialization, no-silent-drop: not visible in a stored session "
         "(turnproof audit judges no-terminal-siblings, tool-followup, turn-binding, prompt-answered)",
     ]
     a = cli("audit", str(sessions / "turn-binding.json"), "--out", str(tmp_path / "a"))

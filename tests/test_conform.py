@@ -238,10 +238,12 @@ def test_the_pacer_puts_a_client_id_between_the_server_ticks_around_it():
 
 
 def test_load_schedule_reads_a_trace_json(tmp_path):
+    from conftest import checked
+    from turnproof.explore.views.report import trace_doc
+
     p = tmp_path / "trace.json"
-    doc = {"design": "v1.15.4", "scenario": "tool-race", "property": "turn-binding", "schedule": "U1,r1", "steps": []}
-    p.write_text(json.dumps(doc))
-    assert load_schedule(str(p)) == "U1,r1"
+    p.write_text(json.dumps(trace_doc(checked("v1.15.4", "tool-race"), "turn-binding")))  # checked whole on load
+    assert load_schedule(str(p)) == "U1,r1,U2,r1*3"
     assert load_schedule("U1,r1*2") == "U1,r1*2"
     with pytest.raises(HarnessError, match="missing"):
         p.write_text("{}")

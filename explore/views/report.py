@@ -215,6 +215,7 @@ def trace_doc(res: Result, name: str) -> dict:
     """The trace.json of one finding: what replay and explain read back."""
     f = res.findings[name]
     doc = {"design": res.system.design.name, "scenario": res.system.scenario.name, "property": name}
+    doc |= {"granularity": res.system.scenario.granularity}
     doc |= {"design_file": _ref(res.system.design), "scenario_file": _ref(res.system.scenario)}
     doc |= {"violation": f.violation.says, "highlight": [show(i) for i in f.violation.nodes]}
     return doc | trace_json(f.trace)
