@@ -420,6 +420,23 @@ def test_tool_race_counterexample_reproduces_on_the_real_server(harness):
     assert "agreement: 1/1 runs conform" in r.text()
 
 
+@conformance
+@slow
+def test_four_siblings_from_one_loop_on_the_real_server(harness):
+    """Issue 11's headline: U1 by prompt_async with a messageID minted 6 server ids ahead, U2 and U3
+    during U1's tool, the tool released early. One loop writes four stop siblings under U1 (three
+    sort below U1 by id, one above), U2 and U3 get no reply; the real 1.15.4 server agrees."""
+    r = harness.conform(load_design("v1.15.4"), load_scenario("client-clock-ahead"), "U1,r1*2,U2,U3,r1", runs=1)
+    assert r.not_driveable is None and r.conforms, r.text()
+    tree, order = r.runs[0].tree, r.runs[0].order
+    stops = [lab for lab in order if tree[lab].get("parent") == "U1" and tree[lab].get("finish") == "stop"]
+    assert len(stops) == 4, r.text()
+    assert order.index(stops[2]) < order.index("U1") < order.index(stops[3])  # by id: three below U1, one above
+    assert not any(tree[lab].get("parent") in ("U2", "U3") for lab in tree)
+    # one loop in one directory context: one model call per assistant, as in the model's trace of r1 alone
+    assert len(r.runs[0].calls) == 5 and {s["fiber"] for s in r.runs[0].steps if s["fiber"].startswith("r")} == {"r1"}
+
+
 from turnproof.conform.suite import scenarios  # noqa: E402
 
 
