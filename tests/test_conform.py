@@ -421,7 +421,6 @@ def test_tool_race_counterexample_reproduces_on_the_real_server(harness):
 
 
 @conformance
-@slow
 def test_four_siblings_from_one_loop_on_the_real_server(harness):
     """Issue 11's headline: U1 by prompt_async with a messageID minted 6 server ids ahead, U2 and U3
     during U1's tool, the tool released early. One loop writes four stop siblings under U1 (three
