@@ -497,3 +497,18 @@ def test_cli_refuses_a_design_the_real_server_is_not(tmp_path):
 
     r = CliRunner().invoke(main, ["conform", "--design", "bind-turn", "--scenario", "tool-race"])
     assert r.exit_code == 2 and r.output.startswith("turnproof: error:") and r.output.count("\n") == 1
+
+
+def test_the_suite_table_says_when_real_and_model_disagree_and_refuses_bad_options(capsys):
+    from turnproof.conform.drive import ConformReport, Run
+    from turnproof.conform.suite import Case, main, table
+
+    def report(*agree: bool) -> ConformReport:
+        runs = [Run(n, conforms=ok) for n, ok in enumerate(agree, 1)]
+        return ConformReport("v1.15.4", "tool-race", "1.15.4", "U1,r1", "given", "", [], {}, [], runs, [])
+
+    case = Case("tool-race", "U1,r1", "given")
+    rows = table("1.15.4", "v1.15.4", [(case, report(True, True, True)), (case, report(True, False, True))])
+    assert rows[2].endswith("| 3/3 |") and rows[3].endswith("| 2/3 **DISAGREE** |")
+    assert main(["--versions", "9.9"]) == 2 and "--versions: 9.9" in capsys.readouterr().err
+    assert main(["--runs", "0"]) == 2
