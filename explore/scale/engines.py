@@ -10,6 +10,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import time
 import traceback
 from contextlib import contextmanager
 
@@ -196,23 +197,30 @@ class Dask:
         if abort:  # interrupted mid-work: end the cluster's processes now, and hush its complaints
             import logging
 
-            from turnproof.explore.search.budget import descendants
-
             logging.getLogger("distributed").setLevel(logging.CRITICAL)
             if self.cluster is not None:
-                for pid in descendants():
-                    if not _resource_tracker(pid):  # (multiprocessing's own helper: it tidies up after)
-                        try:
-                            os.kill(pid, signal.SIGKILL)
-                        except OSError:
-                            pass
+                _kill_children()
         for thing in (self.client, self.cluster):
             if thing is not None:
                 try:
                     thing.close(timeout=wait)
                 except Exception:  # closing on an interrupt: whatever dask says, we are done
                     pass
+        if abort and self.cluster is not None:
+            _kill_children()  # any worker a nanny restarted meanwhile
         self.client = self.cluster = None
+
+
+def _kill_children() -> None:
+    """SIGKILL this process's descendants, except multiprocessing's resource tracker (it tidies up)."""
+    from turnproof.explore.search.budget import descendants
+
+    for pid in descendants():
+        if not _resource_tracker(pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
 
 
 def _resource_tracker(pid: int) -> bool:
@@ -223,8 +231,15 @@ def _resource_tracker(pid: int) -> bool:
         return False
 
 
+WAKE = 0.2  # seconds: how often the owner wakes while it waits on Dask
+
+
 def _result(future, what: str):
-    """A Dask future's value; a worker's exception becomes one line."""
+    """A Dask future's value; a worker's exception becomes one line. Waited for in short slices:
+    Ctrl-C may be taken by one of Dask's threads, and Python runs the handler only once the main
+    thread wakes (a plain wait would hold it up to Dask's 10 s)."""
+    while not future.done():
+        time.sleep(WAKE)
     try:
         return future.result()
     except Exception as e:  # raised on a Dask worker, re-raised here
