@@ -19,14 +19,18 @@ from turnproof.explore.search.fingerprint import fingerprint
 
 
 @contextmanager
-def deaf_children():
+def deaf_children(ignore: bool = False):
     """Processes started inside never see Ctrl-C, which the terminal sends to the whole process
-    group: they inherit SIGINT ignored (Python then installs no KeyboardInterrupt handler in
-    them, nor does asyncio) and blocked. The owner alone is interrupted, and stops them."""
-    try:
-        old = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    except ValueError:  # not the main thread: no handler to swap, the mask still serves
-        old = None
+    group: they inherit SIGINT blocked from this thread (and `_serve` ignores it too), while a
+    Ctrl-C meanwhile waits for the owner, which stops them. `ignore` also ignores SIGINT in the
+    whole process meanwhile, for processes that another thread starts (Dask's): it reaches them
+    as ignored, but a Ctrl-C in that window is lost."""
+    old = None
+    if ignore:
+        try:
+            old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        except ValueError:  # not the main thread: no handler to swap, the mask still serves
+            old = None
     blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
@@ -163,7 +167,7 @@ class Dask:
                 self.client = Client(self.scheduler, timeout=self.timeout)
             else:
                 n = self.workers or os.cpu_count() or 1
-                with deaf_children():
+                with deaf_children(ignore=True):
                     self.cluster = LocalCluster(
                         n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0"
                     )
@@ -208,6 +212,8 @@ class Dask:
                     pass
         if abort and self.cluster is not None:
             _kill_children()  # any worker a nanny restarted meanwhile
+            # a close that timed out leaves the cluster to Dask's exit hook, which waits 10 s more
+            self.cluster.shutdown_on_close = False
         self.client = self.cluster = None
 
 
