@@ -62,6 +62,9 @@ class Local:
             self.parts = [Partition(spec) for _ in range(self.workers)]
             return
         ctx = multiprocessing.get_context("spawn")  # no fork of a process that may run threads
+        from multiprocessing import resource_tracker
+
+        resource_tracker.ensure_running()  # (starting it unblocks SIGINT in this thread: do it first)
         with deaf_children():
             for _ in range(self.workers):
                 mine, theirs = ctx.Pipe()
@@ -101,6 +104,9 @@ class Local:
     def stop(self, abort: bool = False) -> None:
         """Tell the workers to end and wait for them; `abort` (an interrupt, a budget spent, an
         error) ends them at once, whatever they are doing."""
+        if abort:  # ended before their pipes close, so none is left reading a closed one
+            for proc in self.procs:
+                proc.kill()
         for conn in self.conns:
             try:
                 if not abort:
@@ -109,8 +115,6 @@ class Local:
             except OSError:
                 pass
         for proc in self.procs:
-            if abort:
-                proc.terminate()
             proc.join(timeout=1 if abort else 5)
             if proc.is_alive():
                 proc.kill()
@@ -125,7 +129,7 @@ def _serve(conn, spec: Spec) -> None:
     while True:
         try:
             msg = conn.recv()
-        except EOFError:
+        except (EOFError, OSError):  # the owner is gone or stopped us: nothing more to do
             return
         if msg is None:
             return
