@@ -117,6 +117,13 @@ class Workers(click.ParamType):
     help="Ask whether a seed shape is reachable (instead of the properties).",
 )
 @click.option(
+    "--property",
+    "named",
+    multiple=True,
+    type=click.Choice([p.name for p in PROPERTIES]),
+    help="Check only this property (repeatable) [default: every property].",
+)
+@click.option(
     "--export-session",
     "export_dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -172,6 +179,7 @@ def check(
     state_graph: bool,
     minimize: bool,
     shapes: tuple[str, ...],
+    named: tuple[str, ...],
     export_dir: Path | None,
     fingerprint: bool,
     symmetry: bool,
@@ -202,7 +210,7 @@ def check(
     scenario = load_scenario(scenario_ref)
     if granularity:
         scenario = replace(scenario, granularity=granularity)
-    props = tuple(SHAPES[s] for s in shapes) or PROPERTIES
+    props = tuple(SHAPES[s] for s in shapes) + tuple(p for p in PROPERTIES if p.name in named) or PROPERTIES
     out = out or Path("out") / design.name / scenario.name
     writable_dir(out, "--out")  # before the search: an unwritable path costs no search
     if export_dir:

@@ -66,7 +66,9 @@ def auto(system: System, properties: tuple[Property, ...], options: Options) -> 
     option = options.needs_bfs()
     if option:
         return plain(system, properties, options, chosen_by=f"auto: {option} needs bfs")
-    res = dpor(system, properties, options)
+    # Safety properties only: dpor may stop once all are violated; bfs then finds the shortest traces.
+    until = frozenset(p.name for p in properties) if all(p.when != "liveness" for p in properties) else frozenset()
+    res = dpor(system, properties, options, until)
     if not res.unjudged:
         res.chosen_by = "auto"
         return _shortest(res, options.progress)
@@ -74,10 +76,10 @@ def auto(system: System, properties: tuple[Property, ...], options: Options) -> 
     return plain(system, properties, Options(progress=options.progress, scale=options.scale), chosen_by=why)
 
 
-def dpor(system: System, properties: tuple[Property, ...], options: Options) -> Result:
+def dpor(system: System, properties: tuple[Property, ...], options: Options, until: frozenset = frozenset()) -> Result:
     from turnproof.explore.search.dpor import dpor_search
 
-    return dpor_search(system, properties, options.progress)
+    return dpor_search(system, properties, options.progress, until=until)
 
 
 def sleep(system: System, properties: tuple[Property, ...], options: Options) -> Result:

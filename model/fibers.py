@@ -6,12 +6,13 @@ A step runs the code between two points where the real fiber can be descheduled 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from turnproof.model import ids
 from turnproof.model import runner as guard
 from turnproof.model.config import Design, Scenario
 from turnproof.model.store import ASSISTANT, STOP, TOOL_CALLS, USER, Message, ToolPart
+from turnproof.model.values import replace
 from turnproof.model.world import Fiber, Turn, World
 
 

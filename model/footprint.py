@@ -1,16 +1,22 @@
 """What one step reads and writes, as named locations, so that a search can tell which steps commute.
 
-Locations: ("messages",) which messages exist (their ids, hence their order); ("msg", id) one
-message; ("writes",) the store's write counter; ("clock",) the server clock; ("labels",) the
-assistant label counter; ("runner", i) one Runner's ref; ("runners",) how many Runners exist;
-("home", i) the instance that made Runner i; ("map", instance) the session's entry in one runner
-map; ("run", rid) one run handle; ("runs",) how many runs exist; ("fiber", name) one fiber's
-program counter and locals; ("fibers",) the fiber list's length and order; ("turns",) the open
-turns (a ghost for the specs); ("sent", prompt) whether the server accepted that prompt.
+Locations: ("messages",) which messages exist, with what never changes once a message is
+written (id, hence order, write order, role, label, parentID, source, time.created, …: `FIXED`); ("msg", id)
+what an update may change in one message (finish, completed, error, tool parts); ("writes",)
+the store's write counter; ("clock",) the server clock; ("labels",) the assistant label
+counter; ("runner", i) one Runner's ref; ("runners",) how many Runners exist; ("home", i) the
+instance that made Runner i; ("map", instance) the session's entry in one runner map; ("run",
+rid) one run handle; ("runs",) how many runs exist; ("fiber", name) one fiber's program
+counter and locals; ("fibers",) the fiber list's length and order; ("turn", rid) run rid's open
+turn and ("turns",) the order in which the open turns were opened (ghosts for the specs);
+("sent", prompt) whether the server accepted that prompt.
 
 Reads are recorded while the step runs, on a `Watched` view of the world: each accessor the
 fiber programs use notes what it reads, and what a step overwrites counts as read too (so a
-write of an equal value still conflicts with another write). Writes are what differs between
+write of an equal value still conflicts with another write). Messages come out of a watched
+store as `WatchedMessage`s, which note ("msg", id) only when a field an update may change is
+read: the loop's read of the store depends on the messages that exist and on the fields it
+looks at, not on every update of every message. Writes are what differs between
 the worlds before and after. Both come from the step as it runs in that world: there is no
 table of steps to keep in sync with the model by hand.
 """
@@ -19,7 +25,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import attrgetter
 
+from turnproof.model.store import ASSISTANT, Message
 from turnproof.model.world import World
 
 Loc = tuple
@@ -39,6 +47,22 @@ class Footprint:
         )
 
 
+# Fields of a message that no update changes: reading them reads only which messages exist.
+FIXED = frozenset(
+    {"id", "seq", "role", "label", "parent", "asks", "source", "synthetic", "no_reply", "created", "when"}
+)
+
+
+def _update(mid, changes: dict) -> list[Loc]:
+    """An update rewrites the message's changeable part; a fixed field must never change."""
+    fixed = FIXED.intersection(changes)
+    if fixed:
+        raise ValueError(
+            f"update_message changes {sorted(fixed)}, fields footprints take as fixed (model/footprint.py)"
+        )
+    return [("msg", mid)]
+
+
 # What each World accessor the fiber programs call reads (or overwrites), from its arguments.
 # An accessor missing here cannot be called on a Watched world: it fails rather than go unrecorded.
 _NOTES: dict[str, Callable[..., list[Loc]]] = {
@@ -56,11 +80,11 @@ _NOTES: dict[str, Callable[..., list[Loc]]] = {
     "mint": lambda w, sc: [("clock",)],
     "now": lambda w, sc: [("clock",)],
     "write": lambda w, msg: [("messages",), ("msg", msg.id), ("writes",)],
-    "update_message": lambda w, mid, **changes: [("msg", mid)],
+    "update_message": lambda w, mid, **changes: _update(mid, changes),
     "next_label": lambda w: [("labels",)],
     "mark_sent": lambda w, prompt: [("sent", prompt)],
-    "open_turn": lambda w, turn: [("turns",)],
-    "close_turn": lambda w, run: [("turns",)],
+    "open_turn": lambda w, turn: [("turns",), ("turn", turn.run)],
+    "close_turn": lambda w, run: [("turn", run)],
 }
 
 
@@ -71,17 +95,19 @@ class Watched:
     method on a Watched world fails, rather than going unrecorded.
     """
 
-    __slots__ = ("world", "reads")
+    __slots__ = ("world", "reads", "_store")
 
     def __init__(self, world: World, reads: set):
-        self.world, self.reads = world, reads
+        self.world, self.reads, self._store = world, reads, None
 
     def __getattr__(self, name: str):
         raise AttributeError(f"World.{name} is not recorded for footprints: add it to _NOTES in model/footprint.py")
 
     @property
     def store(self) -> WatchedStore:
-        return WatchedStore(self.world.store, self.reads)
+        if self._store is None:
+            self._store = WatchedStore(self.world.store, self.reads)
+        return self._store
 
     @property
     def runners(self) -> Slots:
@@ -112,29 +138,29 @@ class Watched:
     @property
     def turns(self) -> tuple:
         self.reads.add(("turns",))
+        self.reads.update(("turn", t.run) for t in self.world.turns)
         return self.world.turns
 
 
 class WatchedStore:
-    """The store as a step reads it: one message by id, or all of them."""
+    """The store as a step reads it: which messages exist, and each one's fields as read."""
 
-    __slots__ = ("store", "reads")
+    __slots__ = ("store", "reads", "_messages")
 
     def __init__(self, store, reads: set):
-        self.store, self.reads = store, reads
+        self.store, self.reads, self._messages = store, reads, None
 
-    def _all(self) -> None:
-        """Reading every message: the set of them and each one (kept with the immutable store)."""
-        locs = self.store.__dict__.get("_locations")
-        if locs is None:
-            locs = (("messages",), *(("msg", m.id) for m in self.store.messages))
-            object.__setattr__(self.store, "_locations", locs)
-        self.reads.update(locs)
+    def _watch(self, msgs) -> tuple:
+        self.reads.add(("messages",))
+        return tuple([WatchedMessage(m, self.reads) for m in msgs])
 
     @property
     def messages(self) -> tuple:
-        self._all()
-        return self.store.messages
+        if self._messages is None:
+            self._messages = self._watch(self.store.messages)
+        else:
+            self.reads.add(("messages",))
+        return self._messages
 
     @property
     def writes(self) -> int:
@@ -146,32 +172,96 @@ class WatchedStore:
         return self.store.size()
 
     def get(self, mid):
-        self.reads.add(("msg", mid))
-        return self.store.get(mid)
+        """One message by id: its fixed fields never change, so only what an update may change is read."""
+        return WatchedMessage(self.store.get(mid), self.reads)
 
     def latest(self, order: str = "id"):
-        self._all()
-        return self.store.latest(order)
+        """lastUser and lastAssistant follow from which messages exist (ids, write order, roles);
+        lastFinished also from every assistant's finish."""
+        self.reads.add(("messages",))
+        return WatchedLatest(self.store.latest(order), self)
+
+    def _all(self) -> None:
+        """Reading every message's changeable fields too."""
+        self.reads.add(("messages",))
+        self.reads.update(("msg", m.id) for m in self.store.messages)
 
     def by_created(self):
-        self._all()
-        return self.store.by_created()
+        """The messages by (time_created, id): an order of fixed fields."""
+        return self._watch(self.store.by_created())
 
     def request(self):
+        """What the model request carries depends on every message's parts and finish."""
         self._all()
         return self.store.request()
 
     def newest_reply(self):
-        self._all()
-        return self.store.newest_reply()
+        """The newest non-user message by (time_created, id): fixed fields pick it."""
+        self.reads.add(("messages",))
+        m = self.store.newest_reply()
+        return None if m is None else WatchedMessage(m, self.reads)
 
     def children(self, parent):
-        self._all()
-        return self.store.children(parent)
+        return self._watch(self.store.children(parent))
 
     def count(self, role: str) -> int:
-        self._all()
+        self.reads.add(("messages",))
         return self.store.count(role)
+
+
+class WatchedMessage:
+    """One message as a step reads it: a field an update may change reads ("msg", id); a fixed
+    field reads nothing more (the message's existence was read where it was found)."""
+
+    __slots__ = ("msg", "reads")
+
+    def __init__(self, msg, reads: set):
+        self.msg, self.reads = msg, reads
+
+    def __getattr__(self, name: str):  # what the properties below do not name: noted, to be safe
+        self.reads.add(("msg", self.msg.id))
+        return getattr(self.msg, name)
+
+
+def _watched_field(name: str) -> property:
+    get = attrgetter(name)
+    if name in FIXED:
+        return property(lambda self: get(self.msg))
+
+    def noted(self):
+        self.reads.add(("msg", self.msg.id))
+        return get(self.msg)
+
+    return property(noted)
+
+
+for _field in (*Message.__dataclass_fields__, "when", "terminal", "answers", "has_tools"):
+    setattr(WatchedMessage, _field, _watched_field(_field))
+
+
+class WatchedLatest:
+    """`Store.latest` as read: `finished` depends on the finish of every assistant."""
+
+    __slots__ = ("latest", "store")
+
+    def __init__(self, latest, store: WatchedStore):
+        self.latest, self.store = latest, store
+
+    def _one(self, m):
+        return None if m is None else WatchedMessage(m, self.store.reads)
+
+    @property
+    def user(self):
+        return self._one(self.latest.user)
+
+    @property
+    def assistant(self):
+        return self._one(self.latest.assistant)
+
+    @property
+    def finished(self):
+        self.store.reads.update(("msg", m.id) for m in self.store.store.messages if m.role == ASSISTANT)
+        return self._one(self.latest.finished)
 
 
 class Slots:
@@ -250,9 +340,14 @@ def written(a: World, b: World) -> frozenset:
         out.update(("fiber", g.name) for f, g in zip(a.fibers, b.fibers, strict=False) if f is not g and f != g)
         if len(a.fibers) != len(b.fibers):
             out.add(("fibers",))
-    for name in ("clock", "labels", "turns"):
+    for name in ("clock", "labels"):
         if getattr(a, name) != getattr(b, name):
             out.add((name,))
+    if a.turns is not b.turns and a.turns != b.turns:
+        old, new = {t.run: t for t in a.turns}, {t.run: t for t in b.turns}
+        out.update(("turn", r) for r in old.keys() | new.keys() if old.get(r) != new.get(r))
+        if [t.run for t in b.turns] != [t.run for t in a.turns if t.run in new]:
+            out.add(("turns",))  # a turn was opened: it goes last
     if a.sent is not b.sent:
         out.update(("sent", p) for p in b.sent ^ a.sent)
     return frozenset(out)

@@ -7,7 +7,9 @@ returned as flags, so that the world decides whether they happen in the same ato
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+
+from turnproof.model.values import replace, value
 
 IDLE = "Idle"
 RUNNING = "Running"
@@ -15,7 +17,7 @@ SHELL = "Shell"
 SHELL_THEN_RUN = "ShellThenRun"
 
 
-@dataclass(frozen=True)
+@value
 class RunnerState:
     """`Idle | Running(run) | Shell(shell) | ShellThenRun(shell, pending run)`.
 

@@ -10,9 +10,10 @@ mid-turn" from "sorted later".
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from turnproof.model.ids import Created, Id
+from turnproof.model.values import replace, value
 
 USER = "user"
 ASSISTANT = "assistant"
@@ -20,7 +21,7 @@ TOOL_CALLS = "tool-calls"
 STOP = "stop"
 
 
-@dataclass(frozen=True)
+@value
 class ToolPart:
     """A tool part of an assistant message: pending -> running -> completed | error."""
 
@@ -28,7 +29,7 @@ class ToolPart:
     status: str
 
 
-@dataclass(frozen=True)
+@value
 class Message:
     """A user or assistant message, with the fields the turn machinery reads."""
 
@@ -77,7 +78,7 @@ class Latest:
     finished: Message | None
 
 
-@dataclass(frozen=True)
+@value
 class Store:
     """Messages of one session, sorted by id, plus the write counter."""
 

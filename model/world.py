@@ -6,15 +6,16 @@ next lives in `model/fibers.py`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import field
 
 from turnproof.model import ids
 from turnproof.model.ids import Created, Id, ServerClock
 from turnproof.model.runner import RunnerState
 from turnproof.model.store import Message, Store
+from turnproof.model.values import replace, value
 
 
-@dataclass(frozen=True)
+@value
 class Run:
     """A run handle: the forked prompt loop and its `done` Deferred.
 
@@ -29,7 +30,7 @@ class Run:
     result: str | None = None  # label of what its waiters get: the newest non-user message
 
 
-@dataclass(frozen=True)
+@value
 class Turn:
     """Ghost record of an open turn, for the specs: run `run` answering `user` since write `since`."""
 
@@ -38,7 +39,7 @@ class Turn:
     since: int
 
 
-@dataclass(frozen=True)
+@value
 class Fiber:
     """A fiber: its name (the schedule's letter), kind, program counter and the locals it keeps."""
 
@@ -68,7 +69,7 @@ class Fiber:
         return self.pc == "end"
 
 
-@dataclass(frozen=True)
+@value
 class World:
     store: Store = field(default_factory=Store)
     runners: tuple[RunnerState, ...] = ()  # every Runner ever made; index is its identity

@@ -174,8 +174,8 @@ def no_silent_drop(w: World) -> Violation | None:
 STORE = ("messages", "msg")  # the footprint kinds of the message store's contents
 
 PROPERTIES: tuple[Property, ...] = (
-    Property("turn-binding", "always", turn_binding.__doc__, turn_binding, STORE + ("turns",)),
-    Property("turn-serialization", "always", turn_serialization.__doc__, turn_serialization, STORE + ("turns",)),
+    Property("turn-binding", "always", turn_binding.__doc__, turn_binding, STORE + ("turns", "turn")),
+    Property("turn-serialization", "always", turn_serialization.__doc__, turn_serialization, STORE + ("turns", "turn")),
     Property("no-terminal-siblings", "always", no_terminal_siblings.__doc__, no_terminal_siblings, STORE),
     Property("tool-followup", "at_rest", tool_followup.__doc__, tool_followup),
     Property("prompt-answered", "at_rest", prompt_answered.__doc__, prompt_answered),

@@ -94,21 +94,29 @@ class Event:
         self.fiber, self.reads, self.writes, self.hb = fiber, reads, writes, hb
 
 
-def dpor_search(system: System, properties: tuple[Property, ...], progress=None) -> Result:
+def dpor_search(
+    system: System, properties: tuple[Property, ...], progress=None, *, until: frozenset[str] = frozenset()
+) -> Result:
     """Explore a reduced but sufficient part of the bounded space; see the module docstring.
-    `progress(stats, depth)` is called now and then, as bfs does."""
+    `progress(stats, depth)` is called now and then, as bfs does. `until`: stop as soon as every
+    property named there is violated (the verdict is then known; the statistics cover what was
+    explored, and `search["stopped"]` says so)."""
     started = time.perf_counter()
     try:
-        result = _Search(system, properties, True, progress, started).run()
+        result = _Search(system, properties, True, progress, started, until).run()
     except _Cycle:
-        result = _Search(system, properties, False, progress, started).run()
+        result = _Search(system, properties, False, progress, started, until).run()
     result.stats.seconds = time.perf_counter() - started
     return result
 
 
 class _Search:
-    def __init__(self, system: System, properties: tuple[Property, ...], reduce: bool, progress, started: float):
+    def __init__(
+        self, system: System, properties: tuple[Property, ...], reduce: bool, progress, started: float, until=()
+    ):
         self.system, self.reduce, self.progress, self.started = system, reduce, progress, started
+        self.until = until
+        self.stopped = False
         self.result = Result(system, properties, strategy="dpor")
         always = [p for p in properties if p.when == "always"]
         bound = getattr(system, "bound_reads", None)  # what deciding "past the bound" reads
@@ -194,6 +202,9 @@ class _Search:
         undo: list[list[tuple[str, int | None]]] = []
         on_path = {init}
         while frames:
+            if self.until and self.until <= res.findings.keys():
+                self.stopped = True
+                break
             w = frames[-1]
             node = self.nodes[w]
             if not node.todo:
@@ -344,7 +355,10 @@ class _Search:
             w = self.first(f.prop, depth)
             res.findings[name] = Finding(f.prop, f.prop.check(w), path_to(parents, w))
         live = [p for p in res.properties if p.when == "liveness"]
-        if live and stats.cut:  # else every execution ends at rest within the bound: no loop runs for ever
+        if live and self.stopped:
+            for p in live:
+                res.unjudged[p.name] = "not judged by dpor: the search stopped once the other properties were violated"
+        elif live and stats.cut:  # else every execution ends at rest within the bound: no loop runs for ever
             lassos = Lassos(self.system)
             for w in depth:
                 lassos.seen(w)
@@ -369,6 +383,7 @@ class _Search:
             "summary_races": c["summary_races"],  # races with the events below a world met again
             "added": c["added"],  # steps a race made go first too
             "restarted_without_reduction": not self.reduce,  # the space had a cycle
+            "stopped": self.stopped,  # ended once every property asked for was violated
         }
 
     def shortest(self) -> tuple[dict, dict]:
@@ -381,7 +396,7 @@ class _Search:
             w = queue.popleft()
             node = self.nodes[w]
             for f, m in node.moves.items():
-                if f in node.chosen and not m.cut and m.nxt not in depth:
+                if f in node.chosen and not m.cut and m.nxt not in depth and m.nxt in self.nodes:
                     parents[m.nxt] = (w, m.step)
                     depth[m.nxt] = depth[w] + 1
                     queue.append(m.nxt)

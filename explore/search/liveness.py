@@ -11,13 +11,14 @@ reported as prefix + cycle.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import networkx as nx
 from turnproof.explore.search.fingerprint import digest
 from turnproof.explore.search.result import Finding, Observer
 from turnproof.explore.search.trace import Trace, path_to, replay_path
 from turnproof.model.store import ASSISTANT, Message
+from turnproof.model.values import field_names
 from turnproof.model.world import World
 from turnproof.specs.properties import Violation
 
@@ -43,34 +44,50 @@ def abstract(w: World, system, keep: int = KEEP) -> tuple:
             seq_rank[m.seq],
             made_rank[m.id],
             _when(m.id, now, horizon, cap),
-            m.role,
-            m.label if m.role != ASSISTANT else "A",
             rank.get(m.parent),
-            m.finish,
-            m.completed,
-            m.error,
-            m.tools,
-            m.asks,
-            m.source,
-            m.synthetic,
-            m.no_reply,
+            _once(m, _kept),
         )
         for m in kept
     )
     fibers = tuple(
-        replace(
-            f,
-            msg=_place(f.msg, rank, kept, now, horizon, cap),
-            user=rank.get(f.user),
-            seen=(),
-            result=_result(f.result),
-            created=f.created and sum(1 for m in made if m.created < f.created),
+        (
+            _once(f, _fiber_own),
+            _place(f.msg, rank, kept, now, horizon, cap),
+            rank.get(f.user),
+            f.created and sum(1 for m in made if m.created < f.created),
         )
         for f in w.fibers
     )
-    runs = tuple(replace(r, result=_result(r.result)) for r in w.runs)
+    runs = tuple(_once(r, lambda r: _fields(r, result=_result(r.result))) for r in w.runs)
     turns = tuple((t.run, rank[t.user], sum(1 for m in order if m.seq < t.since)) for t in w.turns)
     return (msgs, w.runners, w.homes, w.maps, runs, fibers, turns, sc.server.jump_ahead(w.clock), w.sent)
+
+
+def _kept(m: Message) -> tuple:
+    """What the abstraction keeps of a message as it is (an assistant's label is cosmetic)."""
+    label = m.label if m.role != ASSISTANT else "A"
+    return (m.role, label, m.finish, m.completed, m.error, m.tools, m.asks, m.source, m.synthetic, m.no_reply)
+
+
+def _once(value, make) -> tuple:
+    """`make(value)`, kept with the value (shared by every world that holds it; see model/values)."""
+    d = value.__dict__
+    a = d.get("_abs")
+    if a is None:
+        a = d["_abs"] = make(value)
+    return a
+
+
+def _fields(value, **changes) -> tuple:
+    """The field values of a model value, some replaced: a plain tuple, cheaper than a new value."""
+    d = value.__dict__
+    return tuple([changes[n] if n in changes else d[n] for n in field_names(value.__class__)])
+
+
+def _fiber_own(f) -> tuple:
+    """A fiber without its ids and creation time (ranked per world by `abstract`), what it last
+    sent to the model forgotten, its result by kind."""
+    return _fields(f, msg=None, user=None, seen=(), result=_result(f.result), created=None)
 
 
 def abstract_key(w: World, system) -> int:

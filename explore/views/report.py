@@ -162,6 +162,8 @@ def text(res: Result) -> str:
         if res.strategy in ("dpor", "sleep") and res.search:
             enabled = s.transitions + res.search["pruned"]
             how = f" ({res.strategy}: {res.search['pruned']} of {enabled} enabled steps pruned)"
+            if res.search.get("stopped"):
+                how += ", stopped once every property was violated"
         lines.append(
             f"explored {s.states} states, {s.transitions} transitions{how}, max depth {s.max_depth}, "
             f"{s.quiescent} quiescent, in {s.seconds:.2f}s"
