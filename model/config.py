@@ -33,9 +33,17 @@ KNOBS: dict[str, tuple[str, ...]] = {
     # How the loop picks the newest user and assistant: by id (which a client may mint on its
     # own clock), or by the time.created the server stamps when it writes the message.
     "order": ("id", "created"),
+    # Which turn engine the clients' prompt requests reach (opencode 1.18.34 has both): the legacy
+    # SessionPrompt loop and runner, or the V2 session input inbox drained by SessionRunner
+    # (POST /api/session/:id/prompt; model/inbox.py). v1.15.4 has only the first.
+    "engine": ("legacy", "inbox"),
+    # inbox only: the follow-up setting of the user's client, the `delivery` its prompts carry:
+    # steer the running turn at its next step, or wait in the queue until the turn has settled.
+    "delivery": ("steer", "queue"),
 }
 
-ROUTES = ("prompt", "prompt_async", "shell", "abort")
+ROUTES = ("prompt", "prompt_async", "shell", "abort", "v2", "interrupt")
+DELIVERIES = ("", "steer", "queue", "none")  # a prompt's own delivery: "" the design's, "none" absent
 ID_SOURCES = ("server", "client", "after-all")
 CLIENTS = ("web", "tui", "plugin", "sdk")
 GRANULARITIES = ("await", "effect")
@@ -54,6 +62,8 @@ class Design:
     runner_map: str = "per-instance"
     exit: str = "id-order"
     order: str = "id"
+    engine: str = "legacy"
+    delivery: str = "steer"
 
 
 @dataclass(frozen=True)
@@ -78,6 +88,8 @@ class Prompt:
     no_reply: bool = False  # noReply: true -- write the message as context, start no loop
     id: str = "server"  # who mints the message id: "server", "client" (its clock), "after-all"
     clock: float = 0  # id = "client": the client clock's offset from the server's, in ticks
+    delivery: str = ""  # V2: "" the design's follow-up setting, "steer", "queue", "none" (field absent)
+    resume: bool = True  # V2: resume = false admits the input without waking the drain
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,8 @@ def step(design: Design, scenario: Scenario, w: World, f: Fiber) -> tuple[Step, 
         _run_step(tx)
     else:
         route = scenario.prompt(f.prompt).route
-        {"shell": _shell_step, "abort": _abort_step}.get(route, _prompt_step)(tx)
+        # a V2 request on the legacy engine: what the web app's V1 adapter sends (prompt_async, abort)
+        {"shell": _shell_step, "abort": _abort_step, "interrupt": _abort_step}.get(route, _prompt_step)(tx)
     return tx.done()
 
 
@@ -179,7 +180,8 @@ def _write_user(tx: Tx) -> None:
 def _prompt_step(tx: Tx) -> None:
     f, p = tx.f, tx.scenario.prompt(tx.f.prompt)
     if f.pc == "send":
-        tx.say(f"route.{p.route}", f"{p.client} client sends {p.name} by {p.route}")
+        route = "prompt_async" if p.route == "v2" else p.route
+        tx.say(f"route.{route}", f"{p.client} client sends {p.name} by {route}")
         tx.w = tx.w.mark_sent(p.name)
         if p.no_reply:
             _write_user(tx)

@@ -6,7 +6,8 @@ assistant label counter; ("runner", i) one Runner's ref; ("runners",) how many R
 ("home", i) the instance that made Runner i; ("map", instance) the session's entry in one runner
 map; ("run", rid) one run handle; ("runs",) how many runs exist; ("fiber", name) one fiber's
 program counter and locals; ("fibers",) the fiber list's length and order; ("turns",) the open
-turns (a ghost for the specs); ("sent", prompt) whether the server accepted that prompt.
+turns (a ghost for the specs); ("sent", prompt) whether the server accepted that prompt;
+("inbox",) the V2 engine's session_input rows, event seq and coordinator entry, as one location.
 
 Reads are recorded while the step runs, on a `Watched` view of the world: each accessor the
 fiber programs use notes what it reads, and what a step overwrites counts as read too (so a
@@ -60,6 +61,7 @@ _NOTES: dict[str, Callable[..., list[Loc]]] = {
     "mark_sent": lambda w, prompt: [("sent", prompt)],
     "open_turn": lambda w, turn: [("turns",)],
     "close_turn": lambda w, run: [("turns",)],
+    "set_inbox": lambda w, inbox: [("inbox",)],
 }
 
 
@@ -112,6 +114,11 @@ class Watched:
     def turns(self) -> tuple:
         self.reads.add(("turns",))
         return self.world.turns
+
+    @property
+    def inbox(self):
+        self.reads.add(("inbox",))
+        return self.world.inbox
 
 
 class WatchedStore:
@@ -237,7 +244,7 @@ def written(a: World, b: World) -> frozenset:
         out.update(("fiber", g.name) for f, g in zip(a.fibers, b.fibers, strict=False) if f is not g and f != g)
         if len(a.fibers) != len(b.fibers):
             out.add(("fibers",))
-    for name in ("clock", "labels", "turns"):
+    for name in ("clock", "labels", "turns", "inbox"):
         if getattr(a, name) != getattr(b, name):
             out.add((name,))
     if a.sent is not b.sent:

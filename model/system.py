@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from turnproof.model.config import Design, Scenario
-from turnproof.model.fibers import Step, enabled, step
+from turnproof.model.fibers import Step, enabled
 from turnproof.model.footprint import Footprint, Watched, written
+from turnproof.model.inbox import step  # the design's engine: legacy steps, or the V2 inbox's
+from turnproof.model.session_input import Inbox
 from turnproof.model.world import Fiber, World
 
 BOUND = ("bound",)  # pseudo-location: a step past the bound writes it, every step reads it
@@ -26,7 +28,9 @@ class System:
         fibers = tuple(
             Fiber(p.name, "client", "send", prompt=p.name, instance=p.instance) for p in self.scenario.prompts
         )
-        return World(maps=(None,) * self.scenario.instances, fibers=fibers)
+        return World(
+            maps=(None,) * self.scenario.instances, fibers=fibers, inbox=Inbox(on=self.design.engine == "inbox")
+        )
 
     def enabled(self, w: World) -> list[Fiber]:
         return [f for f in w.fibers if enabled(self.scenario, w, f)]

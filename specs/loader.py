@@ -11,7 +11,17 @@ import re
 import tomllib
 from pathlib import Path
 
-from turnproof.model.config import CLIENTS, GRANULARITIES, ID_SOURCES, KNOBS, ROUTES, Design, Prompt, Scenario
+from turnproof.model.config import (
+    CLIENTS,
+    DELIVERIES,
+    GRANULARITIES,
+    ID_SOURCES,
+    KNOBS,
+    ROUTES,
+    Design,
+    Prompt,
+    Scenario,
+)
 
 HERE = Path(__file__).parent
 DESIGNS = HERE / "designs"
@@ -105,7 +115,8 @@ def load_scenario(ref: str) -> Scenario:
 def _prompt(path: Path, at: str, item, before: list[Prompt]) -> Prompt:
     if not isinstance(item, dict):
         raise InputError(f"{path}: {at[:-1]}: expected a table")
-    _only(path, at, item, ("name", "client", "route", "tools", "instance", "after", "no_reply", "id", "clock"))
+    fields = ("name", "client", "route", "tools", "instance", "after", "no_reply", "id", "clock", "delivery", "resume")
+    _only(path, at, item, fields)
     if "name" not in item:
         raise InputError(f"{path}: {at}name: missing (a short name such as U1)")
     name = _str(path, at + "name", item["name"])
@@ -115,13 +126,14 @@ def _prompt(path: Path, at: str, item, before: list[Prompt]) -> Prompt:
         raise InputError(f"{path}: {at}name: {name!r} is used twice")
     route = _str(path, at + "route", item.get("route", "prompt_async"), ROUTES)
     tools = _int(path, at + "tools", item.get("tools", 0), 0, 5)
-    if tools and route in ("shell", "abort"):
+    if tools and route in ("shell", "abort", "interrupt"):
         raise InputError(f"{path}: {at}tools: a {route} request calls no model, so tools must be 0")
     no_reply = item.get("no_reply", False)
     if not isinstance(no_reply, bool):
         raise InputError(f"{path}: {at}no_reply: expected true or false")
     if no_reply and (route not in ("prompt", "prompt_async") or tools):
         raise InputError(f"{path}: {at}no_reply: only a prompt or prompt_async with tools = 0 can be noReply")
+    delivery, resume = _v2_fields(path, at, item, route)
     id_source = _str(path, at + "id", item.get("id", "server"), ID_SOURCES)
     clock = _clock(path, at + "clock", item.get("clock", "equal"))
     if "clock" in item and id_source != "client":
@@ -144,7 +156,21 @@ def _prompt(path: Path, at: str, item, before: list[Prompt]) -> Prompt:
         no_reply=no_reply,
         id=id_source,
         clock=clock,
+        delivery=delivery,
+        resume=resume,
     )
+
+
+def _v2_fields(path: Path, at: str, item: dict, route: str) -> tuple[str, bool]:
+    """`delivery` and `resume`: fields of the V2 prompt route (POST /api/session/:id/prompt) only."""
+    for key in ("delivery", "resume"):
+        if key in item and route != "v2":
+            raise InputError(f'{path}: {at}{key}: only a prompt with route = "v2" carries {key}')
+    delivery = _str(path, at + "delivery", item.get("delivery", ""), DELIVERIES)
+    resume = item.get("resume", True)
+    if not isinstance(resume, bool):
+        raise InputError(f"{path}: {at}resume: expected true or false")
+    return delivery, resume
 
 
 CLOCKS = {"equal": 0, "behind": -1, "ahead": math.inf}

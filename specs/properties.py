@@ -131,3 +131,26 @@ PROPERTIES: tuple[Property, ...] = (
         "on it, in which a loop keeps writing assistants.",
     ),
 )
+
+
+def _engine_aware(p: Property) -> Property:
+    """The same property, judged on a V2 inbox world by its seq-based statement (specs/inbox.py)."""
+    from dataclasses import replace
+
+    from turnproof.specs import inbox
+
+    v2, legacy = inbox.CHECKS.get(p.name), p.check
+    if v2 is None or legacy is None:
+        return p
+
+    def check(w: World) -> Violation | None:
+        if w.inbox.on:
+            found = v2(w)
+            return Violation(*found) if found else None
+        return legacy(w)
+
+    check.__doc__ = legacy.__doc__
+    return replace(p, check=check)
+
+
+PROPERTIES = tuple(_engine_aware(p) for p in PROPERTIES)

@@ -21,6 +21,7 @@ from turnproof.model.store import ASSISTANT, Message
 from turnproof.model.world import World
 from turnproof.specs.properties import Violation
 
+PROGRESS = ("loop.assistant", "v2.assistant")  # a loop (or a V2 drain) writes a new assistant
 KEEP = 1  # terminal replies kept per parent by the abstraction (enough for what comes next)
 
 
@@ -56,7 +57,7 @@ def abstract(w: World, system, keep: int = KEEP) -> tuple:
     )
     runs = tuple(replace(r, result=_result(r.result)) for r in w.runs)
     turns = tuple((t.run, rank[t.user], sum(1 for m in order if m.seq < t.since)) for t in w.turns)
-    return (msgs, w.runners, w.homes, w.maps, runs, fibers, turns, w.sent)
+    return (msgs, w.runners, w.homes, w.maps, runs, fibers, turns, w.sent, w.inbox.abstract())
 
 
 def abstract_key(w: World, system) -> int:
@@ -151,7 +152,7 @@ class Lassos(Observer):
             self._remember(a, self.key(w) if self.key else w, (f.name for f in self.system.enabled(w)))
 
     def edge(self, w: World, step, nxt: World, depths=None) -> None:
-        progress = step.fiber.startswith("r") and any(e.ref == "loop.assistant" for e in step.events)
+        progress = step.fiber.startswith("r") and any(e.ref in PROGRESS for e in step.events)
         self._add(self.alpha(w), self.alpha(nxt), step.fiber, progress)
 
     def note(self, ident, key, enabled) -> int:
