@@ -298,7 +298,7 @@ def review(ctx: click.Context) -> None:
     graphs) into --out [default: out/review], and exits 1 if any design violates a property.
     Without --designs or --scenarios, every built-in one is reviewed.
     """
-    from turnproof.cli.review import markdown, matrix_text, review_json, summary
+    from turnproof.cli.review import changes, changes_text, markdown, matrix_text, review_json, summary
     from turnproof.cli.review import review as run_review
 
     opts = _lists(ctx.args, {"--designs", "--scenarios", "--out", "--json"})
@@ -316,6 +316,10 @@ def review(ctx: click.Context) -> None:
         click.echo(matrix_text(cells))
         click.echo("")
         click.echo("\n".join(summary(cells)))
+        table = changes_text(changes(cells))
+        if table:
+            click.echo("")
+            click.echo("\n".join(table))
         click.echo(f"report written to {report}")
     sys.exit(1 if doc["verdict"] == "violated" else 0)
 

@@ -22,7 +22,11 @@ class Span:
 
 
 _TABLE = [
-    ("v2.route.prompt", "v2.session.prompt", "POST /api/session/:sessionID/prompt -> V2Session.prompt, delivery ?? steer"),
+    (
+        "v2.route.prompt",
+        "v2.session.prompt",
+        "POST /api/session/:sessionID/prompt -> V2Session.prompt (delivery ?? steer)",
+    ),
     ("v2.admit", "SessionInput.admit", "publish session.next.prompt.admitted; projectAdmitted inserts the row"),
     ("v2.wake", "SessionRunCoordinator.wake", "entry exists -> pendingWake = true; else a new entry forks drain"),
     ("v2.drain.start", "SessionRunner.run", "hasPending(steer), then hasPending(queue); nothing and not force: return"),
@@ -36,7 +40,11 @@ _TABLE = [
     ("v2.queue_next", "SessionRunner.run", "outer loop: hasPending(queue) -> runTurn(mode queue)"),
     ("v2.drain.exit", "SessionRunCoordinator", "drain exit: pendingWake -> drain again; else delete the entry"),
     ("v2.route.interrupt", "V2Session.interrupt", "POST /api/session/:id/interrupt -> SessionRunCoordinator.interrupt"),
-    ("v2.interrupted", "SessionRunner.runTurn", "interrupted: unsettled tools failed; assistant 'Provider turn interrupted'"),
+    (
+        "v2.interrupted",
+        "SessionRunner.runTurn",
+        "interrupt: unsettled tools failed, the assistant failed",
+    ),
     ("v2.interrupt.done", "SessionRunCoordinator.interrupt", "Fiber.interrupt(owner) returns once the drain stopped"),
 ]
 

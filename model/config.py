@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 KNOBS: dict[str, tuple[str, ...]] = {
     # How the loop picks the parent of the assistant it creates: re-resolve lastUser every
     # iteration, or keep the user that opened the turn through its tool round-trips.
-    "binding": ("iteration", "turn"),
+    # "pinned" is PR #28488 (unmerged): pin the loop's first lastUser, exit on it, then re-pin the
+    # next unanswered user inside the same loop.
+    "binding": ("iteration", "turn", "pinned"),
     # What the per-session guard covers: only entry into the loop (the user message is written
     # before it), or the whole turn (the user message is written inside the guarded work).
     "guard": ("entry", "turn"),
@@ -64,6 +66,8 @@ class Design:
     order: str = "id"
     engine: str = "legacy"
     delivery: str = "steer"
+    base: str = field(default="", compare=False)  # the design this one changes (review's change table)
+    change: str = field(default="", compare=False)  # the upstream change it models, e.g. "87c33b3 (v1.17.7)"
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,10 @@ def turn_serialization(w: World) -> Found:
         for m in history(w):
             if m.role == USER and m.seq >= t.since and not m.no_reply:
                 u = w.store.get(t.user)
-                return (f"{m.label}{_how(w, m)} was promoted while r{t.run}'s turn for {u.label} was open", (m.id, t.user))
+                return (
+                    f"{m.label}{_how(w, m)} was promoted while r{t.run}'s turn for {u.label} was open",
+                    (m.id, t.user),
+                )
     return None
 
 

@@ -86,10 +86,13 @@ def _int(path: Path, field: str, value, lo: int, hi: int) -> int:
 def load_design(ref: str) -> Design:
     path = resolve("design", ref)
     data = _read(path)
-    _only(path, "", data, ("description",) + tuple(KNOBS))
+    _only(path, "", data, ("description", "base", "change") + tuple(KNOBS))
     knobs = {k: _str(path, k, data[k], KNOBS[k]) for k in KNOBS if k in data}
     desc = _str(path, "description", data.get("description", ""))
-    return Design(path.stem, desc, path=str(path), **knobs)
+    base, change = _str(path, "base", data.get("base", "")), _str(path, "change", data.get("change", ""))
+    if base and not change:
+        raise InputError(f"{path}: change: a design with a base names the upstream change it models")
+    return Design(path.stem, desc, path=str(path), base=base, change=change, **knobs)
 
 
 def load_scenario(ref: str) -> Scenario:
