@@ -724,6 +724,10 @@ def conform(
     model's. `design` and `scenario` are loaded turnproof objects (specs.loader)."""
     from turnproof.conform.server import OpencodeServer, fetch_binary
 
+    if design.engine == "inbox":  # the V2 route of 1.18.34: conform/inbox.py drives it
+        from turnproof.conform.inbox import conform as conform_inbox
+
+        return conform_inbox(design, scenario, schedule, version, runs, timeout, binary)
     if runs < 1:
         raise HarnessError(f"--runs: {runs}: expected at least 1")
     check_design(design)
