@@ -11,7 +11,7 @@ from turnproof.explore.views.report import result_json, write_graphs
 from turnproof.model.config import Design, Scenario
 from turnproof.model.source import TAG
 from turnproof.model.system import System
-from turnproof.specs.inbox import promised
+from turnproof.specs.inbox import NOT_PROMISED_BY_STEER, promised
 from turnproof.specs.properties import PROPERTIES
 
 
@@ -51,15 +51,6 @@ def _mark(cell: Cell, prop: str) -> str:
     return mark if promised(cell.design, prop) else f"({mark})"
 
 
-def _broken(cells: list[Cell]) -> str:
-    """Where a design violates properties: promised ones plainly, others marked as given up."""
-    parts = []
-    for c in cells:
-        names = [n if promised(c.design, n) else f"{n} (not promised)" for n in _violated(c)]
-        parts.append(f"{c.scenario.name} ({', '.join(names)})")
-    return "; ".join(parts)
-
-
 def matrix_text(cells: list[Cell]) -> str:
     names = [p.name for p in PROPERTIES]
     width = max(len(f"{c.design.name} × {c.scenario.name}") for c in cells)
@@ -76,11 +67,29 @@ def summary(cells: list[Cell]) -> list[str]:
     """One line per design: holds everywhere, or what it violates where."""
     out = []
     for d in dict.fromkeys(c.design.name for c in cells):
-        bad = [c for c in cells if c.design.name == d and c.result.findings]
+        mine = [c for c in cells if c.design.name == d]
+        bad = [c for c in mine if any(promised(c.design, n) for n in _violated(c))]
+        given_up = {
+            n: sum(n in c.result.findings for c in mine)
+            for n in NOT_PROMISED_BY_STEER
+            if not promised(mine[0].design, n)
+        }
         if not bad:
-            out.append(f"{d}: holds on every scenario reviewed")
+            line = (
+                f"{d}: holds on every scenario reviewed"
+                if not given_up
+                else f"{d}: keeps every promise on every scenario reviewed"
+            )
         else:
-            out.append(f"{d}: violated on {_broken(bad)}")
+            where = "; ".join(
+                f"{c.scenario.name} ({', '.join(n for n in _violated(c) if promised(c.design, n))})" for c in bad
+            )
+            line = f"{d}: {'breaks a promise' if given_up else 'violated'} on {where}"
+        if given_up:
+            line += "; gives up, as steer does: " + ", ".join(
+                f"{n} ({k} of {len(mine)} scenarios)" for n, k in given_up.items()
+            )
+        out.append(line)
     return out
 
 
@@ -92,7 +101,8 @@ class Change:
     base: str
     fixed: tuple[str, ...]  # violated by the base somewhere, by this design nowhere
     narrowed: tuple[str, ...]  # violated by both, on fewer scenarios here ("name (a→b)")
-    broken: tuple[str, ...]  # still violated, on as many scenarios or more
+    broken: tuple[str, ...]  # still violated, on as many scenarios
+    widened: tuple[str, ...]  # violated by both, on more scenarios here ("name (a→b)")
     new: tuple[str, ...]  # violated here, by the base nowhere
 
 
@@ -104,7 +114,7 @@ def changes(cells: list[Cell]) -> list[Change]:
         scenarios = [c.scenario.name for c in cells if c.design == d and (d.base, c.scenario.name) in by]
         if not d.base or not scenarios:
             continue
-        fixed, narrowed, broken, new = [], [], [], []
+        fixed, narrowed, broken, widened, new = [], [], [], [], []
         for p in PROPERTIES:
             was = sum(p.name in by[(d.base, s)].result.findings for s in scenarios)
             now = sum(p.name in by[(d.name, s)].result.findings for s in scenarios)
@@ -115,9 +125,11 @@ def changes(cells: list[Cell]) -> list[Change]:
                 new.append(f"{name} ({now})")
             elif now and now < was:
                 narrowed.append(f"{name} ({was}→{now})")
+            elif now and now > was:
+                widened.append(f"{name} ({was}→{now})")
             elif now:
                 broken.append(f"{name} ({now})")
-        out.append(Change(d, d.base, tuple(fixed), tuple(narrowed), tuple(broken), tuple(new)))
+        out.append(Change(d, d.base, *map(tuple, (fixed, narrowed, broken, widened, new))))
     return out
 
 
@@ -164,10 +176,15 @@ def markdown(cells: list[Cell]) -> str:
         )
     found = changes(cells)
     if found:
-        lines += ["", "## Change by change", "", "| design | change | fixed | narrowed | still broken | newly broken |"]
-        lines.append("|---|---|---|---|---|---|")
+        lines += [
+            "",
+            "## Change by change",
+            "",
+            "| design | change | fixed | narrowed | still broken | widened | newly broken |",
+        ]
+        lines.append("|---|---|---|---|---|---|---|")
         for c in found:
-            cols = [", ".join(x) or "—" for x in (c.fixed, c.narrowed, c.broken, c.new)]
+            cols = [", ".join(x) or "—" for x in (c.fixed, c.narrowed, c.broken, c.widened, c.new)]
             lines.append(f"| {c.design.name} (from {c.base}) | {c.design.change} | " + " | ".join(cols) + " |")
     lines += ["", "## Violations", ""]
     for c in cells:
@@ -199,6 +216,7 @@ def review_json(cells: list[Cell]) -> dict:
                 "fixed": list(c.fixed),
                 "narrowed": list(c.narrowed),
                 "still_broken": list(c.broken),
+                "widened": list(c.widened),
                 "newly_broken": list(c.new),
             }
             for c in changes(cells)

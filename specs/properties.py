@@ -150,7 +150,8 @@ def _engine_aware(p: Property) -> Property:
         return legacy(w)
 
     check.__doc__ = legacy.__doc__
-    return replace(p, check=check)
+    # it reads which engine the world runs, and the V2 statements read the inbox rows too
+    return replace(p, check=check, reads=None if p.reads is None else p.reads + ("inbox",))
 
 
 PROPERTIES = tuple(_engine_aware(p) for p in PROPERTIES)
