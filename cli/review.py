@@ -144,6 +144,7 @@ def changes_text(found: list[Change]) -> list[str]:
             ("fixed", c.fixed),
             ("narrowed", c.narrowed),
             ("still broken", c.broken),
+            ("widened", c.widened),
             ("newly broken", c.new),
         ):
             if names:
