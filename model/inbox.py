@@ -124,7 +124,6 @@ def _drain_step(tx: Tx) -> None:
         msg = tx.w.store.get(f.msg)
         tools = tuple(replace(p, status="completed") for p in msg.tools)
         tx.w = tx.w.update_message(f.msg, tools=tools, finish=TOOL_CALLS, completed=True)
-        tx.w = tx.w.set_inbox(tx.w.inbox.tick())
         tx.say("v2.tool_result", f"tool settles; step ended: {msg.label} finish=tool-calls, needs continuation")
         tx.goto("next")
     elif f.pc == "next":
@@ -180,7 +179,6 @@ def _first_content(tx: Tx) -> None:
     tx.w, mid = tx.w.mint()
     tx.w, label = tx.w.next_label()
     tx.w = tx.w.write(Message(mid, tx.w.store.writes, ASSISTANT, label, source=tx.f.name))
-    tx.w = tx.w.set_inbox(tx.w.inbox.tick())
     tx.say("v2.assistant", f"first content: writes assistant {label} (no parentID; its place is its seq)")
     tx.goto("stream", msg=mid)
 
@@ -195,7 +193,6 @@ def _stream(tx: Tx) -> None:
         tx.goto("tool", msg=mid)
         return
     tx.w = tx.w.update_message(mid, finish=STOP, completed=True)
-    tx.w = tx.w.set_inbox(tx.w.inbox.tick())
     tx.w = tx.w.close_turn(f.run)
     tx.say("v2.finish", f"model streams text; step ended: {label} finish=stop")
     tx.goto("next", msg=mid)

@@ -1,8 +1,10 @@
 """The V2 engine's server state (opencode 1.18.34): the `session_input` inbox and the drain coordinator.
 
 Plain immutable values; what changes them lives in `model/inbox.py`. `seq` is the session's one
-durable event sequence (`EventV2.latestSequence`): admissions, promotions and steps all take the
-next value from it, so `admitted_seq` and `promoted_seq` say in which order things happened.
+durable event sequence (`EventV2.latestSequence`). In the real log admissions, promotions and every
+step event take the next value; the model counts only admissions and promotions, since nothing it
+decides reads the others (a steer is promoted when its admitted_seq is at most the current seq, which
+step events only raise), and counting them would make every step depend on every admission.
 """
 
 from __future__ import annotations
@@ -57,10 +59,6 @@ class Inbox:
         """`session.next.prompted`: the next seq is both `promoted_seq` and the user row's seq."""
         rows = tuple(replace(r, promoted=self.seq + 1, by=by) if r.name == name else r for r in self.rows)
         return replace(self, rows=rows, seq=self.seq + 1)
-
-    def tick(self) -> Inbox:
-        """Any other durable `session.next.*` event (a step started or ended) takes a seq."""
-        return replace(self, seq=self.seq + 1)
 
     def row(self, name: str) -> Row | None:
         return next((r for r in self.rows if r.name == name), None)
