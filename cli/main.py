@@ -168,6 +168,8 @@ def check(
 
     design = load_design(design_ref)
     scenario = load_scenario(scenario_ref)
+    if export_dir and design.engine == "inbox":
+        raise click.UsageError("--export-session writes legacy opencode exports; a V2 inbox store has no parentID")
     if granularity:
         scenario = replace(scenario, granularity=granularity)
     props = tuple(SHAPES[s] for s in shapes) or PROPERTIES

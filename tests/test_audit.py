@@ -222,6 +222,8 @@ def test_json_rows_and_records(tmp_path):
 def _violating_cases():
     cases = []
     for d in builtin("design"):
+        if load_design(d).engine == "inbox":
+            continue  # a V2 store has no parentID: there is no legacy export of it for audit to read
         for sc in builtin("scenario"):
             cases.append((d, sc))
     return cases
