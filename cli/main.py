@@ -349,7 +349,12 @@ def _lists(args: list[str], known: set[str]) -> dict[str, list[str]]:
 
 
 @main.command()
-@click.option("--design", "design_ref", required=True, help="The design to conform; only v1.15.4's knobs can be.")
+@click.option(
+    "--design",
+    "design_ref",
+    required=True,
+    help="The design to conform: v1.15.4's knobs, or an inbox design (--opencode-version 1.18.34).",
+)
 @click.option("--scenario", "scenario_ref", required=True, help="Built-in scenario name or path.")
 @click.option("--schedule", help="A schedule string or a trace.json [default: the shortest driveable counterexample].")
 @click.option("--opencode-version", "version", default="1.15.4", show_default=True, help="opencode-linux-x64 release.")
