@@ -57,7 +57,8 @@ def abstract(w: World, system, keep: int = KEEP) -> tuple:
     )
     runs = tuple(replace(r, result=_result(r.result)) for r in w.runs)
     turns = tuple((t.run, rank[t.user], sum(1 for m in order if m.seq < t.since)) for t in w.turns)
-    return (msgs, w.runners, w.homes, w.maps, runs, fibers, turns, w.sent, w.inbox.abstract())
+    # `sent` stays last: abstract_key sorts it
+    return (msgs, w.runners, w.homes, w.maps, runs, fibers, turns, w.inbox.abstract(), w.sent)
 
 
 def abstract_key(w: World, system) -> int:

@@ -225,6 +225,8 @@ def trace_doc(res: Result, name: str) -> dict:
     doc = {"design": res.system.design.name, "scenario": res.system.scenario.name, "property": name}
     doc |= {"design_file": _ref(res.system.design), "scenario_file": _ref(res.system.scenario)}
     doc |= {"violation": f.violation.says, "highlight": [show(i) for i in f.violation.nodes]}
+    if res.system.design.engine == "inbox":  # its steps cite the newest bundle, not v1.15.4 lines
+        doc["opencode"] = _opencode(res.system.design)
     return doc | trace_json(f.trace)
 
 
