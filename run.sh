@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One entry point that sets up a fresh machine, then runs turnproof or its tests.
 #   ./run.sh check --design v1.15.4 --scenario tool-race   (any turnproof command)
-#   ./run.sh test                                           (the test suite)
+#   ./run.sh test                                           (the test suite, on every core)
+#   ./run.sh test -m "not slow"                             (its fast tier, for the inner loop)
 set -euo pipefail
 cd "$(dirname "$0")"
 log=$(mktemp -t turnproof-setup.XXXXXX)
@@ -33,6 +34,7 @@ rm -f "$log"
 
 if [ "${1:-}" = "test" ]; then
   shift
-  exec .venv/bin/python -m pytest "$@"
+  # one worker per core (pytest-xdist); arguments given after `test` come later and win (-n 0: one process)
+  exec .venv/bin/python -m pytest -n auto "$@"
 fi
 exec .venv/bin/turnproof "$@"

@@ -20,8 +20,19 @@ Not flagged, because opencode does them on purpose: a compaction hand-over (a us
 (`processor.ts` `blocked`); structured output (the loop breaks on it); assistants with an error
 (aborted, API error: the user saw the turn fail); user messages whose parts are all synthetic
 (noReply context injections, background-task results); task-tool subagents, which live in their
-own child sessions. A session still running (an assistant not completed) gets warnings, not
-violations, for its open tail.
+own child sessions. A session still running gets warnings, not
+violations, for its open tail; "still running" is judged per turn: only the newest assistant
+(by id or by time.created) can be in flight, so an older assistant left without time.completed
+(a run killed or crashed) does not hide a broken tool branch at the end of the session.
+
+Orders. 1.15.4 resolves lastUser, lastAssistant and the exit test by id; later releases read by
+time.created. turn-binding is looked for in both orders and each finding says which order it
+relies on; every pair of messages whose id order and creation order disagree is listed, with
+whether the loop's exit test would misread it. A parentID cycle is an input error, not a finding
+(no opencode session has one): its messages are left out and the session is incomplete. A
+malformed tool part (no state object, an unknown status) is never counted as a tool call: it is
+ignored with a warning, so no finding rests on it (a part that is not an object at all is a
+record that could not be read: the session is incomplete).
 
 One caveat: an abort that lands exactly between a tool round-trip and the next model call leaves
 no trace in the store, so it reads as a tool-followup violation.
@@ -43,6 +54,8 @@ KINDS = {
     "unanswered": "prompt-answered",
 }
 SKEW_MS = 50  # a user id minted this far from its time.created was minted on another clock
+MAX_ORDERS = 10  # order disagreements printed per session (all of them are in the JSON)
+WRAP_MS = 1 << 36  # 1.15.4 ids keep the low 48 bits of ms*4096 (id/id.ts): they wrap every 2^36 ms
 MAX_DRAWN = 80  # messages in a picture; larger sessions are drawn around their violations
 
 
@@ -52,9 +65,10 @@ class Finding:
     says: str
     nodes: tuple[str, ...]  # message ids to mark
     rows: tuple[str, ...] = ()  # one line per message involved: id, role, parent, finish, times
+    order: str = ""  # turn-binding: the order it relies on, "id", "creation" or "id and creation"
 
     def to_json(self, s: Session) -> dict:
-        return {
+        doc = {
             "kind": self.kind,
             "property": KINDS[self.kind],
             "says": self.says,
@@ -62,6 +76,7 @@ class Finding:
                 _msg_json(s.messages[n]) if n in s.messages else {"id": n, "missing": True} for n in self.nodes
             ],
         }
+        return doc | ({"order": self.order} if self.order else {})
 
 
 @dataclass
@@ -71,6 +86,8 @@ class SessionAudit:
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     running: bool = False
+    flying: set[str] = field(default_factory=set)  # the assistants that may still be in flight
+    orders: list[dict] = field(default_factory=list)  # where id order and creation order disagree
     drawn: list[str] = field(default_factory=list)
 
     @property
@@ -133,6 +150,7 @@ class AuditReport:
                     "violations": [v.to_json(a.session) for v in a.violations],
                     "warnings": a.warnings,
                     "notes": a.notes,
+                    "order_disagreements": a.orders,
                     "graphs": a.drawn,
                 }
                 for a in self.audits
@@ -160,6 +178,11 @@ class AuditReport:
                 out.extend(f"      {r}" for r in v.rows)
             for w in a.warnings:
                 out.append(f"  ! {w}")
+            for o in a.orders[:MAX_ORDERS]:
+                out.append(f"  ! order: {o['says']}")
+            if len(a.orders) > MAX_ORDERS:
+                more = len(a.orders) - MAX_ORDERS
+                out.append(f"  ! order: … and {more} more pairs whose id and creation orders disagree")
             if s.more_warnings:
                 out.append(f"  ! … and {s.more_warnings} more warnings")
             for n in a.notes:
@@ -207,15 +230,12 @@ def audit_session(s: Session) -> SessionAudit:
         a.warnings.append(f"{s.file}: session {s.id}: no usable messages")
         return a
     by = s.messages
+    cycle = _cycles(a, msgs)
+    if cycle:
+        msgs = [m for m in msgs if m.id not in cycle]
     users = [m for m in msgs if m.role == "user"]
     assistants = [m for m in msgs if m.role == "assistant"]
-    a.running = any(m.completed is None and m.error is None for m in assistants)
-    if a.running:
-        open_ = [m.id for m in assistants if m.completed is None and m.error is None]
-        a.notes.append(
-            f"assistant {open_[-1]} has no time.completed: the session looks still running "
-            "(its open tail is reported as warnings)"
-        )
+    _in_flight(a, assistants)
     for m in assistants:
         p = by.get(m.parent)
         if p is None:
@@ -223,6 +243,7 @@ def audit_session(s: Session) -> SessionAudit:
         elif p.role != "user":
             a.warnings.append(f"{s.file}: {m.where}: parentID: {m.parent} is an assistant, not a user message")
     _skew(a, users)
+    _orders(a, msgs)
     _siblings(a, assistants)
     _tool_branches(a, msgs, assistants)
     _unanswered(a, users, assistants, msgs)
@@ -232,6 +253,105 @@ def audit_session(s: Session) -> SessionAudit:
             "compaction are told from message fields only"
         )
     return a
+
+
+def _in_flight(a: SessionAudit, assistants: list[Msg]) -> None:
+    """Judge "still running" per turn: only the newest assistant (by id, or by time.created) can
+    be in flight; an older one without time.completed belongs to a run that ended without
+    completing it (killed, crashed, restarted) and is judged as it stands."""
+    open_ = [m for m in assistants if m.completed is None and m.error is None]
+    if not open_:
+        return
+    newest = {assistants[-1].id}
+    dated = [m for m in assistants if m.created is not None]
+    if dated:
+        newest.add(max(dated, key=lambda m: (m.created, m.id)).id)
+    a.flying = {m.id for m in open_ if m.id in newest}
+    a.running = bool(a.flying)
+    if a.running:
+        last = max(a.flying)
+        a.notes.append(
+            f"assistant {last} has no time.completed: the session looks still running "
+            "(its open tail is reported as warnings)"
+        )
+    stale = [m.id for m in open_ if m.id not in a.flying]
+    if stale:
+        shown = ", ".join(stale[:5]) + (f" and {len(stale) - 5} more" if len(stale) > 5 else "")
+        a.notes.append(
+            f"{shown}: no time.completed, but newer assistants follow: not in flight (its run ended without "
+            "completing it), so judged as it stands"
+        )
+
+
+def _cycles(a: SessionAudit, msgs: list[Msg]) -> set[str]:
+    """Messages on a parentID cycle. Decided: an error, not a finding. No opencode session has one
+    (an assistant's parentID names the user message it answers, prompt.ts), so the file is damaged:
+    its members are left out, the session is incomplete (exit 2 unless a violation is found in the
+    rest) and a warning names them."""
+    s = a.session
+    by = s.messages
+    on: set[str] = set()
+    for start in msgs:
+        seen: list[str] = []
+        m = start
+        while m is not None and m.role == "assistant" and m.id not in on:
+            if m.id in seen:
+                loop = seen[seen.index(m.id) :]
+                on.update(loop)
+                s.skipped += len(loop)
+                a.warnings.append(
+                    f"{s.file}: parentID cycle {' -> '.join(loop + [m.id])}: not an opencode message tree "
+                    "(an assistant's parentID names a user message); these messages are left out and the "
+                    "audit is incomplete"
+                )
+                break
+            seen.append(m.id)
+            m = by.get(m.parent) if m.parent else None
+    return on
+
+
+def _orders(a: SessionAudit, msgs: list[Msg]) -> None:
+    """Pairs of messages whose id order disagrees with their time.created order, and whether the
+    loop's exit test (lastUser.id < lastAssistant.id, prompt.ts:1672, by id) would misread them."""
+    top: Msg | None = None  # the latest-created message so far, in id order
+    for m in msgs:
+        if m.created is None:
+            continue
+        if top is not None and m.created < top.created:
+            a.orders.append(_order_pair(top, m))
+        if top is None or m.created >= top.created:
+            top = m
+
+
+def _order_pair(first: Msg, then: Msg) -> dict:
+    """`first` sorts before `then` by id but was created after it."""
+    ms = first.created - then.created
+    says = (
+        f"{_short(first)} ({first.role}) sorts before {_short(then)} ({then.role}) by id "
+        f"but was created {ms} ms after it"
+    )
+    if first.role == "user" and then.role == "assistant":
+        misread = (
+            f"yes: the exit test takes {_short(first)} as answered once {_short(then)} is the last assistant, "
+            "so the loop can stop with it unanswered"
+        )
+    elif first.role == "assistant" and then.role == "user":
+        misread = (
+            f"yes: the exit test does not take {_short(first)} as answering {_short(then)}, "
+            "so the loop goes round again (an extra reply; a runaway while it lasts)"
+        )
+    else:
+        which = "lastUser" if first.role == "user" else "lastAssistant"
+        misread = f"not by the exit test itself, but {which} (the newest by id) is not the newest written"
+    if first.created // WRAP_MS != then.created // WRAP_MS:
+        says += " (the ids wrapped between them: 1.15.4 ids keep 48 bits of ms*4096, every 2^36 ms)"
+    return {
+        "messages": [first.id, then.id],
+        "roles": [first.role, then.role],
+        "created_ms_apart": ms,
+        "exit_test_misreads": misread.startswith("yes"),
+        "says": f"{says}; the loop's exit test (lastUser.id < lastAssistant.id, prompt.ts:1672) misreads it: {misread}",
+    }
 
 
 def _terminal(m: Msg) -> bool:
@@ -288,9 +408,30 @@ def _summarised(s: Session, u: Msg) -> bool:
     )
 
 
+def _rebound(t: Msg, later_a: list[Msg], newer) -> Msg | None:
+    """The assistant that carries on after tool round-trip `t` under a newer user, or None."""
+    followed = any(m.parent == t.parent for m in later_a)
+    nxt = later_a[0] if later_a else None
+    if nxt is not None and nxt.parent != t.parent and newer(nxt.parent, t.parent):
+        return nxt
+    if not followed:
+        return next((m for m in later_a if newer(m.parent, t.parent)), None)
+    return None
+
+
 def _tool_branches(a: SessionAudit, msgs: list[Msg], assistants: list[Msg]) -> None:
     s = a.session
     index = {m.id: i for i, m in enumerate(msgs)}
+    # The same question in creation order (time.created, then id): later releases read messages
+    # so, and a client-minted or wrapped id makes a newer user sort lower.
+    dated = all(m.created is not None for m in msgs)
+    by_time = sorted(msgs, key=lambda m: (m.created, m.id)) if dated else []
+    at = {m.id: i for i, m in enumerate(by_time)}
+
+    def newer_by_time(u2: str, u1: str) -> bool:
+        x, y = s.messages.get(u2), s.messages.get(u1)
+        return x is not None and y is not None and x.id in at and y.id in at and at[x.id] > at[y.id]
+
     for t in assistants:
         if t.finish != "tool-calls" and not (t.finish is not None and t.loop_tools):
             continue
@@ -303,22 +444,31 @@ def _tool_branches(a: SessionAudit, msgs: list[Msg], assistants: list[Msg]) -> N
                 a.notes.append(f"{t.id} ({t.finish}) has no follow-up under its user: {why}")
             continue
         u1 = s.messages.get(t.parent)
-        nxt = later_a[0] if later_a else None
-        rebound = None
-        if nxt is not None and nxt.parent != t.parent and nxt.parent > t.parent:
-            rebound = nxt
-        elif not followed:
-            rebound = next((m for m in later_a if m.parent > t.parent), None)
-        if rebound is not None:
+        by_id = _rebound(t, later_a, lambda u2, u1: u2 > u1)
+        by_tm = None
+        if by_time:
+            by_tm = _rebound(t, [m for m in by_time[at[t.id] + 1 :] if m.role == "assistant"], newer_by_time)
+        found = [(by_id, "id and creation" if by_tm is by_id else "id")] if by_id is not None else []
+        if by_tm is not None and by_tm is not by_id:
+            found.append((by_tm, "creation"))
+        for rebound, order in found:
             u2 = s.messages.get(rebound.parent)
             ctx = " (a synthetic/noReply message)" if u2 is not None and u2.synthetic else ""
+            only = ""
+            if order == "id":
+                only = " — in id order only: by time.created it is not newer"
+            elif order == "creation":
+                only = (
+                    " — in creation order only: its id sorts lower (a client-minted id, or a clock that stepped back)"
+                )
             a.violations.append(
                 Finding(
                     "turn-binding",
                     f"{_short(rebound)} carries on after {_short(t)} ({t.finish}) of {_name(u1) if u1 else t.parent} "
-                    f"but its parentID is the newer {_name(u2) if u2 else rebound.parent}{ctx}",
+                    f"but its parentID is the newer {_name(u2) if u2 else rebound.parent}{ctx}{only}",
                     (rebound.id, t.id, t.parent, rebound.parent),
                     tuple(_row(m) for m in (u1, t, u2, rebound) if m is not None),
+                    order,
                 )
             )
         if followed:
@@ -360,7 +510,7 @@ def _unanswered(a: SessionAudit, users: list[Msg], assistants: list[Msg], msgs: 
         tools = [k for k in mine if k.finish == "tool-calls"]
         if tools and _handover(s, tools[-1], msgs[index[tools[-1].id] + 1 :]):
             continue
-        if a.running and (u.id == last_user or any(k.completed is None for k in mine)):
+        if a.running and (u.id == last_user or any(k.id in a.flying for k in mine)):
             a.warnings.append(f"{_name(u)} has no reply yet (session still running)")
             continue
         why = "its only replies are tool round-trips" if mine else "no assistant has it as parentID"

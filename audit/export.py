@@ -8,7 +8,8 @@ own `import` — reads it like a real session. What the model does not have is m
   mints them. A model id (tick, origin) becomes ms = T0 + 1000 × tick and counter = origin, so the
   ids sort exactly as the model's do (a client id at the same tick sorts just after the server's);
   an id that sorts after every other (`AFTER_ALL`) becomes `msg_zzzzzzzzzzzz…`.
-* time: created = the id's ms; completed = created + 1 ms (the model does not time completions).
+* time: created = the server's clock when the model built the message (`Message.created`: the
+  id's ms for a server id, not for a client's); completed = created + 1 ms (completions are not timed).
 * no text: a user message's part is a text part `[U1]` (synthetic for noReply and shell messages),
   and every message's first part carries the model label in `metadata.turnproof.label`.
 * tool parts: tool `bash`, state as in the model (running, completed, error), empty input.
@@ -66,7 +67,7 @@ def session_document(world: World, title: str = "turnproof counterexample", name
     sid = session_id(name)
     msgs = world.store.messages
     ids = {m.id: message_id(m.id, m.seq, m.label) for m in msgs}
-    times = {m.id: (_ms(m.id) if not math.isinf(m.id[0]) else T0 + 10_000_000 + m.seq) for m in msgs}
+    times = {m.id: T0 + int(round(m.created[0] * 1000)) for m in msgs}  # the server's clock, whoever minted the id
     if len(set(ids.values())) != len(ids):
         raise ValueError("two model messages map to one opencode id")
     out = []

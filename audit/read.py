@@ -36,6 +36,7 @@ from pathlib import Path
 MAX_RECORD = 64 * 1024 * 1024  # one message, part or line; opencode's own are far smaller
 CHUNK = 1 << 20
 KNOWN_FINISH = ("stop", "length", "content-filter", "tool-calls", "error", "other", "unknown")
+TOOL_STATES = ("pending", "running", "completed", "error")  # MessageV2 ToolState status
 REJECTED = ("rejected permission", "dismissed this question")  # Permission/Question RejectedError
 MAX_WARNINGS = 50  # per session; the rest are counted
 
@@ -70,6 +71,7 @@ class PartInfo:
     compaction: bool = False
     subtask: bool = False
     tools: list[Tool] = field(default_factory=list)
+    junk: int = 0  # tool parts with no usable state: ignored, never counted as tool calls
     label: str = ""  # turnproof's model label, from an exported model session (metadata.turnproof.label)
 
 
@@ -284,7 +286,7 @@ class _Stream:
 
 
 def _open_text(p: Path):
-    return open(p, encoding="utf-8", errors="replace", newline="")
+    return open(p, encoding="utf-8-sig", errors="replace", newline="")  # a byte-order mark is allowed
 
 
 def _read_json_file(p: Path, name: str, only: str | None) -> list[Session]:
@@ -463,7 +465,7 @@ def _load_file(f: Path, b: _Builder):
         if f.stat().st_size > MAX_RECORD:
             b.bad(f"{f}: over {MAX_RECORD >> 20} MB; skipped")
             return None
-        return json.loads(f.read_text(encoding="utf-8", errors="replace"))
+        return json.loads(f.read_text(encoding="utf-8-sig", errors="replace"))
     except json.JSONDecodeError as e:
         b.bad(f"{f}: invalid or truncated JSON ({e.msg}); skipped")
     except RecursionError:
@@ -538,6 +540,7 @@ class _Builder:
         self.part_session: dict[str, str] = {}
         self.msg_session: dict[str, str] = {}
         self.problems: list[str] = []  # before any session is known
+        self.part_warnings: dict[str, list[str]] = {}  # message id -> warnings about its parts
         self.skipped = 0
 
     def session(self, sid: str) -> Session:
@@ -714,11 +717,20 @@ class _Builder:
         elif t == "tool":
             st = part.get("state")
             status = st.get("status") if isinstance(st, dict) else None
-            err = st.get("error") if isinstance(st, dict) and isinstance(st.get("error"), str) else ""
+            if status not in TOOL_STATES:
+                info.junk += 1
+                self.part_warnings.setdefault(mid, []).append(
+                    f"{w}: state{'.status' if isinstance(st, dict) else ''}: "
+                    f"{json.dumps(status if isinstance(st, dict) else st, default=str)[:30]} is not a tool state "
+                    f"({', '.join(TOOL_STATES)}); "
+                    f"not counted as a tool call of {mid} (ignored: no finding rests on it)"
+                )
+                return
+            err = st.get("error") if isinstance(st.get("error"), str) else ""
             meta = part.get("metadata")
             prov = isinstance(meta, dict) and meta.get("providerExecuted") is True
             name = part.get("tool") if isinstance(part.get("tool"), str) else "?"
-            info.tools.append(Tool(name, status if isinstance(status, str) else "?", err[:200], prov))
+            info.tools.append(Tool(name, status, err[:200], prov))
         meta = part.get("metadata")
         if isinstance(meta, dict) and isinstance(meta.get("turnproof"), dict):
             label = meta["turnproof"].get("label")
@@ -736,6 +748,8 @@ class _Builder:
                 continue
             owner.messages[mid].parts = info
             owner.has_parts = True
+            for text in self.part_warnings.get(mid, ()):
+                owner.warn(text)
         out = [s for s in self.sessions.values() if s.messages or s.skipped]
         if not out and self.problems:
             raise AuditInputError(

@@ -1,17 +1,22 @@
 """The `turnproof` command line: check a design on a scenario, list what is built in, audit real sessions.
 
 Exit codes: 0 every property holds within the bound, 1 a violation (or a shape reached),
-2 a usage or input error, reported on one line, 3 nothing violated but a property not judged
-(only a reduced --strategy can leave one unjudged; auto never does).
+2 a usage or input error, reported on one line, 3 undecided: nothing violated but a property
+not judged (only a reduced --strategy can leave one unjudged; auto never does) or a budget spent;
+130 interrupted, 70 an internal error (cli/guard.py).
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import click
+from turnproof.cli.guard import EXIT_CODES, Cli, writable_dir, writable_file
+from turnproof.cli.words import Words, WordsCommand
+from turnproof.explore.search.budget import Budget, OutOfBudget, chain, default_max_bytes
 from turnproof.explore.search.result import Stats
 from turnproof.explore.strategy import STRATEGIES, NeedsBfs, Options, search
 from turnproof.explore.views.report import result_json, text, write_graphs
@@ -23,34 +28,36 @@ from turnproof.specs.properties import PROPERTIES
 from turnproof.specs.shapes import SHAPES
 
 
-class Cli(click.Group):
-    """Turns InputError into one line on stderr and exit 2, never a traceback."""
-
-    def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except InputError as e:
-            click.echo(f"turnproof: error: {e}", err=True)
-            ctx.exit(2)
-
-
-@click.group(cls=Cli)
-def main() -> None:
+@click.group(cls=Cli, epilog=EXIT_CODES)
+@click.option("--debug", is_flag=True, help="On an internal error, print the traceback (also TURNPROOF_DEBUG=1).")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
     """Model checker for opencode's turn boundary (issue #28202) at v1.15.4."""
+    ctx.obj = {"debug": debug}
 
 
 class Progress:
-    """States, depth and rate on the terminal's stderr, at most a few times a second."""
+    """States, depth and rate on stderr: rewritten in place a few times a second on a terminal,
+    else one line every LINE_EVERY seconds (a log or CI job sees that a long search is alive)."""
 
-    def __init__(self) -> None:
-        self.shown = -1.0
+    LINE_EVERY = 5.0
+
+    def __init__(self, tty: bool) -> None:
+        self.tty = tty
+        self.started = time.monotonic()  # (each phase of a search restarts stats.seconds)
+        self.shown = 0.0 if not tty else -1.0
 
     def __call__(self, stats: Stats, depth: int) -> None:
-        if stats.seconds - self.shown < 0.25:
+        now = time.monotonic() - self.started
+        if now - self.shown < (0.25 if self.tty else self.LINE_EVERY):
             return
-        self.shown = stats.seconds
+        self.shown = now
         rate = stats.states / stats.seconds if stats.seconds else 0.0
-        click.echo(f"\r  {stats.states:,} states, depth {depth}, {rate:,.0f} states/s ", nl=False, err=True)
+        line = f"{stats.states:,} states, depth {depth}, {rate:,.0f} states/s"
+        if self.tty:
+            click.echo(f"\r  {line} ", nl=False, err=True)
+        else:
+            click.echo(f"turnproof: {line}, {now:.0f}s", err=True)
 
 
 class Workers(click.ParamType):
@@ -135,6 +142,23 @@ class Workers(click.ParamType):
 )
 @click.option("--scheduler", help="--engine dask: the scheduler's address [default: an embedded LocalCluster].")
 @click.option("--memory", is_flag=True, help="bfs: measure bytes per stored state with tracemalloc (slower).")
+@click.option(
+    "--max-states",
+    type=click.IntRange(1),
+    help="Stop, undecided (exit 3), after this many states [default: no limit but memory].",
+)
+@click.option(
+    "--max-seconds", type=click.FloatRange(0, min_open=True), help="Stop, undecided (exit 3), after this long."
+)
+@click.option(
+    "--max-memory",
+    "max_memory",
+    type=click.IntRange(1),
+    metavar="MB",
+    help="Stop, undecided (exit 3), when this process and its workers hold this much memory "
+    "[default: a quarter of the memory available at start].",
+)
+@click.option("--quiet", is_flag=True, help="No progress lines on stderr.")
 def check(
     design_ref: str,
     scenario_ref: str,
@@ -155,8 +179,16 @@ def check(
     engine: str,
     scheduler: str | None,
     memory: bool,
+    max_states: int | None,
+    max_seconds: float | None,
+    max_memory: int | None,
+    quiet: bool,
 ) -> None:
-    """Explore every schedule of SCENARIO under DESIGN and check the properties."""
+    """Explore every schedule of SCENARIO under DESIGN and check the properties.
+
+    A search that passes a budget (--max-states, --max-seconds, --max-memory; memory always has
+    one) stops, says what it explored and what to try, and exits 3.
+    """
     from dataclasses import replace
 
     from turnproof.explore.scale import options as scaling
@@ -173,16 +205,26 @@ def check(
     if granularity:
         scenario = replace(scenario, granularity=granularity)
     props = tuple(SHAPES[s] for s in shapes) or PROPERTIES
-    show = None if as_json or not sys.stderr.isatty() else Progress()
+    out = out or Path("out") / design.name / scenario.name
+    writable_dir(out, "--out")  # before the search: an unwritable path costs no search
+    if export_dir:
+        writable_dir(export_dir, "--export-session")
+    tty = sys.stderr.isatty()
+    show = None if as_json or quiet else Progress(tty)
+    budget = Budget(max_states, max_seconds, max_memory << 20 if max_memory else default_max_bytes())
     graph = StateGraph() if state_graph and preemptions is None else None  # (bounded search: no graph)
     try:
-        options = Options(runs, seed, preemptions, minimize, graph, show, scale)
-        res = search(System(design, scenario), props, strategy, options)
+        options = Options(runs, seed, preemptions, minimize, graph, chain(show, budget), scale)
+        with budget.watch():
+            res = search(System(design, scenario), props, strategy, options)
     except NeedsBfs as e:
         raise click.UsageError(str(e)) from None
-    if show:
+    except OutOfBudget as e:
+        if show and tty:
+            click.echo("\r" + " " * 60 + "\r", nl=False, err=True)
+        _out_of_budget(e, design, scenario, strategy, as_json)
+    if show and tty:
         click.echo("\r" + " " * 60 + "\r", nl=False, err=True)
-    out = out or Path("out") / design.name / scenario.name
     files = write_graphs(res, out) if res.findings else []
     if graph:
         files += graph.write(out)
@@ -200,6 +242,43 @@ def check(
         if export_dir:
             click.echo(_exported(export_dir, exported))
     sys.exit({"holds": 0, "violated": 1}.get(res.verdict, 3))
+
+
+ADVICE = (
+    "--symmetry (with --strategy bfs) if prompts differ only in name",
+    "--preemptions 2 (only schedules with at most 2 preemptions)",
+    "--strategy random --runs 1000 (hypothesis draws and shrinks schedules)",
+    "a smaller scenario (fewer prompts or tools, a lower max_messages)",
+    "a larger budget: --max-states, --max-seconds, --max-memory",
+)
+
+
+def _out_of_budget(e: OutOfBudget, design, scenario, strategy: str, as_json: bool) -> None:
+    """Print what a search explored before its budget ran out, and what to try; exit 3."""
+    s = e.stats
+    explored = (
+        f"{s.states:,} states, {s.transitions:,} transitions, depth {e.depth}, "
+        f"{s.cut:,} steps past the bound, in {e.seconds:.1f}s"
+    )
+    if as_json:
+        doc = {
+            "design": design.name,
+            "scenario": scenario.name,
+            "verdict": "undecided",
+            "strategy": strategy,
+            "stopped": e.why,
+            "explored": {"states": s.states, "transitions": s.transitions, "depth": e.depth, "cut": s.cut},
+            "try": list(ADVICE),
+        }
+        click.echo(json.dumps(doc, indent=2))
+    else:
+        click.echo(f"design {design.name} × scenario {scenario.name}")
+        click.echo(f"verdict: UNDECIDED: stopped: {e.why}")
+        click.echo(f"explored {explored} (--strategy {strategy}); nothing is judged from a partial search")
+        click.echo("try:")
+        for a in ADVICE:
+            click.echo(f"  {a}")
+    sys.exit(3)
 
 
 def _export_sessions(res, export_dir: Path) -> dict[str, Path]:
@@ -282,6 +361,8 @@ def explain(trace_file: Path, html_file: Path | None) -> None:
     from turnproof.explore.search.confirm import load_trace
     from turnproof.explore.views.explain import narrate
 
+    if html_file:
+        writable_file(html_file, "--html")
     doc = load_trace(trace_file)
     click.echo("\n".join(narrate(doc)))
     if html_file:
@@ -291,28 +372,48 @@ def explain(trace_file: Path, html_file: Path | None) -> None:
         click.echo(f"\nstep-through page written to {html_file}")
 
 
-@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-@click.pass_context
-def review(ctx: click.Context) -> None:
+@main.command(cls=WordsCommand)
+@click.option(
+    "--designs",
+    cls=Words,
+    metavar="DESIGN …",
+    help="Built-in design names or paths to design .toml files [default: every built-in design].",
+)
+@click.option(
+    "--scenarios",
+    cls=Words,
+    metavar="SCENARIO …",
+    help="Built-in scenario names or paths to scenario .toml files [default: every built-in scenario].",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("out/review"),
+    show_default=True,
+    metavar="DIR",
+    help="Where to write review.md and each violation's graphs.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the matrix.")
+def review(designs: tuple[str, ...], scenarios: tuple[str, ...], out_dir: Path, as_json: bool) -> None:
     """Review designs on scenarios: turnproof review --designs A B … --scenarios X Y … [--out DIR] [--json]
 
     Prints the matrix of designs × scenarios × properties, writes review.md (and each violation's
-    graphs) into --out [default: out/review], and exits 1 if any design violates a property.
-    Without --designs or --scenarios, every built-in one is reviewed.
+    graphs) into --out, and exits 1 if any design violates a property. Without --designs or
+    --scenarios, every built-in one is reviewed.
     """
     from turnproof.cli.review import changes, changes_text, markdown, matrix_text, review_json, summary
     from turnproof.cli.review import review as run_review
 
-    opts = _lists(ctx.args, {"--designs", "--scenarios", "--out", "--json"})
-    designs = [load_design(d) for d in opts.get("--designs") or builtin("design")]
-    scenarios = [load_scenario(s) for s in opts.get("--scenarios") or builtin("scenario")]
-    out_dir = Path((opts.get("--out") or ["out/review"])[0])
-    cells = run_review(designs, scenarios, out_dir)
+    chosen_designs = [load_design(d) for d in designs or builtin("design")]
+    chosen_scenarios = [load_scenario(s) for s in scenarios or builtin("scenario")]
+    writable_dir(out_dir, "--out")
+    cells = run_review(chosen_designs, chosen_scenarios, out_dir)
     report = out_dir / "review.md"
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(markdown(cells), encoding="utf-8")
     doc = review_json(cells)
-    if "--json" in opts:
+    if as_json:
         click.echo(json.dumps(doc | {"report": str(report)}, indent=2))
     else:
         click.echo(matrix_text(cells))
@@ -324,28 +425,6 @@ def review(ctx: click.Context) -> None:
             click.echo("\n".join(table))
         click.echo(f"report written to {report}")
     sys.exit(1 if doc["verdict"] == "violated" else 0)
-
-
-def _lists(args: list[str], known: set[str]) -> dict[str, list[str]]:
-    """`--designs A B --scenarios X` style options: each flag takes the words up to the next flag."""
-    opts: dict[str, list[str]] = {}
-    current = None
-    for a in args:
-        if a.startswith("--"):
-            if a not in known:
-                raise click.UsageError(f"no such option: {a} (review takes {', '.join(sorted(known))})")
-            current = a
-            opts.setdefault(a, [])
-        elif current is None or current == "--json":
-            raise click.UsageError(f"unexpected argument: {a}")
-        else:
-            opts[current].append(a)
-    for flag in ("--designs", "--scenarios", "--out"):
-        if flag in opts and not opts[flag]:
-            raise click.UsageError(f"{flag} needs at least one value")
-    if len(opts.get("--out", [])) > 1:
-        raise click.UsageError("--out takes one directory")
-    return opts
 
 
 @main.command()
@@ -411,6 +490,13 @@ def audit(file: tuple[str, ...], out: Path, as_json: bool, session_id: str | Non
     from turnproof.audit import audit_paths
     from turnproof.audit.check import write_graphs as write_audit
 
+    try:
+        if session_id is not None and (not session_id or any(ord(c) < 32 or ord(c) == 127 for c in session_id)):
+            raise InputError(f"--session {session_id!r}: not a session id (empty, or has control characters)")
+        writable_dir(out, "--out")
+    except InputError as e:
+        click.echo(f"turnproof: error: {e}", err=True)
+        sys.exit(2)
     report = audit_paths(file, session=session_id)
     for e in report.errors:
         click.echo(f"turnproof: error: {e}", err=True)

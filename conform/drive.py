@@ -102,10 +102,16 @@ class Eager(System):
 
 def driveable(system: System, schedule: str) -> str | None:
     """None when the real server can be held to `schedule`; else why not, naming the step."""
-    from turnproof.explore.search.trace import decode
+    from turnproof.explore.search.trace import decode, most_steps
 
+    try:
+        names = decode(schedule, most_steps(system))  # bounded before anything is expanded
+    except ValueError as e:
+        raise HarnessError(f"schedule {schedule[:60]!r}: {e}") from None
+    if not names:
+        raise HarnessError(f"schedule {schedule!r} names no step")
     w = system.initial()
-    for i, name in enumerate(decode(schedule), 1):
+    for i, name in enumerate(names, 1):
         ready = [f.name for f in system.enabled(w) if f.kind == "run" and f.pc in AUTONOMOUS]
         if ready and name not in ready:
             return (

@@ -83,7 +83,7 @@ def dpor(system: System, properties: tuple[Property, ...], options: Options) -> 
 def sleep(system: System, properties: tuple[Property, ...], options: Options) -> Result:
     from turnproof.explore.search.sleep import sleep_search
 
-    return sleep_search(system, properties)
+    return sleep_search(system, properties, options.progress)
 
 
 def random(system: System, properties: tuple[Property, ...], options: Options) -> Result:
@@ -97,7 +97,7 @@ def plain(system: System, properties: tuple[Property, ...], options: Options, ch
     if options.preemptions is not None:
         from turnproof.explore.search.bounded import bfs_preemptions
 
-        res = bfs_preemptions(system, properties, options.preemptions)
+        res = bfs_preemptions(system, properties, options.preemptions, options.progress)
     else:
         from turnproof.explore.search.minimize import ShortestPaths
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from turnproof.model.ids import ServerClock
+
 # Every design knob and the values it may take; the first value is what opencode v1.15.4 does.
 KNOBS: dict[str, tuple[str, ...]] = {
     # How the loop picks the parent of the assistant it creates: re-resolve lastUser every
@@ -47,6 +49,9 @@ KNOBS: dict[str, tuple[str, ...]] = {
 ROUTES = ("prompt", "prompt_async", "shell", "abort", "v2", "interrupt")
 DELIVERIES = ("", "steer", "queue", "none")  # a prompt's own delivery: "" the design's, "none" absent
 ID_SOURCES = ("server", "client", "after-all")
+# What a prompt's parts are: text and agent parts resolve at once; file and MCP resource parts
+# read a file or a resource between the id's mint and the message's write (resolveUserPart).
+PARTS = ("text", "agent", "file", "mcp")
 CLIENTS = ("web", "tui", "plugin", "sdk")
 GRANULARITIES = ("await", "effect")
 
@@ -81,6 +86,7 @@ class Prompt:
     returns before loop(). `id`/`clock`: a request that carries its own `messageID` minted on
     the client's clock (offset in server ticks; math.inf for "ahead by more than the scenario
     lasts"), or a fixed id that sorts after every server id ("after-all", e.g. msg_zzzz…).
+    `parts`/`hook`: what createUserMessage awaits between the mint and the write (`gap`).
     """
 
     name: str
@@ -94,6 +100,13 @@ class Prompt:
     clock: float = 0  # id = "client": the client clock's offset from the server's, in ticks
     delivery: str = ""  # V2: "" the design's follow-up setting, "steer", "queue", "none" (field absent)
     resume: bool = True  # V2: resume = false admits the input without waking the drain
+    parts: str = "text"  # "file" / "mcp": resolving the parts awaits I/O between mint and write
+    hook: bool = False  # a plugin defines chat.message: createUserMessage awaits it before the write
+
+    @property
+    def gap(self) -> bool:
+        """Does createUserMessage really await between fixing the id and writing the message?"""
+        return self.hook or self.parts in ("file", "mcp")
 
 
 @dataclass(frozen=True)
@@ -104,6 +117,7 @@ class Scenario:
     tool run, HTTP); "effect" adds the points where Effect's fiber runtime may also yield
     (between a SynchronizedRef update and the effect it returns, between a read and a write).
     `max_messages` bounds the store; states beyond it are counted as cut, never explored.
+    `server`: the server clock's jumps (the 48-bit id wrap, a step back), none by default.
     """
 
     name: str
@@ -111,6 +125,7 @@ class Scenario:
     description: str = ""
     granularity: str = "await"
     max_messages: int = 12
+    server: ServerClock = ServerClock()
     path: str = field(default="", compare=False)  # the file it was loaded from
 
     @property

@@ -70,6 +70,8 @@ def enabled(scenario: Scenario, w: World, f: Fiber) -> bool:
         return w.run(f.run).done is not None
     if f.pc == "await_int":
         return w.fiber(f.target).ended
+    if f.pc == "await_ready":  # stop-shell awaits the shell's `ready` latch
+        return w.fiber(f.target).pc != "shell.start"
     return True
 
 
@@ -78,6 +80,8 @@ def step(design: Design, scenario: Scenario, w: World, f: Fiber) -> tuple[Step, 
     tx = Tx(design, scenario, w, f)
     if f.kind == "run":
         _run_step(tx)
+    elif f.kind == "tool":
+        _tool_step(tx)
     else:
         route = scenario.prompt(f.prompt).route
         # a V2 request on the legacy engine: what the web app's V1 adapter sends (prompt_async, abort)
@@ -156,22 +160,44 @@ def _close_turn(tx: Tx, rid: int) -> None:
 # --- prompt and prompt_async routes --------------------------------------------------------
 
 
-def _user_id(tx: Tx):
-    """createUserMessage's id: `input.messageID ?? MessageID.ascending()`."""
+def _user_id(tx: Tx, p) -> tuple:
+    """createUserMessage's id and time.created, fixed together in one object literal:
+    id `input.messageID ?? MessageID.ascending()`, time.created the server's Date.now()."""
+    if p.id == "server":
+        tx.w, mid, created = tx.w.mint(tx.scenario.server)
+        return mid, created
+    created, tick = tx.w.now(tx.scenario.server)
+    return (ids.client(ids.AFTER_ALL) if p.id == "after-all" else ids.client(tick + p.clock)), created
+
+
+def _mint_user(tx: Tx) -> None:
+    """createUserMessage builds the message (id and time.created), then awaits its parts and the
+    chat.message hooks before writing it: the fiber keeps the id until the write."""
     p = tx.scenario.prompt(tx.f.prompt)
-    if p.id == "after-all":
-        return ids.client(ids.AFTER_ALL)
-    if p.id == "client":
-        return ids.client(tx.w.clock + p.clock)
-    tx.w, mid = tx.w.mint()
-    return mid
+    mid, created = _user_id(tx, p)
+    why = " and ".join(
+        w
+        for w in (
+            f"reads its {p.parts} part" if p.parts in ("file", "mcp") else "",
+            "awaits the chat.message hook" if p.hook else "",
+        )
+        if w
+    )
+    tx.say("prompt.mint", f"builds user message {p.name} (id {ids.show(mid)}), then {why} before writing it")
+    tx.f = replace(tx.f, msg=mid, created=created)
 
 
 def _write_user(tx: Tx) -> None:
-    """createUserMessage: the user message gets its id and is written."""
+    """createUserMessage: the user message is written (updateMessage, then its parts)."""
     p = tx.scenario.prompt(tx.f.prompt)
-    mid = _user_id(tx)
-    msg = Message(mid, tx.w.store.writes, USER, p.name, asks=p.tools, source=p.client, no_reply=p.no_reply)
+    if tx.f.msg is not None and tx.f.kind == "client":
+        mid, created = tx.f.msg, tx.f.created
+        tx.f = replace(tx.f, msg=None, created=None)
+    else:
+        mid, created = _user_id(tx, p)
+    msg = Message(
+        mid, tx.w.store.writes, USER, p.name, asks=p.tools, source=p.client, no_reply=p.no_reply, created=created
+    )
     tx.w = tx.w.write(msg)
     who = "" if p.id == "server" else f", minted by the {p.client} client"
     tx.say("prompt.user", f"writes user message {p.name} (id {ids.show(mid)}{who})")
@@ -183,19 +209,13 @@ def _prompt_step(tx: Tx) -> None:
         route = "prompt_async" if p.route == "v2" else p.route
         tx.say(f"route.{route}", f"{p.client} client sends {p.name} by {route}")
         tx.w = tx.w.mark_sent(p.name)
-        if p.no_reply:
-            _write_user(tx)
-            tx.say("prompt.noReply", f"noReply: prompt() returns {p.name} without calling loop()")
-            tx.goto("end", result=p.name)
+        if p.gap and (p.no_reply or tx.design.guard == "entry"):
+            _mint_user(tx)
+            tx.goto("write")
             return
-        if tx.design.guard == "entry":
-            _write_user(tx)
-        tx.say("prompt.loop", "prompt() calls loop(): SessionRunState.ensureRunning")
-        if tx.split:
-            tx.goto("lookup")
-            return
-        _lookup(tx)
-        _ensure(tx)
+        _after_send(tx, p)
+    elif f.pc == "write":
+        _after_send(tx, p)
     elif f.pc == "lookup":
         _lookup(tx)
         tx.goto("ensure")
@@ -203,29 +223,46 @@ def _prompt_step(tx: Tx) -> None:
         _ensure(tx)
     elif f.pc == "await":
         r = tx.w.run(f.run)
-        res = r.result if r.done == "ok" else "cancelled"
-        tx.say("runner.await", f"r{r.id} is done: {p.name}'s request returns {res}")
-        tx.goto("end", result=res)
+        how = "is done" if r.done == "ok" else "was cancelled"
+        tx.say("runner.await", f"r{r.id} {how}: {p.name}'s request returns {r.result}")
+        tx.goto("end", result=r.result)
+
+
+def _after_send(tx: Tx, p) -> None:
+    """The rest of prompt(): the write (unless the run writes it), noReply's return, loop()."""
+    if p.no_reply:
+        _write_user(tx)
+        tx.say("prompt.noReply", f"noReply: prompt() returns {p.name} without calling loop()")
+        tx.goto("end", result=p.name)
+        return
+    if tx.design.guard == "entry":
+        _write_user(tx)
+    tx.say("prompt.loop", "prompt() calls loop(): SessionRunState.ensureRunning")
+    if tx.split:
+        tx.goto("lookup")
+        return
+    _lookup(tx)
+    _ensure(tx)
 
 
 # --- the prompt loop (runLoop) -------------------------------------------------------------
 
 
-def _answer(w: World, order: str) -> str:
-    """The scripted model: reply to the newest user message in the request it is sent.
+def _answer(request: tuple[Message, ...]) -> str:
+    """The scripted model: reply to the newest prompt in the request it is sent.
 
-    It asks for a tool while that user has had fewer completed tool round-trips after it (in
-    this request) than the scenario scripts; otherwise it stops.
+    The request is in (time_created, id) order, so its newest prompt is the last typed user
+    message in it (the shell's synthetic one carries no prompt), whatever the ids say. It asks for
+    a tool while that user has had fewer tool results after it (in this request; an interrupted
+    call's error result counts, as it does for the harness's fake model) than the scenario
+    scripts; otherwise it stops.
     """
-    latest = w.store.latest(order).user
-    rounds = sum(
-        1
-        for m in w.store.messages
-        if m.role == ASSISTANT and (m.seq > latest.seq if order == "created" else m.id > latest.id)
-        for p in m.tools
-        if p.status == "completed"
-    )
-    return "tool" if rounds < latest.asks else STOP
+    users = [i for i, m in enumerate(request) if m.role == USER and not m.synthetic]
+    if not users:
+        return STOP
+    last = users[-1]
+    rounds = sum(len(m.tools) for m in request[last + 1 :] if m.role == ASSISTANT)
+    return "tool" if rounds < request[last].asks else STOP
 
 
 def _iterate(tx: Tx) -> None:
@@ -253,10 +290,9 @@ def _iterate(tx: Tx) -> None:
         tx.say("loop.exit", f"reads {seen} ({last.finish}, {user.label} < {last.label} by id): exits")
         _finish_run(tx, "ok")
         return
+    request = tx.w.store.request()
     tx.say("loop.read", f"reads {seen}: goes on")
-    tx.f = replace(
-        tx.f, user=bound, seen=tuple(m.id for m in tx.w.store.messages), answer=_answer(tx.w, tx.design.order)
-    )
+    tx.f = replace(tx.f, user=bound, seen=tuple(m.id for m in request), answer=_answer(request))
     if not continuing:
         _close_turn(tx, rid)
         tx.w = tx.w.open_turn(Turn(rid, bound, tx.w.store.writes))
@@ -294,21 +330,27 @@ def _turn_user(tx: Tx, last_user: Message):
 
 def _create(tx: Tx) -> None:
     """The loop writes a new assistant, parentID = the user it bound, and calls the model."""
-    tx.w, mid = tx.w.mint()
+    tx.w, mid, created = tx.w.mint(tx.scenario.server)
     tx.w, label = tx.w.next_label()
-    tx.w = tx.w.write(Message(mid, tx.w.store.writes, ASSISTANT, label, parent=tx.f.user, source=f"r{tx.f.run}"))
+    msg = Message(mid, tx.w.store.writes, ASSISTANT, label, parent=tx.f.user, source=f"r{tx.f.run}", created=created)
+    tx.w = tx.w.write(msg)
     tx.say("loop.assistant", f"writes assistant {label} (id {ids.show(mid)}) with parentID {tx.label(tx.f.user)}")
     reply = "a tool call" if tx.f.answer == "tool" else "stop"
     tx.say("llm.call", f"calls the model with the {len(tx.f.seen)} messages it read; the script answers {reply}")
     tx.goto("llm", msg=mid)
 
 
+def _newest_reply(tx: Tx) -> str:
+    """Session.findMessage(role != user): what the loop returns, and a cancelled run's waiters get."""
+    m = tx.w.store.newest_reply()
+    return m.label if m else "-"
+
+
 def _finish_run(tx: Tx, how: str) -> None:
-    """The loop returns lastAssistant; its onExit is finishRun on the runner's ref."""
+    """The loop returns the newest non-user message; its onExit is finishRun on the runner's ref."""
     rid = tx.f.run
     r = tx.w.run(rid)
-    last = tx.w.store.latest(tx.design.order).assistant
-    tx.w = tx.w.set_run(replace(r, result=last.label if last else "-"))
+    tx.w = tx.w.set_run(replace(r, result=_newest_reply(tx)))
     _close_turn(tx, rid)
     fin = guard.finish_run(tx.w.runners[r.runner], rid)
     tx.w = tx.w.set_runner(r.runner, fin.state)
@@ -339,6 +381,9 @@ def _complete(tx: Tx) -> None:
 
 def _run_step(tx: Tx) -> None:
     f = tx.f
+    if f.pc == "cleanup":
+        _cleanup(tx)
+        return
     if f.interrupt and f.pc != "exit":
         _unwind(tx)
         return
@@ -377,19 +422,53 @@ def _run_step(tx: Tx) -> None:
 
 
 def _unwind(tx: Tx) -> None:
-    """The loop fiber is interrupted: onInterrupt marks its assistant aborted, then finishRun."""
+    """The loop fiber is interrupted. Mid-stream, SessionProcessor.halt marks its assistant aborted
+    (status idle); with a tool call in flight the abort signal reaches the tool, and cleanup waits
+    up to 250 ms for it to settle (a race: the loop's next step, `cleanup`, against the tool's).
+    Otherwise cleanup completes the assistant, and finishRun follows."""
     f = tx.f
-    if f.pc != "start" and f.msg:
-        msg = tx.w.store.get(f.msg)
-        if not msg.completed:
-            tools = tuple(replace(p, status="error") if p.status == "running" else p for p in msg.tools)
-            tx.w = tx.w.update_message(f.msg, error="aborted", completed=True, tools=tools)
-            tx.say("loop.interrupted", f"interrupted: {msg.label} marked aborted")
+    msg = tx.w.store.get(f.msg) if f.pc != "start" and f.msg else None
+    if msg is not None and not msg.completed:
+        tx.w = tx.w.update_message(f.msg, error="aborted")
+        tx.say("loop.interrupted", f"interrupted: halt marks {msg.label} aborted")
+        if any(p.status == "running" for p in msg.tools):
+            tx.w = tx.w.add_fiber(Fiber(f"t{f.run}", "tool", "settle", run=f.run, msg=f.msg, instance=f.instance))
+            tx.say("processor.abortTool", f"the abort signal reaches {msg.label}'s tool; cleanup waits for it")
+            tx.goto("cleanup")
+            return
     if not tx.events:
         tx.say("loop.interrupted", f"loop r{f.run} interrupted")
+    _cleanup(tx)
+
+
+def _cleanup(tx: Tx) -> None:
+    """SessionProcessor.cleanup: a tool still running when the wait ends is marked error, the
+    assistant completed; then the loop's finishRun, which fails `done` (RunnerCancelled)."""
+    f = tx.f
+    msg = tx.w.store.get(f.msg) if f.pc != "start" and f.msg else None
+    if msg is not None and msg.error and not msg.completed:
+        late = any(p.status == "running" for p in msg.tools)
+        tools = tuple(replace(p, status="error") if p.status == "running" else p for p in msg.tools)
+        tx.w = tx.w.update_message(f.msg, completed=True, tools=tools)
+        if f.pc == "cleanup":
+            state = "still running: its part ends error" if late else "settled: its part stays completed"
+            tx.say("processor.cleanup", f"cleanup's wait ends with the tool {state}; {msg.label} completed")
     _finish_run(tx, "cancelled")
     if tx.f.pc == "exit":
         _complete(tx)
+
+
+def _tool_step(tx: Tx) -> None:
+    """The aborted tool returns (bash kills its process) and completeToolCall settles the call:
+    its part ends completed, unless cleanup already marked it error."""
+    msg = tx.w.store.get(tx.f.msg)
+    if any(p.status == "running" for p in msg.tools):
+        tools = tuple(replace(p, status="completed") if p.status == "running" else p for p in msg.tools)
+        tx.w = tx.w.update_message(tx.f.msg, tools=tools)
+        tx.say("processor.completeToolCall", f"the aborted tool returns: {msg.label}'s tool part completed")
+    else:
+        tx.say("processor.completeToolCall", f"the aborted tool returns too late: {msg.label}'s part stays error")
+    tx.goto("end")
 
 
 # --- shell route ---------------------------------------------------------------------------
@@ -409,17 +488,20 @@ def _shell_step(tx: Tx) -> None:
         tx.w = tx.w.set_runner(idx, st)
         tx.say("runner.startShell", f"runner #{idx} Idle -> Shell: forks the command")
         tx.goto("shell.start")
-    elif f.interrupt:
-        _shell_finish(tx, "interrupted")
-    elif f.pc == "shell.start":
-        tx.w, uid = tx.w.mint()
-        tx.w = tx.w.write(Message(uid, tx.w.store.writes, USER, p.name, source=p.client, synthetic=True))
-        tx.w, aid = tx.w.mint()
+    elif f.pc == "shell.start":  # uninterruptible, and `ready` opens only after it
+        uid, created = _user_id(tx, p)
+        tx.w = tx.w.write(
+            Message(uid, tx.w.store.writes, USER, p.name, source=p.client, synthetic=True, created=created)
+        )
+        tx.w, aid, created = tx.w.mint(tx.scenario.server)
         tx.w, label = tx.w.next_label()
         running = (ToolPart(1, "running"),)
-        tx.w = tx.w.write(Message(aid, tx.w.store.writes, ASSISTANT, label, parent=uid, tools=running, source=f.name))
-        tx.say("shell.messages", f"writes user {p.name} and assistant {label} with a running bash part")
+        a = Message(aid, tx.w.store.writes, ASSISTANT, label, parent=uid, tools=running, source=f.name, created=created)
+        tx.w = tx.w.write(a)
+        tx.say("shell.messages", f"writes user {p.name} and assistant {label} with a running bash part; ready opens")
         tx.goto("shell.exec", msg=aid)
+    elif f.interrupt:
+        _shell_finish(tx, "interrupted")
     elif f.pc == "shell.exec":
         _shell_finish(tx, "completed")
 
@@ -430,13 +512,13 @@ def _shell_id(tx: Tx) -> int:
 
 
 def _shell_finish(tx: Tx, how: str) -> None:
-    """The command ends (or is stopped); `ensuring(finishShell)` settles the runner."""
+    """The command ends (or is stopped); `ensuring(finishShell)` settles the runner. The route
+    returns the shell's assistant, or when interrupted the newest non-user message."""
     f = tx.f
-    if f.msg:
-        msg = tx.w.store.get(f.msg)
-        tools = tuple(replace(p, status="completed") for p in msg.tools)
-        tx.w = tx.w.update_message(f.msg, completed=True, tools=tools)
-        tx.say("shell.done", f"command {how}: {msg.label} completed")
+    msg = tx.w.store.get(f.msg)
+    tools = tuple(replace(p, status="completed") for p in msg.tools)
+    tx.w = tx.w.update_message(f.msg, completed=True, tools=tools)
+    tx.say("shell.done", f"command {how}: {msg.label} completed, its bash part completed")
     idx = f.runner
     fin = guard.finish_shell(tx.w.runners[idx], _shell_id(tx))
     tx.w = tx.w.set_runner(idx, fin.state)
@@ -445,7 +527,7 @@ def _shell_finish(tx: Tx, how: str) -> None:
         _on_idle(tx, idx)
     if fin.start:
         _spawn(tx, fin.start)
-    tx.goto("end", result=how)
+    tx.goto("end", result=msg.label if how == "completed" else _newest_reply(tx))
 
 
 # --- abort route (SessionPrompt.cancel) ----------------------------------------------------
@@ -464,22 +546,32 @@ def _abort_step(tx: Tx) -> None:
         st = tx.w.runners[idx]
         c = guard.cancel(st, tx.design.cancel)
         tx.w = tx.w.set_runner(idx, c.state)
-        for rid in c.fail_done:
+        now = tx.design.cancel != "idle-at-once"  # v1.15.4 fails `done` only after the stop
+        for rid in c.fail_done if now else ():
             if rid != c.interrupt:
-                tx.w = tx.w.set_run(replace(tx.w.run(rid), done="cancelled"))
+                tx.w = tx.w.set_run(replace(tx.w.run(rid), done="cancelled", result=_newest_reply(tx)))
         if c.state.busy:
             tx.say("runner.cancel", f"runner #{idx} stays {c.state.tag} until the interrupted fiber stops")
         else:
             tx.say("runner.cancel", f"runner #{idx} {st.tag} -> Idle at once; interrupts afterwards")
-        # the loop fiber of the interrupted run, or the client fiber running the shell command
-        target = tx.w.fiber(f"r{c.interrupt}") if c.interrupt else tx.w.fiber_at(st.shell)
+        pending = () if now else tuple(r for r in c.fail_done if r != c.interrupt)
+        if c.interrupt:  # Fiber.interrupt(run.fiber): delivered at once, then awaited
+            target = tx.w.fiber(f"r{c.interrupt}")
+            tx.w = tx.w.set_fiber(replace(target, interrupt=True))
+            tx.goto("await_int", runner=idx, run=c.interrupt, target=target.name, fails=pending)
+        else:  # stop-shell: first await the shell's `ready` latch
+            tx.goto("await_ready", runner=idx, target=tx.w.fiber_at(st.shell).name, fails=pending)
+    elif f.pc == "await_ready":
+        target = tx.w.fiber(f.target)
         tx.w = tx.w.set_fiber(replace(target, interrupt=True))
-        tx.goto("await_int", runner=idx, run=c.interrupt or 0, target=target.name)
+        tx.say("runner.stopShell", f"{f.target}'s shell is ready: completes cancelled and interrupts it")
+        tx.goto("await_int")
     elif f.pc == "await_int":
-        if f.run:
-            r = tx.w.run(f.run)
+        for rid in (f.run, *f.fails) if f.run else f.fails:
+            r = tx.w.run(rid)
             if r.done is None:
-                tx.w = tx.w.set_run(replace(r, done="cancelled"))
+                tx.w = tx.w.set_run(replace(r, done="cancelled", result=_newest_reply(tx)))
+                tx.say("runner.done", f"fails r{rid}'s done (RunnerCancelled): its waiters get {_newest_reply(tx)}")
         tx.say("runner.idleIfCurrent", f"interrupt finished; runner #{f.runner} is {tx.w.runners[f.runner].tag}")
         if tx.design.cancel == "idle-at-once" and guard.idle_if_current(tx.w.runners[f.runner]):
             _on_idle(tx, f.runner)

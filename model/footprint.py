@@ -54,7 +54,8 @@ _NOTES: dict[str, Callable[..., list[Loc]]] = {
     "set_runner": lambda w, idx, st: [("runner", idx)],
     "new_runner": lambda w, instance: [("runners",), ("map", instance)],
     "set_map": lambda w, instance, runner: [("map", instance)],
-    "mint": lambda w: [("clock",)],
+    "mint": lambda w, sc: [("clock",)],
+    "now": lambda w, sc: [("clock",)],
     "write": lambda w, msg: [("messages",), ("msg", msg.id), ("writes",)],
     "update_message": lambda w, mid, **changes: [("msg", mid)],
     "next_label": lambda w: [("labels",)],
@@ -158,6 +159,18 @@ class WatchedStore:
     def latest(self, order: str = "id"):
         self._all()
         return self.store.latest(order)
+
+    def by_created(self):
+        self._all()
+        return self.store.by_created()
+
+    def request(self):
+        self._all()
+        return self.store.request()
+
+    def newest_reply(self):
+        self._all()
+        return self.store.newest_reply()
 
     def children(self, parent):
         self._all()

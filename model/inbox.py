@@ -142,9 +142,11 @@ def _turn(tx: Tx, mode: str) -> None:
     for r in rows:
         tx.w = tx.w.set_inbox(tx.w.inbox.promote(r.name, rid))
         p = tx.scenario.prompt(r.name)
-        tx.w, mid = tx.w.mint()
+        tx.w, mid, created = tx.w.mint(tx.scenario.server)
         no_reply = not r.wake
-        msg = Message(mid, tx.w.store.writes, USER, r.name, asks=p.tools, source=p.client, no_reply=no_reply)
+        msg = Message(
+            mid, tx.w.store.writes, USER, r.name, asks=p.tools, source=p.client, no_reply=no_reply, created=created
+        )
         tx.w = tx.w.write(msg)
         first = first or mid
         seq = tx.w.inbox.row(r.name).promoted
@@ -176,9 +178,9 @@ def _answer(seen: list[Message]) -> str:
 
 def _first_content(tx: Tx) -> None:
     """The model's first content arrives: the assistant row appears (`session.next.step.started`)."""
-    tx.w, mid = tx.w.mint()
+    tx.w, mid, created = tx.w.mint(tx.scenario.server)
     tx.w, label = tx.w.next_label()
-    tx.w = tx.w.write(Message(mid, tx.w.store.writes, ASSISTANT, label, source=tx.f.name))
+    tx.w = tx.w.write(Message(mid, tx.w.store.writes, ASSISTANT, label, source=tx.f.name, created=created))
     tx.say("v2.assistant", f"first content: writes assistant {label} (no parentID; its place is its seq)")
     tx.goto("stream", msg=mid)
 

@@ -1,8 +1,11 @@
-"""Where each modelled step stands in opencode's source at tag v1.15.4 (file:line).
+"""Where each modelled step stands in opencode's source at tag v1.15.4 (file:line), or in its bundle.
 
 One table, so that a reviewer can hold the model next to the code and a test can check that
 every step the model takes names a line here. Lines were read at the v1.15.4 release commit
 (f98449c, "sync release versions for v1.15.4"); `verify` re-checks them against a checkout.
+Where only the published 1.15.4 binary tells (its bundled JavaScript, split into modules and
+pretty-printed; no line numbers survive), a step cites a bundle module and the span name or
+string literal it stands at (`Ref.bundle`); `verify_bundle` checks those against the modules.
 """
 
 from __future__ import annotations
@@ -12,16 +15,24 @@ from pathlib import Path
 
 TAG = "v1.15.4"
 PKG = "packages/opencode/src/"
+BUNDLE = "bundle:"  # a bundle module: c057 SessionPrompt/Runner/processor, c072 MessageV2/Session
 
 
 @dataclass(frozen=True)
 class Ref:
     file: str
-    line: int
+    line: int  # 0 for a bundle citation
     what: str
-    token: str  # text on that line at the tag; `verify` checks it against a checkout
+    token: str  # text on that line at the tag (or in that bundle module); `verify` checks it
+
+    @property
+    def bundle(self) -> bool:
+        """Cited from the 1.15.4 bundle (module and span), not from a source line."""
+        return self.file.startswith(BUNDLE)
 
     def __str__(self) -> str:
+        if self.bundle:
+            return f"1.15.4 bundle {self.file[len(BUNDLE) :]}: {self.token}"
         return f"{self.file}:{self.line}"
 
 
@@ -108,7 +119,42 @@ _TABLE = [
     ("shell.done", P, 994, "shellImpl: command exits; assistant and bash part completed", "msg.time.completed"),
 ]
 
+# key, bundle module, the span name or literal it stands at, what the code does there
+_BUNDLE_TABLE = [
+    (
+        "prompt.mint",
+        "c057",
+        '"SessionPrompt.createUserMessage"',
+        "id and time.created fixed; file/MCP parts and chat.message hooks awaited before the write",
+    ),
+    (
+        "processor.abortTool",
+        "c057",
+        '"SessionProcessor.halt"',
+        "halt: error MessageAbortedError, status idle; the abort signal reaches the running tool",
+    ),
+    (
+        "processor.cleanup",
+        "c057",
+        '"250 millis"',
+        "SessionProcessor.cleanup: waits up to 250 ms per tool call, else 'Tool execution aborted'",
+    ),
+    (
+        "processor.completeToolCall",
+        "c057",
+        '"SessionProcessor.completeToolCall"',
+        "the aborted tool returns normally; its part completed if still running, else a no-op",
+    ),
+    (
+        "runner.stopShell",
+        "c057",
+        "ready.await",
+        "Runner.cancel's stop-shell: await the shell's ready latch, complete cancelled, interrupt it",
+    ),
+]
+
 REFS: dict[str, Ref] = {key: Ref(PKG + f, n, what, tok) for key, f, n, what, tok in _TABLE}
+REFS |= {key: Ref(BUNDLE + mod, 0, what, tok) for key, mod, tok, what in _BUNDLE_TABLE}
 
 
 def ref(key: str):
@@ -125,6 +171,8 @@ def verify(checkout: str) -> list[str]:
     """Check every anchor against an opencode checkout at the tag: its token must be on its line."""
     problems = []
     for key, r in REFS.items():
+        if r.bundle:
+            continue
         path = Path(checkout) / r.file
         if not path.is_file():
             problems.append(f"{key}: {r.file} is missing")
@@ -132,4 +180,20 @@ def verify(checkout: str) -> list[str]:
         lines = path.read_text(encoding="utf-8").splitlines()
         if not 0 < r.line <= len(lines) or r.token not in lines[r.line - 1]:
             problems.append(f"{key}: {r} does not contain {r.token!r}")
+    return problems
+
+
+def verify_bundle(pretty: str) -> list[str]:
+    """Check every bundle citation against the pretty-printed 1.15.4 modules in `pretty`
+    (files named `<module>_<offset>.js`): its token must occur in its module."""
+    problems = []
+    for key, r in REFS.items():
+        if not r.bundle:
+            continue
+        mod = r.file[len(BUNDLE) :]
+        found = sorted(Path(pretty).glob(f"{mod}_*.js"))
+        if not found:
+            problems.append(f"{key}: bundle module {mod} is missing")
+        elif r.token not in found[0].read_text(encoding="utf-8", errors="replace"):
+            problems.append(f"{key}: {r} not found in {found[0].name}")
     return problems

@@ -1,14 +1,18 @@
-"""The session's message store: messages kept in id order, as opencode reads them back.
+"""The session's message store: messages kept in id order, each with its time.created.
 
-Ids are opaque sortable values (MessageID.ascending at the server); `seq` is the order in which
-messages were written, a ghost field the specs use to tell "written mid-turn" from "sorted later".
+Ids are opaque sortable values (MessageID.ascending at the server, or a client's messageID);
+`created` is the server's clock when the message was built (model/ids.py). opencode 1.15.4 reads
+the session oldest-first by (time_created, id) (`MessageV2.page`, `filterCompacted`), and that is
+the order of the model request; `MessageV2.latest` and the loop's exit test compare ids.
+`seq` is the order in which messages were written, a ghost field the specs use to tell "written
+mid-turn" from "sorted later".
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from turnproof.model.ids import Id
+from turnproof.model.ids import Created, Id
 
 USER = "user"
 ASSISTANT = "assistant"
@@ -41,6 +45,12 @@ class Message:
     source: str = ""  # who wrote it: a prompt's client, a run ("r1"), a shell ("s1")
     synthetic: bool = False  # user message written by the shell route, not typed
     no_reply: bool = False  # user message injected with noReply: context, not a prompt
+    created: Created = (0, 0)  # time.created: the server clock when the message was built
+
+    @property
+    def when(self) -> tuple[Created, Id]:
+        """The key opencode reads messages by: (time_created, id)."""
+        return (self.created, self.id)
 
     @property
     def terminal(self) -> bool:
@@ -94,13 +104,30 @@ class Store:
         msgs = tuple(replace(m, **changes) if m.id == mid else m for m in self.messages)
         return Store(msgs, self.writes)
 
+    def by_created(self) -> tuple[Message, ...]:
+        """Oldest first by (time_created, id): how the loop's read returns them (MessageV2.page)."""
+        return tuple(sorted(self.messages, key=lambda m: m.when))
+
+    def request(self) -> tuple[Message, ...]:
+        """The messages the model request carries, in the loop's read order (toModelMessages):
+        messages without parts are skipped, i.e. an assistant before its first tool call or text
+        (an aborted one without parts too); every user message has its text part."""
+        return tuple(m for m in self.by_created() if m.role == USER or m.tools or m.finish is not None)
+
+    def newest_reply(self) -> Message | None:
+        """Session.findMessage(role != user): the newest non-user message by (time_created, id),
+        else the newest message; what the loop returns and a cancelled run's waiters get."""
+        msgs = self.by_created()
+        replies = [m for m in msgs if m.role != USER]
+        return replies[-1] if replies else (msgs[-1] if msgs else None)
+
     def latest(self, order: str = "id") -> Latest:
         """Newest user, assistant and finished assistant: the loop's per-iteration resolution.
 
-        opencode v1.15.4 takes the highest id (`order="id"`); later releases take the newest
-        time.created, which the server stamps when it writes the message (`order="created"`).
+        opencode v1.15.4 takes the highest id (`order="id"`); later releases take the newest by
+        (time.created, id), the server's clock when it built the message (`order="created"`).
         """
-        msgs = self.messages if order == "id" else sorted(self.messages, key=lambda m: m.seq)
+        msgs = self.messages if order == "id" else self.by_created()
         users = [m for m in msgs if m.role == USER]
         assistants = [m for m in msgs if m.role == ASSISTANT]
         finished = [m for m in assistants if m.finish is not None]

@@ -26,7 +26,8 @@ class System:
     def initial(self) -> World:
         """Every scenario prompt is a client fiber about to send; no runner exists yet."""
         fibers = tuple(
-            Fiber(p.name, "client", "send", prompt=p.name, instance=p.instance) for p in self.scenario.prompts
+            Fiber(p.name, "client", "send", prompt=p.name, instance=p.instance, route=p.route, no_reply=p.no_reply)
+            for p in self.scenario.prompts
         )
         return World(
             maps=(None,) * self.scenario.instances, fibers=fibers, inbox=Inbox(on=self.design.engine == "inbox")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from turnproof.model import ids
-from turnproof.model.ids import Id
+from turnproof.model.ids import Created, Id, ServerClock
 from turnproof.model.runner import RunnerState
 from turnproof.model.session_input import Inbox
 from turnproof.model.store import Message, Store
@@ -27,7 +27,7 @@ class Run:
     starter: str  # the prompt whose ensureRunning made this run (kept for binding="turn")
     prompt: str | None = None
     done: str | None = None  # None until completed: "ok" or "cancelled"
-    result: str | None = None  # label of the assistant the loop returned (lastAssistant)
+    result: str | None = None  # label of what its waiters get: the newest non-user message
 
 
 @dataclass(frozen=True)
@@ -44,19 +44,24 @@ class Fiber:
     """A fiber: its name (the schedule's letter), kind, program counter and the locals it keeps."""
 
     name: str
-    kind: str  # "client" (a route handler), "run" (the prompt loop)
+    kind: str  # "client" (a route handler), "run" (the prompt loop), "tool" (an aborted tool call)
     pc: str
     prompt: str = ""  # client: the scenario prompt it serves
+    route: str = ""  # client: the route its request takes (prompt, prompt_async, shell, abort)
+    no_reply: bool = False  # client: a noReply prompt (context only; it awaits no reply)
     run: int = 0  # run fiber: its run; client: the run it awaits or interrupts
     runner: int = -1  # client: the Runner it looked up in the map (effect granularity)
     instance: int = 0  # which server instance (runner map) it lives in
-    msg: Id | None = None  # run: the assistant it is streaming into; shell: its assistant
+    msg: Id | None = None  # run: the assistant it is streaming into; shell: its assistant;
+    # client: the id its user message was given, while the message is not written yet
+    created: tuple | None = None  # client: that message's time.created, until it is written
     user: Id | None = None  # run: the user message its current assistant answers
     seen: tuple[Id, ...] = ()  # run: ids of the messages sent to the model in this step
     answer: str = ""  # run: what the scripted model replies to that request ("tool" | "stop")
     idle: bool = False  # run: finishRun found it current, so onIdle is still owed (effect split)
     interrupt: bool = False  # Fiber.interrupt was requested by a cancel
     target: str = ""  # abort client: the fiber it interrupted and now waits for
+    fails: tuple[int, ...] = ()  # abort client: runs whose `done` it fails once the stop is over
     result: str = ""  # client: what the request returned
 
     @property
@@ -86,6 +91,10 @@ class World:
             h = hash((h, self.clock, self.turns, self.sent, self.labels, self.inbox))
             object.__setattr__(self, "_hash", h)
         return h
+
+    def __getstate__(self) -> dict:
+        """Pickled without the cached hash: string hashes differ from one process to the next."""
+        return {k: v for k, v in self.__dict__.items() if k != "_hash"}
 
     # --- small pure updates, used by the fiber programs -----------------------------------
 
@@ -129,9 +138,16 @@ class World:
         maps[instance] = runner
         return replace(self, maps=tuple(maps))
 
-    def mint(self) -> tuple[World, Id]:
-        """A fresh server-side MessageID.ascending(): later than every server id before it."""
-        return replace(self, clock=self.clock + 1), ids.server(self.clock + 1)
+    def mint(self, sc: ServerClock) -> tuple[World, Id, Created]:
+        """A fresh server-side MessageID.ascending() and the Date.now() built with it: later than
+        every server id before it, unless the scenario's clock wraps or steps back in between."""
+        n = self.clock + 1
+        return replace(self, clock=n), ids.server(sc.id_tick(n)), (sc.reading(n), ids.SERVER)
+
+    def now(self, sc: ServerClock) -> tuple[Created, float]:
+        """Date.now() for a message built without a server id, and the tick a client's clock
+        starts from (the server's latest id reading)."""
+        return (sc.reading(self.clock), ids.CLIENT), sc.id_tick(self.clock)
 
     def write(self, msg: Message) -> World:
         return replace(self, store=self.store.add(msg))

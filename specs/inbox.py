@@ -130,10 +130,37 @@ def prompt_answered(w: World) -> Found:
     return None
 
 
+def own_reply(w: World) -> Found:
+    """At rest, each V2 prompt request was answered with the Admitted record of its own input (the V2
+    route returns no reply at all: what a client gets back is its own admission, or nothing)."""
+    for f in w.fibers:
+        if f.kind == "client" and f.route not in ("shell", "abort", "interrupt") and f.ended and f.result != f.prompt:
+            return (f"{f.prompt}'s request returned {f.result or 'nothing'}, not the admission of {f.prompt}", ())
+    return None
+
+
+def no_silent_drop(w: World) -> Found:
+    """At rest, every input admitted with a 200 that woke the session is promoted and has a reply in
+    the store (its own or one it was folded into): a V2 client is never told of a failure later, so
+    an interrupt excuses nothing here."""
+    for r in w.inbox.rows:
+        if not r.wake:
+            continue
+        if r.pending:
+            return (f"{r.name} was admitted (200) but never promoted: it sits in session_input", ())
+        msgs = history(w)
+        mine = next(m for m in msgs if m.role == USER and m.label == r.name)
+        if not any(n.role == ASSISTANT and n.seq > mine.seq and n.terminal and not n.error for n in msgs):
+            return (f"{r.name} was admitted (200) and promoted, but no reply follows it", (mine.id,))
+    return None
+
+
 CHECKS = {
     "turn-binding": turn_binding,
     "turn-serialization": turn_serialization,
     "no-terminal-siblings": no_terminal_siblings,
     "tool-followup": tool_followup,
     "prompt-answered": prompt_answered,
+    "own-reply": own_reply,
+    "no-silent-drop": no_silent_drop,
 }

@@ -17,18 +17,30 @@ from turnproof.model.config import (
     GRANULARITIES,
     ID_SOURCES,
     KNOBS,
+    PARTS,
     ROUTES,
     Design,
     Prompt,
     Scenario,
 )
+from turnproof.model.ids import ServerClock
 
 HERE = Path(__file__).parent
 DESIGNS = HERE / "designs"
 SCENARIOS = HERE / "scenarios"
-NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,15}$")
-RESERVED = re.compile(r"^r[0-9]+$")  # run fibers are named r1, r2, …
+NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,15}")  # whole-string: always NAME.fullmatch
+RESERVED = re.compile(r"[rt][0-9]+")  # run fibers are named r1, r2, …; aborted tool calls t1, t2, …
 MAX_MESSAGES = 200
+MAX_FILE = 1 << 20  # a design or scenario is a few hundred bytes
+
+
+def fiber_name(name: str) -> bool:
+    """A prompt name or a run or tool fiber's (r1, t1, …): the whole string, no control characters."""
+    return bool(NAME.fullmatch(name) or RESERVED.fullmatch(name))
+
+
+def _printable(ref: str) -> bool:
+    return not any(ord(c) < 32 or ord(c) == 127 for c in ref)
 
 
 class InputError(Exception):
@@ -43,6 +55,8 @@ def builtin(kind: str) -> list[str]:
 def resolve(kind: str, ref: str) -> Path:
     """A built-in name or a path to a TOML file."""
     folder = DESIGNS if kind == "design" else SCENARIOS
+    if not ref or not _printable(ref) or "\x00" in ref:
+        raise InputError(f"{ref!r}: not a {kind} name or path (empty, or has control characters)")
     path = Path(ref) if ref.endswith(".toml") else folder / f"{ref}.toml"
     if not path.is_file() and "/" in ref and not ref.endswith(".toml"):
         path = Path(ref)
@@ -53,12 +67,17 @@ def resolve(kind: str, ref: str) -> Path:
 
 
 def _read(path: Path) -> dict:
+    """The TOML table at `path`; a UTF-8 byte-order mark is allowed, deep nesting is an error."""
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        if path.stat().st_size > MAX_FILE:
+            raise InputError(f"{path}: over {MAX_FILE >> 10} KB: not a design or scenario")
+        return tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: not valid TOML: {str(e).splitlines()[0]}") from None
+        raise InputError(f"{path}: not valid TOML: {(str(e).splitlines() or [''])[0]}") from None
+    except RecursionError:
+        raise InputError(f"{path}: not valid TOML: nested too deeply") from None
     except OSError as e:
-        raise InputError(f"{path}: cannot read: {e.strerror}") from None
+        raise InputError(f"{path}: cannot read: {e.strerror or e}") from None
 
 
 def _only(path: Path, where: str, data: dict, allowed: tuple[str, ...]) -> None:
@@ -98,7 +117,8 @@ def load_design(ref: str) -> Design:
 def load_scenario(ref: str) -> Scenario:
     path = resolve("scenario", ref)
     data = _read(path)
-    _only(path, "", data, ("description", "granularity", "max_messages", "prompt"))
+    clock_fields = ("wrap_after", "step_back_after", "step_back_by")
+    _only(path, "", data, ("description", "granularity", "max_messages", "prompt") + clock_fields)
     raw = data.get("prompt")
     if not isinstance(raw, list) or not raw:
         raise InputError(f"{path}: prompt: at least one [[prompt]] table is required")
@@ -111,20 +131,38 @@ def load_scenario(ref: str) -> Scenario:
         description=_str(path, "description", data.get("description", "")),
         granularity=_str(path, "granularity", data.get("granularity", "await"), GRANULARITIES),
         max_messages=_int(path, "max_messages", data.get("max_messages", 12), 1, MAX_MESSAGES),
+        server=_server_clock(path, data),
         path=str(path),
     )
+
+
+def _server_clock(path: Path, data: dict) -> ServerClock:
+    """The server clock's jumps: the 48-bit id wrap after the n-th server id, or a step back."""
+    wrap = data.get("wrap_after")
+    back = data.get("step_back_after")
+    if wrap is not None:
+        wrap = _int(path, "wrap_after", wrap, 0, MAX_MESSAGES)
+    if back is not None:
+        back = _int(path, "step_back_after", back, 0, MAX_MESSAGES)
+    if (back is None) != ("step_back_by" not in data):
+        raise InputError(f"{path}: step_back_by: step_back_after and step_back_by go together")
+    by = _int(path, "step_back_by", data["step_back_by"], 1, 20) if back is not None else 0
+    return ServerClock(wrap_after=wrap, back_after=back, back_by=by)
 
 
 def _prompt(path: Path, at: str, item, before: list[Prompt]) -> Prompt:
     if not isinstance(item, dict):
         raise InputError(f"{path}: {at[:-1]}: expected a table")
-    fields = ("name", "client", "route", "tools", "instance", "after", "no_reply", "id", "clock", "delivery", "resume")
-    _only(path, at, item, fields)
+    fields = ("name", "client", "route", "tools", "instance", "after", "no_reply", "id", "clock", "parts", "hook")
+    _only(path, at, item, fields + ("delivery", "resume"))
     if "name" not in item:
         raise InputError(f"{path}: {at}name: missing (a short name such as U1)")
     name = _str(path, at + "name", item["name"])
-    if not NAME.match(name) or RESERVED.match(name):
-        raise InputError(f"{path}: {at}name: {name!r} must be a letter then letters/digits, not r<digits>")
+    if not NAME.fullmatch(name) or RESERVED.fullmatch(name):
+        raise InputError(
+            f"{path}: {at}name: {name!r} must be a letter then up to 15 letters, digits or _, "
+            "not r<digits> or t<digits>"
+        )
     if any(p.name == name for p in before):
         raise InputError(f"{path}: {at}name: {name!r} is used twice")
     route = _str(path, at + "route", item.get("route", "prompt_async"), ROUTES)
@@ -141,8 +179,15 @@ def _prompt(path: Path, at: str, item, before: list[Prompt]) -> Prompt:
     clock = _clock(path, at + "clock", item.get("clock", "equal"))
     if "clock" in item and id_source != "client":
         raise InputError(f'{path}: {at}clock: only a prompt with id = "client" mints on a client clock')
-    if id_source != "server" and route not in ("prompt", "prompt_async"):
-        raise InputError(f"{path}: {at}id: only a prompt or prompt_async carries a messageID")
+    if id_source != "server" and route not in ("prompt", "prompt_async", "shell"):
+        raise InputError(f"{path}: {at}id: only a prompt, prompt_async or shell carries a messageID")
+    parts = _str(path, at + "parts", item.get("parts", "text"), PARTS)
+    hook = item.get("hook", False)
+    if not isinstance(hook, bool):
+        raise InputError(f"{path}: {at}hook: expected true or false")
+    if (parts != "text" or hook) and route not in ("prompt", "prompt_async"):
+        field = "hook" if hook else "parts"
+        raise InputError(f"{path}: {at}{field}: only a prompt or prompt_async has parts and hooks")
     after = item.get("after", [])
     if not isinstance(after, list) or not all(isinstance(a, str) for a in after):
         raise InputError(f"{path}: {at}after: expected a list of earlier prompt names")
@@ -161,6 +206,8 @@ def _prompt(path: Path, at: str, item, before: list[Prompt]) -> Prompt:
         clock=clock,
         delivery=delivery,
         resume=resume,
+        parts=parts,
+        hook=hook,
     )
 
 

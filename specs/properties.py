@@ -85,10 +85,24 @@ def no_terminal_siblings(w: World) -> Violation | None:
 
 
 def _cancelled(w: World, source: str) -> bool:
-    """A run the user aborted (its done failed with Cancelled), or a prompt told it was cancelled."""
+    """A run the user aborted (its done failed with Cancelled), or a prompt whose request awaited
+    such a run (it returns the aborted assistant, or whatever is newest: the client sees the abort)."""
     if source.startswith("r") and source[1:].isdigit():
         return w.run(int(source[1:])).done == "cancelled"
-    return any(f.kind == "client" and f.prompt == source and f.result == "cancelled" for f in w.fibers)
+    return any(f.prompt == source and _awaited_cancelled(w, f) for f in w.fibers if f.kind == "client")
+
+
+def _awaited_cancelled(w: World, f) -> bool:
+    """A prompt's request that awaited a run an abort cancelled: it returned (the aborted
+    assistant, or whatever is newest), and its client saw the session error."""
+    return f.ended and f.run > 0 and f.result != "busy" and w.run(f.run).done == "cancelled"
+
+
+def _user_of(w: World, prompt: str) -> Message | None:
+    for m in w.store.messages:
+        if m.role == USER and m.label == prompt and not m.synthetic:
+            return m
+    return None
 
 
 def tool_followup(w: World) -> Violation | None:
@@ -116,6 +130,47 @@ def prompt_answered(w: World) -> Violation | None:
     return None
 
 
+def own_reply(w: World) -> Violation | None:
+    """At rest, a blocking prompt request (the /message route) returns the reply to its own message: an
+    assistant whose parentID is that request's user message, unless an abort cancelled its run
+    or the server refused it (busy, which its client sees)."""
+    for f in w.fibers:
+        if f.route != "prompt" or f.no_reply or not f.ended or f.result == "busy" or _awaited_cancelled(w, f):
+            continue
+        mine = _user_of(w, f.prompt)
+        got = next((m for m in w.store.messages if m.label == f.result), None)
+        if mine is not None and got is not None and got.role == ASSISTANT and got.parent == mine.id:
+            continue
+        under = f" (a reply to {w.store.get(got.parent).label})" if got is not None and got.parent else ""
+        return Violation(
+            f"{f.prompt}'s /message request returned {f.result}{under}, not a reply to {f.prompt}",
+            tuple(x.id for x in (mine, got) if x is not None),
+        )
+    return None
+
+
+def no_silent_drop(w: World) -> Violation | None:
+    """At rest, every prompt the server accepted (a 204 from prompt_async included) has a reply
+    to its user message, or its client saw a failure: a /message request refused as busy, or a
+    run the user aborted. noReply context is exempt."""
+    for f in w.fibers:
+        if f.route not in ("prompt", "prompt_async") or f.no_reply or f.prompt not in w.sent:
+            continue
+        if (f.route == "prompt" and f.result == "busy") or _awaited_cancelled(w, f):
+            continue
+        mine = _user_of(w, f.prompt)
+        if mine is not None and any(c.answers for c in w.store.children(mine.id)):
+            continue
+        if mine is None:
+            why = "its user message was never written" + (" (refused as busy after the 204)" if f.result else "")
+        elif f.result == "busy":
+            why = "it was refused as busy after the 204, and nothing answered it"
+        else:
+            why = f"its user message {mine.label} has no reply"
+        return Violation(f"{f.route} {f.prompt} was accepted, but {why}", (mine.id,) if mine else ())
+    return None
+
+
 STORE = ("messages", "msg")  # the footprint kinds of the message store's contents
 
 PROPERTIES: tuple[Property, ...] = (
@@ -124,6 +179,8 @@ PROPERTIES: tuple[Property, ...] = (
     Property("no-terminal-siblings", "always", no_terminal_siblings.__doc__, no_terminal_siblings, STORE),
     Property("tool-followup", "at_rest", tool_followup.__doc__, tool_followup),
     Property("prompt-answered", "at_rest", prompt_answered.__doc__, prompt_answered),
+    Property("own-reply", "at_rest", own_reply.__doc__, own_reply),
+    Property("no-silent-drop", "at_rest", no_silent_drop.__doc__, no_silent_drop),
     Property(
         "loop-terminates",
         "liveness",

@@ -1,15 +1,23 @@
-"""Shared helpers: build systems from the built-in files, run the CLI in-process."""
+"""Shared helpers: build systems from the built-in files, run the CLI in-process, and compute each
+exhaustive result once per test session, shared by every xdist worker through a session directory."""
 
 from __future__ import annotations
 
+import fcntl
 import functools
+import hashlib
+import os
+import pickle
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from turnproof.explore.search.bfs import bfs
 from turnproof.explore.search.result import Result
 from turnproof.model.system import System
-from turnproof.specs.loader import load_design, load_scenario
+from turnproof.specs.loader import builtin, load_design, load_scenario
 from turnproof.specs.properties import PROPERTIES
 
 # The seed's evidence (opencode #28202): the user message and its four terminal assistants, with
@@ -31,10 +39,77 @@ def system(design: str, scenario: str, **changes) -> System:
     return System(load_design(design), replace(sc, **changes) if changes else sc)
 
 
+# --- one result per pair for the whole session, across xdist workers ------------------------------
+#
+# The controller (or a run without xdist) makes one fresh directory per session and hands it to its
+# workers; the first worker to need a pair computes it under a lock, the others wait and read it.
+# Nothing outlives the session, so every run computes every result it uses afresh.
+
+SHARED: Path | None = None  # this session's directory of results
+
+
+def pytest_configure(config):
+    global SHARED
+    worker = getattr(config, "workerinput", None)
+    if worker is not None:
+        SHARED = Path(worker["turnproof_shared"])
+    else:
+        SHARED = Path(tempfile.mkdtemp(prefix="turnproof-tests-"))
+        config.turnproof_shared = SHARED
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    """xdist, on the controller: each worker shares the controller's directory."""
+    node.workerinput["turnproof_shared"] = str(node.config.turnproof_shared)
+
+
+def pytest_unconfigure(config):
+    if getattr(config, "workerinput", None) is None and SHARED is not None:
+        shutil.rmtree(SHARED, ignore_errors=True)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Slow tests first (otherwise in their order): xdist's workers start the long ones early and
+    fill in with the short ones, rather than one worker finishing a long test alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+@functools.cache
+def _source_hash() -> str:
+    """What a result depends on: every module and built-in spec of the installed turnproof."""
+    import turnproof.model
+
+    root = Path(turnproof.model.__file__).resolve().parents[1]  # model/'s parent: the project's folders
+    h = hashlib.sha256()
+    for folder in ("model", "specs", "explore"):
+        for f in sorted((root / folder).rglob("*")):
+            if f.suffix in (".py", ".toml"):
+                h.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def shared(kind: str, compute, design: str, scenario: str) -> Result:
+    """`compute()` once per session for every worker: the first computes under a lock, the rest read."""
+    if SHARED is None:  # (imported without pytest's configure: compute here)
+        return compute()
+    name = hashlib.sha256(f"{kind}\0{design}\0{scenario}\0{_source_hash()}".encode()).hexdigest()[:24]
+    path = SHARED / f"{name}.pickle"
+    with open(SHARED / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if path.exists():
+            return pickle.loads(path.read_bytes())
+        res = compute()
+        tmp = path.with_suffix(f".{os.getpid()}")
+        tmp.write_bytes(pickle.dumps(res, pickle.HIGHEST_PROTOCOL))
+        tmp.replace(path)
+        return res
+
+
 @functools.cache
 def checked(design: str, scenario: str) -> Result:
     """One exhaustive check per built-in pair for the whole test session."""
-    return bfs(system(design, scenario), PROPERTIES)
+    return shared("bfs", lambda: bfs(system(design, scenario), PROPERTIES), design, scenario)
 
 
 @functools.cache
@@ -42,7 +117,28 @@ def reduced(design: str, scenario: str) -> Result:
     """One partial-order reduced check per built-in pair (dpor alone)."""
     from turnproof.explore.search.dpor import dpor_search
 
-    return dpor_search(system(design, scenario), PROPERTIES)
+    return shared("dpor", lambda: dpor_search(system(design, scenario), PROPERTIES), design, scenario)
+
+
+def exhaustive(sys_: System, properties) -> Result:
+    """`bfs` as the CLI calls it, answered from `checked` when the system is a built-in pair as
+    shipped and the properties are all of them (tests that run `review` over many pairs)."""
+    d, s = sys_.design.name, sys_.scenario.name
+    if properties == PROPERTIES and d in builtin("design") and s in builtin("scenario") and sys_ == system(d, s):
+        return checked(d, s)
+    return bfs(sys_, properties)
+
+
+# the scenarios whose exhaustive search takes seconds per design, not milliseconds: the fast tier
+# (`-m "not slow"`) leaves their parametrizations to the full suite
+SLOW_SCENARIOS = frozenset({"idle-window"})
+# the two largest await-granularity spaces: a second per design through the whole CLI (graphs drawn)
+LARGE_SCENARIOS = frozenset({"async-overlap", "two-instances"})
+
+
+def pairs(designs, scenarios, slow=SLOW_SCENARIOS) -> list:
+    """design × scenario parameters, those on a `slow` scenario marked slow."""
+    return [pytest.param(d, s, marks=pytest.mark.slow) if s in slow else (d, s) for d in designs for s in scenarios]
 
 
 def auto(design: str, scenario: str) -> Result:

@@ -8,7 +8,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from conftest import SEED_SESSION, SEED_SIBLINGS, SEED_USER, checked
+from conftest import SEED_SESSION, SEED_SIBLINGS, SEED_USER, checked, pairs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from turnproof.audit import KINDS, AuditInputError, audit_paths, export_session, read_path
@@ -220,16 +220,14 @@ def test_json_rows_and_records(tmp_path):
 
 
 def _violating_cases():
-    cases = []
-    for d in builtin("design"):
-        if load_design(d).engine == "inbox":
-            continue  # a V2 store has no parentID: there is no legacy export of it for audit to read
-        for sc in builtin("scenario"):
-            cases.append((d, sc))
-    return cases
+    return [(d, sc) for d in builtin("design") for sc in builtin("scenario")]
 
 
-@pytest.mark.parametrize("design, scenario", _violating_cases())
+# a V2 inbox store has no parentID: there is no legacy export of it for audit to read
+LEGACY = [d for d in builtin("design") if load_design(d).engine == "legacy"]
+
+
+@pytest.mark.parametrize("design, scenario", pairs(LEGACY, builtin("scenario")))
 def test_round_trip(design, scenario, tmp_path):
     """Every observable finding of the model, exported as an opencode session, is found by audit,
     on (at least) the messages the model marked."""
@@ -249,6 +247,7 @@ def test_round_trip(design, scenario, tmp_path):
         assert any(want <= g for g in got), f"{design} × {scenario}: {name} on {want}, audit: {got}"
 
 
+@pytest.mark.slow  # every pair, idle-window's included
 def test_round_trip_covers_every_observable_property():
     seen = set()
     for d, sc in _violating_cases():
@@ -468,6 +467,7 @@ def test_fuzz_bytes(tmp_path, data):
     _check_read(p)
 
 
+@pytest.mark.slow  # hypothesis: hundreds of documents
 @FUZZ
 @given(doc=json_values)
 def test_fuzz_json_documents(tmp_path, doc):
@@ -476,6 +476,7 @@ def test_fuzz_json_documents(tmp_path, doc):
     _check_read(p)
 
 
+@pytest.mark.slow  # hypothesis: hundreds of documents
 @FUZZ
 @given(msgs=st.lists(message_like | json_values, min_size=1, max_size=8), cut=st.integers(0, 400))
 def test_fuzz_jsonl_and_exports(tmp_path, msgs, cut):

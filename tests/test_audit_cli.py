@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import SEED_SESSION, SEED_SIBLINGS, SEED_USER
+from conftest import LARGE_SCENARIOS, SEED_SESSION, SEED_SIBLINGS, SEED_USER, pairs
 from turnproof.audit import KINDS
 from turnproof.specs.loader import builtin
 
@@ -228,7 +228,7 @@ def test_audit_in_a_real_process_prints_no_traceback(tmp_path):
 
 # --- check --export-session, then audit: the round trip through the CLI ---------------------------------
 
-PAIRS = [(d, s) for d in builtin("design") for s in builtin("scenario") if s != "idle-window"]
+PAIRS = pairs(builtin("design"), [s for s in builtin("scenario") if s != "idle-window"], slow=LARGE_SCENARIOS)
 
 
 def labels_in_trace(trace_json: Path) -> set[str]:
@@ -300,8 +300,8 @@ def test_check_export_session_text_and_audit(cli, tmp_path):
     tail = r.stdout.splitlines()[-2:]
     assert tail == [
         f"final stores written as opencode exports to {sessions}/: "
-        "turn-binding.json, turn-serialization.json, tool-followup.json, prompt-answered.json",
-        "  turn-serialization: not visible in a stored session "
+        "turn-binding.json, turn-serialization.json, tool-followup.json, prompt-answered.json, no-silent-drop.json",
+        "  turn-serialization, no-silent-drop: not visible in a stored session "
         "(turnproof audit judges no-terminal-siblings, tool-followup, turn-binding, prompt-answered)",
     ]
     a = cli("audit", str(sessions / "turn-binding.json"), "--out", str(tmp_path / "a"))

@@ -37,7 +37,10 @@ from turnproof.conform.fakellm import FakeLLM, analyse, prompt_text  # noqa: E40
 from turnproof.model.system import System  # noqa: E402
 from turnproof.specs.loader import load_design, load_scenario  # noqa: E402
 
-conformance = pytest.mark.conformance
+
+def conformance(test):
+    """Drives the real opencode server: marked conformance, and slow (seconds per case)."""
+    return pytest.mark.slow(pytest.mark.conformance(test))
 
 
 def tool_race() -> System:
@@ -181,10 +184,12 @@ def test_a_schedule_that_never_rests_is_refused():
 
 
 def test_load_schedule_reads_a_trace_json(tmp_path):
+    from conftest import checked
+    from turnproof.explore.views.report import trace_doc
+
     p = tmp_path / "trace.json"
-    doc = {"design": "v1.15.4", "scenario": "tool-race", "property": "turn-binding", "schedule": "U1,r1", "steps": []}
-    p.write_text(json.dumps(doc))
-    assert load_schedule(str(p)) == "U1,r1"
+    p.write_text(json.dumps(trace_doc(checked("v1.15.4", "tool-race"), "turn-binding")))  # checked whole on load
+    assert load_schedule(str(p)) == "U1,r1,U2,r1*3"
     assert load_schedule("U1,r1*2") == "U1,r1*2"
     with pytest.raises(HarnessError, match="missing"):
         p.write_text("{}")
@@ -259,25 +264,62 @@ def opencode_bin():
         pytest.skip(f"conformance NOT checked: cannot fetch opencode-linux-x64@1.15.4 from the npm registry ({e})")
 
 
-def _servers() -> set[int]:
-    """Live `opencode serve` processes started from the turnproof cache or a temp project."""
-    out = set()
+def _processes() -> dict[int, tuple[int, str, list[bytes]]]:
+    """Every live process on the machine, from /proc: pid -> (parent pid, start time, argv).
+    Zombies count as gone. The start time tells a process from a later one that reuses its pid."""
+    out = {}
     for d in Path("/proc").iterdir():
         if d.name.isdigit():
             try:
-                cmd = (d / "cmdline").read_bytes().split(b"\0")
+                stat = (d / "stat").read_text()
+                argv = (d / "cmdline").read_bytes().split(b"\0")
             except OSError:
                 continue
-            if len(cmd) > 1 and cmd[0].endswith(b"/opencode") and cmd[1] == b"serve":
-                out.add(int(d.name))
+            fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "
+            if fields[0] != "Z":
+                out[int(d.name)] = (int(fields[1]), fields[19], argv)
     return out
+
+
+def _descendants(root: int) -> dict[int, tuple[str, list[bytes]]]:
+    """The live processes under `root` (its children, theirs, …): pid -> (start time, argv).
+    Tests look only at the processes they started, never at others on the machine."""
+    procs = _processes()
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _, _) in procs.items():
+        children.setdefault(ppid, []).append(pid)
+    out, todo = {}, list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        out[pid] = procs[pid][1:]
+        todo += children.get(pid, [])
+    return out
+
+
+def _still_alive(seen: dict[int, tuple[str, list[bytes]]]) -> list[list[bytes]]:
+    """The argv of each process in `seen` that is still the same live process."""
+    now = _processes()
+    return [argv for pid, (start, argv) in seen.items() if pid in now and now[pid][1] == start]
+
+
+def _is_server(argv: list[bytes]) -> bool:
+    return len(argv) > 1 and argv[0].endswith(b"/opencode") and argv[1] == b"serve"
+
+
+def _is_tool(argv: list[bytes]) -> bool:
+    """The harness's held tool: a bash running the scripted `turnproof tool` command."""
+    return argv[0].endswith(b"bash") and any(b"turnproof tool" in a for a in argv)
+
+
+def _my_servers() -> list[int]:
+    """`opencode serve` processes this test process started and has not stopped."""
+    return [pid for pid, (_, argv) in _descendants(os.getpid()).items() if _is_server(argv)]
 
 
 @conformance
 def test_tool_race_counterexample_reproduces_on_the_real_server(opencode_bin):
     from turnproof.conform.drive import conform
 
-    before = _servers()
     r = conform(load_design("v1.15.4"), load_scenario("tool-race"), runs=2, binary=opencode_bin)
     assert r.schedule == "U1,r1,U2,r1*3" and r.not_driveable is None
     assert any(v.startswith("turn-binding") for v in r.model_violations)
@@ -290,7 +332,7 @@ def test_tool_race_counterexample_reproduces_on_the_real_server(opencode_bin):
     doc = r.to_json()
     assert doc["verdict"] == "conforms" and doc["agreement"] == {"runs": 2, "conform": 2}
     assert "agreement: 2/2 runs conform" in r.text()
-    assert _servers() <= before, "an opencode server outlived the run"
+    assert not _my_servers(), "an opencode server outlived the run"
 
 
 @conformance
@@ -329,16 +371,16 @@ def test_ctrl_c_stops_the_server_and_its_tools(opencode_bin, tmp_path):
         "conform(load_design('v1.15.4'), load_scenario('tool-race'), 'U1,r1*2',\n"
         "        binary=Path(sys.argv[1]), timeout=120)\n"
     )
-    before = _servers()
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     p = subprocess.Popen([sys.executable, "-c", script, str(opencode_bin)], cwd=ROOT, env=env, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
-        tool = None
-        while time.monotonic() < deadline and tool is None:  # wait until the gated tool runs
-            tool = next((pid for pid in _tools()), None)
-            time.sleep(0.1)
-        assert tool is not None, "the harness never reached the held tool"
+        ours: dict = {}
+        while time.monotonic() < deadline and not any(_is_tool(argv) for _, argv in ours.values()):
+            time.sleep(0.1)  # wait until the gated tool runs, under our harness
+            ours = _descendants(p.pid)
+        assert any(_is_tool(argv) for _, argv in ours.values()), "the harness never reached the held tool"
+        assert any(_is_server(argv) for _, argv in ours.values()), "no opencode server under the harness"
         p.send_signal(signal.SIGINT)
         p.wait(30)
     finally:
@@ -346,18 +388,8 @@ def test_ctrl_c_stops_the_server_and_its_tools(opencode_bin, tmp_path):
             p.kill()
     assert p.returncode != 0
     time.sleep(0.3)
-    assert _servers() <= before and not list(_tools()), "a process outlived Ctrl-C"
-
-
-def _tools():
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                cmd = (d / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if b"turnproof tool" in cmd and b"bash" in cmd.split(b"\0")[0]:
-                yield int(d.name)
+    left = _still_alive(ours)  # the server, its tools and anything else the harness had started
+    assert not left, f"a process outlived Ctrl-C: {[b' '.join(a).decode(errors='replace') for a in left]}"
 
 
 def test_cli_refuses_a_design_the_real_server_is_not(tmp_path):

@@ -14,6 +14,7 @@ from turnproof.explore.search.trace import replay
 from turnproof.specs.properties import PROPERTIES
 
 distributed = pytest.importorskip("dask.distributed")
+pytestmark = pytest.mark.slow  # a local cluster of worker processes per module
 
 LIMIT = 120  # seconds for any one test of this file
 

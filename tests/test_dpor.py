@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import checked, system
+from conftest import checked, pairs, system
 from conftest import reduced as cached_dpor
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -23,7 +23,7 @@ from turnproof.model.footprint import Footprint
 from turnproof.specs.loader import builtin
 from turnproof.specs.properties import PROPERTIES, Property, Violation
 
-PAIRS = [(d, s) for d in builtin("design") for s in builtin("scenario")]
+PAIRS = pairs(builtin("design"), builtin("scenario"))  # idle-window ones marked slow
 TOOL_RACE = Path(__file__).parent.parent / "specs" / "scenarios" / "tool-race.toml"
 
 
@@ -177,6 +177,7 @@ def _spies():
     return seen, rest, (watch, quiet)
 
 
+@pytest.mark.slow  # hypothesis: 300 random programs
 @settings(max_examples=300, deadline=None)
 @given(PROGRAMS, st.integers(0, 4))
 def test_dpor_on_random_programs_reaches_what_bfs_reaches(programs, limit):

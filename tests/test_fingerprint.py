@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import checked, counts, system
+from conftest import checked, counts, pairs, system
 from turnproof.explore.search import memory
 from turnproof.explore.search.bfs import bfs
 from turnproof.explore.search.fingerprint import collision_bound, encode, fingerprint
@@ -18,10 +18,7 @@ from turnproof.specs.loader import builtin
 from turnproof.specs.properties import PROPERTIES
 
 SMALL = [s for s in builtin("scenario") if s != "idle-window"]  # idle-window: two designs below
-PAIRS = [(d, s) for d in builtin("design") for s in SMALL] + [
-    ("bind-and-serialize", "idle-window"),
-    ("one-runner", "idle-window"),
-]
+PAIRS = pairs(builtin("design"), SMALL) + pairs(["bind-and-serialize", "one-runner"], ["idle-window"])
 
 
 def reachable(sys_, limit=5000):
@@ -80,6 +77,7 @@ def test_collision_bound_is_the_birthday_bound():
     assert collision_bound(40_000) < 1e-10
 
 
+@pytest.mark.slow  # tracemalloc slows every allocation
 def test_memory_per_state_is_measured_and_smaller_with_fingerprints():
     sys_ = system("v1.15.4", "async-overlap")
     assert bfs(sys_, PROPERTIES).stats.bytes_per_state is None  # only measured when asked

@@ -8,13 +8,13 @@ from __future__ import annotations
 from collections import deque
 
 import pytest
-from conftest import system
+from conftest import pairs, system
 from turnproof.model.footprint import Footprint, Watched
 from turnproof.specs.loader import builtin
 from turnproof.specs.properties import PROPERTIES
 from turnproof.specs.shapes import SHAPES
 
-PAIRS = [(d, s) for d in builtin("design") for s in builtin("scenario")]
+PAIRS = pairs(builtin("design"), builtin("scenario"))  # idle-window ones marked slow
 DECLARED = [p for p in (*PROPERTIES, *SHAPES.values()) if p.when == "always"]
 
 
@@ -63,7 +63,9 @@ def test_the_dependency_relation_holds_on_every_reachable_world(design, scenario
         reads = set()
         sys_.bounded_out(Watched(w, reads))
         assert {loc[0] for loc in reads} <= set(sys_.bound_reads)
-    assert independent > 0  # the relation is not trivially "everything depends"
+    # the relation is not trivially "everything depends" (one client alone never has two fibers
+    # enabled at once: its loop runs while it awaits)
+    assert independent > 0 or len(sys_.scenario.prompts) == 1
 
 
 def test_conflicts_is_symmetric_and_read_read_is_no_conflict():

@@ -8,7 +8,7 @@ from collections import defaultdict
 from dataclasses import replace
 
 import pytest
-from conftest import system
+from conftest import pairs, system
 from turnproof.explore.search.bfs import bfs
 from turnproof.explore.search.liveness import abstract
 from turnproof.explore.search.naive import naive_dfs
@@ -90,7 +90,8 @@ def test_a_skew_shorter_than_one_server_id_is_the_same_as_none(ahead):
 @pytest.mark.parametrize(
     "design,scenario",
     [("v1.15.4", s) for s in ["clock-skew", "two-instances", "abort-race", "shell-then-prompt", "plugin-inject"]]
-    + [("bind-and-serialize", "abort-race"), ("v1.15.4", "idle-window")],
+    + [("bind-and-serialize", "abort-race"), *pairs(["v1.15.4"], ["idle-window"])]
+    + [("v1.15.4", s) for s in ["id-wrap", "clock-step-back", "mint-gap", "client-clock-ahead", "shell-abort"]],
 )
 def test_the_abstraction_is_a_simulation(design, scenario):
     """Worlds with one abstraction take the same fiber steps into worlds with one abstraction."""
@@ -108,6 +109,37 @@ def test_the_abstraction_is_a_simulation(design, scenario):
         groups[abstract(w, sys_)].add(tuple(moves))
     assert all(len(v) == 1 for v in groups.values())
     assert len(groups) < len(seen) or scenario != "clock-skew"  # it does merge growing worlds
+
+
+def test_ids_as_1_15_4_mints_them_wrap_and_step_back():
+    # Identifier.create: the low 48 bits of ms*4096+counter; ids past the wrap sort below earlier
+    # ones while time.created keeps growing; a clock step back takes both back together
+    wrap = ids.ServerClock(wrap_after=2)
+    assert ids.server(wrap.id_tick(3)) < ids.server(wrap.id_tick(1)) and wrap.reading(3) > wrap.reading(2)
+    assert ids.show(ids.server(wrap.id_tick(3))) == "3w"
+    back = ids.ServerClock(back_after=2, back_by=2)
+    assert [back.reading(n) for n in (1, 2, 3, 4, 5)] == [1, 2, 0.5, 1.5, 2.5]
+    assert back.id_tick(3) == back.reading(3) and ids.show(ids.server(back.id_tick(3))) == "0.5"
+    assert (wrap.jump_ahead(1), wrap.jump_ahead(3), ids.ServerClock().jump_ahead(0)) == (1, None, None)
+
+
+def test_after_the_id_wrap_the_loop_runs_away():
+    # the reply's id sorts below U1's for ~795 days: every stop reply fails the exit test
+    res = bfs(system("v1.15.4", "id-wrap"), PROPERTIES)
+    prefix, cycle = res.findings["loop-terminates"].trace.lasso
+    assert set(decode(cycle)) == {"r1"} and res.stats.quiescent == 0
+    assert bfs(system("parent-exit", "id-wrap"), PROPERTIES).holds
+
+
+@pytest.mark.parametrize("back", [1, 2, 3])
+def test_a_clock_stepping_back_writes_one_extra_reply_per_id_it_lost(back):
+    # the ids (and time.created) minted after the step sort below U1's until the clock catches up
+    sys_ = system("v1.15.4", "clock-step-back", max_messages=12, server=ids.ServerClock(back_after=1, back_by=back))
+    res = bfs(sys_, PROPERTIES)
+    assert res.complete and "loop-terminates" not in res.findings
+    for w in naive_dfs(sys_).ends:
+        u = next(m for m in w.store.messages if m.label == "U1")
+        assert sum(1 for c in w.store.children(u.id) if c.terminal) == back + 1
 
 
 def test_two_loops_ping_pong_for_ever_on_two_instances():

@@ -68,7 +68,12 @@ def test_bad_design_files(cli, tmp_path, body, needles):
         ),
         (GOOD_PROMPT + 'id = "client"\nclock = 99\n', ("prompt[1].clock: 99 is out of range (-20 to 20)",)),
         (GOOD_PROMPT + 'id = "random"\n', ("prompt[1].id: 'random' is not one of server, client, after-all",)),
-        (GOOD_PROMPT + 'route = "shell"\nid = "client"\n', ("prompt[1].id: only a prompt or prompt_async",)),
+        (GOOD_PROMPT + 'route = "abort"\nid = "client"\n', ("prompt[1].id: only a prompt, prompt_async or shell",)),
+        (GOOD_PROMPT + 'route = "shell"\nhook = true\n', ("prompt[1].hook: only a prompt or prompt_async",)),
+        (GOOD_PROMPT + 'parts = "image"\n', ("prompt[1].parts: 'image' is not one of text, agent, file, mcp",)),
+        (GOOD_PROMPT + 'hook = "yes"\n', ("prompt[1].hook: expected true or false",)),
+        ("step_back_after = 2\n" + GOOD_PROMPT, ("step_back_by: step_back_after and step_back_by go together",)),
+        ("wrap_after = -1\n" + GOOD_PROMPT, ("wrap_after: -1 is out of range",)),
         (GOOD_PROMPT + "no_reply = true\ntools = 1\n", ("prompt[1].no_reply: only a prompt or prompt_async",)),
     ],
 )

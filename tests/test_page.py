@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 
@@ -32,6 +33,7 @@ def test_the_page_is_self_contained(page_file):
     assert "https://" not in text and "<script src" not in text and "<link" not in text
 
 
+@pytest.mark.slow  # starts headless Chromium
 @pytest.mark.skipif(os.environ.get("TURNPROOF_NO_BROWSER") == "1", reason="TURNPROOF_NO_BROWSER=1")
 def test_stepping_moves_the_highlight_in_chromium(page_file, tmp_path):
     from playwright.sync_api import sync_playwright
@@ -60,3 +62,74 @@ def test_stepping_moves_the_highlight_in_chromium(page_file, tmp_path):
         page.screenshot(path=str(shot))
         browser.close()
     assert shot.stat().st_size > 10_000
+
+
+@pytest.fixture(scope="module")
+def two_runners(tmp_path_factory):
+    """two-instances: each server instance makes its own runner, and both loops answer W1."""
+    from click.testing import CliRunner
+    from turnproof.cli.main import main
+
+    out = tmp_path_factory.mktemp("two")
+    CliRunner().invoke(main, ["check", "--design", "v1.15.4", "--scenario", "two-instances", "--out", str(out)])
+    trace = out / "no-terminal-siblings" / "trace.json"
+    path = out / "page.html"
+    write_page(load_trace(trace), path)
+    return trace, path
+
+
+def test_trace_json_records_the_guard_and_old_traces_still_replay_and_make_a_page(two_runners, tmp_path):
+    from turnproof.explore.search.confirm import confirm
+
+    trace, _ = two_runners
+    doc = load_trace(trace)
+    first, second = doc["steps"][0]["guard"], doc["steps"][1]["guard"]
+    assert first == {"maps": [0, None], "runners": [{"runner": 0, "instance": 0, "state": "Running(r1)"}]}
+    assert second["maps"] == [0, 1] and second["runners"][1] == {"runner": 1, "instance": 1, "state": "Running(r2)"}
+    assert confirm(doc)[0] == 1
+    tampered = json.loads(json.dumps(doc))
+    tampered["steps"][1]["guard"]["runners"][1]["state"] = "Idle"
+    code, lines = confirm(tampered)
+    assert code == 2 and lines[0].startswith("step 2: W1 leaves the runner maps or runners different")
+    old = json.loads(json.dumps(doc))  # a trace.json from before the guard was recorded
+    for step in old["steps"]:
+        del step["guard"]
+    assert confirm(old)[0] == 1
+    write_page(old, tmp_path / "old.html")
+    assert '"guards"' in (tmp_path / "old.html").read_text()
+
+
+@pytest.mark.slow  # starts headless Chromium
+@pytest.mark.skipif(os.environ.get("TURNPROOF_NO_BROWSER") == "1", reason="TURNPROOF_NO_BROWSER=1")
+def test_the_guard_panel_shows_each_runner_and_highlights_what_the_step_changed(two_runners):
+    from playwright.sync_api import sync_playwright
+
+    trace, page_file = two_runners
+    recorded = [s["guard"] for s in load_trace(trace)["steps"]]
+    before = {"maps": [None, None], "runners": []}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=BROWSER, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(page_file.as_uri())
+        rows = "[...document.querySelectorAll('#guard #%s tr')].slice(1).map(r => [r.innerText, r.className])"
+        for i, after in enumerate(recorded, 1):
+            assert page.evaluate("document.body.dataset.step") == str(i)
+            maps, runners = page.evaluate(rows % "maps"), page.evaluate(rows % "runners")
+            assert [text.split("\t") for text, _ in runners] == [
+                [f"#{r['runner']}", f"instance {r['instance']}", r["state"]] for r in after["runners"]
+            ]
+            old = {r["runner"]: r["state"] for r in before["runners"]}
+            changed = [old.get(r["runner"]) != r["state"] for r in after["runners"]]
+            assert [cls == "changed" for _, cls in runners] == changed
+            moved = [a != b for a, b in zip(after["maps"], before["maps"], strict=True)]
+            assert [cls == "changed" for _, cls in maps] == moved
+            before = after
+            page.keyboard.press("ArrowRight")
+        for _ in range(len(recorded)):
+            page.keyboard.press("ArrowLeft")
+        assert page.evaluate("document.body.dataset.step") == "1"
+        page.keyboard.press("ArrowRight")  # step 2: W1's instance makes the second runner, highlighted
+        changed = page.locator("#guard tr.changed")
+        assert changed.count() == 2 and "runner #1" in changed.nth(0).inner_text()
+        assert "Running(r2)" in changed.nth(1).inner_text() and "Running(r1)" in page.inner_text("#guard #runners")
+        browser.close()

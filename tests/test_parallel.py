@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import checked, counts, system
+from conftest import checked, counts, pairs, system
 from turnproof.explore.scale import partition
 from turnproof.explore.scale.engines import EngineError, Growing, Local
 from turnproof.explore.scale.partition import partitioned_bfs
@@ -39,6 +39,7 @@ def test_three_partitions_in_one_process_agree_with_bfs(design, scenario):
     agrees(partitioned_bfs(sys_, PROPERTIES, Local(3, processes=False)), checked(design, scenario), sys_)
 
 
+@pytest.mark.slow
 def test_balancing_moves_worlds_and_changes_nothing(monkeypatch):
     monkeypatch.setattr(partition, "MIN_MOVE", 2)
     moved = []
@@ -58,7 +59,7 @@ def test_balancing_moves_worlds_and_changes_nothing(monkeypatch):
 
 @pytest.mark.parametrize(
     "design,scenario",
-    [("v1.15.4", "two-instances"), ("serialize-turn", "clock-skew"), ("bind-and-serialize", "idle-window")],
+    [("v1.15.4", "two-instances"), ("serialize-turn", "clock-skew"), *pairs(["bind-and-serialize"], ["idle-window"])],
 )
 def test_two_worker_processes_agree_with_bfs(design, scenario):
     """Real processes; two-instances and clock-skew have lassos (loop-terminates), idle-window holds."""
@@ -77,6 +78,7 @@ def test_workers_with_symmetry_agree_with_the_sequential_quotient():
     assert par.stats.symmetry["represented_states"] == checked("v1.15.4", "async-overlap").stats.states
 
 
+@pytest.mark.slow
 def test_growing_engine_moves_to_processes_past_its_threshold():
     sys_ = system("one-runner", "idle-window")
     engine = Growing(2, threshold=500)
@@ -109,6 +111,7 @@ def test_a_failing_worker_is_one_error():
         partitioned_bfs(system("v1.15.4", "tool-race"), (broken,), Local(2))
 
 
+@pytest.mark.slow  # starts worker processes
 def test_cli_workers(cli, tmp_path):
     args = ("check", "--design", "v1.15.4", "--scenario", "two-instances", "--json", "--out", str(tmp_path))
     par = json.loads(cli(*args, "--workers", "2").output)
@@ -123,6 +126,7 @@ def test_cli_workers(cli, tmp_path):
     assert lasso["prefix"] and lasso["cycle"]
 
 
+@pytest.mark.slow  # starts worker processes
 def test_auto_stays_sequential_below_four_cores_and_grows_above(monkeypatch):
     from turnproof.explore.scale import options as scale
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from conftest import checked, system
 from turnproof.explore.search.random_search import random_search
 from turnproof.explore.search.trace import replay
@@ -11,6 +12,7 @@ from turnproof.specs.loader import load_scenario
 from turnproof.specs.properties import PROPERTIES
 
 
+@pytest.mark.slow  # hypothesis draws and shrinks hundreds of schedules
 def test_random_search_finds_shrinks_and_replays_beyond_the_bound():
     sc = load_scenario("large/crowd")
     assert sc.granularity == "effect" and len(sc.prompts) >= 6  # far past what bfs exhausts here
@@ -24,6 +26,7 @@ def test_random_search_finds_shrinks_and_replays_beyond_the_bound():
     assert res.stats.states > 100 and not res.complete
 
 
+@pytest.mark.slow  # hypothesis draws and shrinks hundreds of schedules
 def test_the_same_seed_gives_the_same_schedules():
     sys_ = system("v1.15.4", "large/crowd")
     a = random_search(sys_, PROPERTIES, runs=50, seed=7)
@@ -38,6 +41,7 @@ def test_random_agrees_with_bfs_on_a_small_scenario():
     assert set(res.findings) == set(exhaustive.findings) - {"loop-terminates"}
 
 
+@pytest.mark.slow  # hypothesis draws and shrinks hundreds of schedules
 def test_cli_random_json(cli, tmp_path):
     r = cli(
         "check", "--design", "v1.15.4", "--scenario", "large/crowd", "--strategy", "random",

@@ -7,11 +7,13 @@ import re
 import shlex
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from turnproof.cli.main import main
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
 TIMING = re.compile(r"in \d+\.\d+s")
+pytestmark = pytest.mark.slow  # every command block of the README, idle-window's included
 
 
 def run(args: list[str], where: Path) -> tuple[int, list[str]]:
@@ -42,10 +44,14 @@ def blocks(lang: str = "") -> list[str]:
     return found
 
 
-def test_the_readme_commands_print_what_it_shows(tmp_path):
+def test_the_readme_commands_print_what_it_shows(tmp_path, monkeypatch):
     """The main job, then every `$ ./run.sh …` block in order, in one directory (later blocks
     read what earlier ones wrote); a block with `...` shows a subset of the lines. Paths under tests/
-    (the audit fixtures) resolve there as from the repo root, where ./run.sh runs."""
+    (the audit fixtures) resolve there as from the repo root, where ./run.sh runs. `review` takes
+    each built-in pair's exhaustive result from the session's shared ones (the same bfs, run once)."""
+    from conftest import exhaustive
+
+    monkeypatch.setattr("turnproof.cli.review.bfs", exhaustive)
     (tmp_path / "tests").symlink_to(Path(__file__).parent, target_is_directory=True)
     cmd = next(b for b in blocks("sh") if "./run.sh check" in b)
     main_args = shlex.split(cmd.splitlines()[0].split("#")[0])[1:]

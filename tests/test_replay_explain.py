@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import checked, system
+from conftest import checked, pairs, system
 from turnproof.explore.search.confirm import confirm, run_schedule
 from turnproof.explore.views.explain import narrate
 from turnproof.explore.views.report import trace_doc
 from turnproof.specs.loader import builtin
 
-PAIRS = [(d, s) for d in builtin("design") for s in builtin("scenario")]
+PAIRS = pairs(builtin("design"), builtin("scenario"))  # idle-window ones marked slow
 
 
 @pytest.mark.parametrize("design,scenario", PAIRS)

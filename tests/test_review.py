@@ -61,3 +61,21 @@ def test_the_knob_table_covers_every_knob_and_value():
         assert f"`{knob}`" in doc, knob
         for v in values:
             assert f"`{v}`" in doc, (knob, v)
+
+
+def test_review_help_lists_its_options_and_lists_take_the_words_up_to_the_next_option(cli, tmp_path):
+    from turnproof.cli.words import spread
+
+    r = cli("review", "--help")
+    assert r.exit_code == 0
+    for flag in ("--designs DESIGN …", "--scenarios SCENARIO …", "--out DIR", "--json"):
+        assert flag in r.output, flag
+    lists = {"--designs", "--scenarios"}
+    assert spread(["--designs", "a", "b", "--out", "d", "--scenarios", "x"], lists) == [
+        "--designs", "a", "--designs", "b", "--out", "d", "--scenarios", "x"
+    ]  # fmt: skip
+    assert spread(["--designs=a", "b"], lists) == ["--designs=a", "--designs", "b"]
+    r = cli("review", "--designs", "--scenarios", "tool-race")
+    assert r.exit_code == 2 and "--designs needs at least one value" in r.output
+    r = cli("review", "--scenarios", "tool-race", "--out", str(tmp_path), "extra")
+    assert r.exit_code == 2 and "unexpected extra argument (extra)" in r.output

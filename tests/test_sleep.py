@@ -4,14 +4,14 @@ as BFS (loop-terminates included), and its counterexamples replay under the plai
 from __future__ import annotations
 
 import pytest
-from conftest import checked, system
+from conftest import checked, pairs, system
 from turnproof.explore.search.liveness import abstract
 from turnproof.explore.search.sleep import sleep_search
 from turnproof.explore.search.trace import replay
 from turnproof.specs.loader import builtin
 from turnproof.specs.properties import PROPERTIES
 
-PAIRS = [(d, s) for d in builtin("design") for s in builtin("scenario")]
+PAIRS = pairs(builtin("design"), builtin("scenario"))  # idle-window ones marked slow
 
 
 @pytest.mark.parametrize("design,scenario", PAIRS)

@@ -8,7 +8,7 @@ import json
 from dataclasses import replace
 
 import pytest
-from conftest import checked, counts, system
+from conftest import checked, counts, pairs, system
 from turnproof.explore.scale.symmetry import Quotient, Symmetry, groups, symmetric_bfs
 from turnproof.explore.search.bfs import bfs
 from turnproof.explore.search.liveness import abstract
@@ -19,10 +19,7 @@ from turnproof.specs.shapes import SHAPES
 
 PLUGIN_WAKES = "large/plugin-wakes"
 SMALL = [s for s in builtin("scenario") if s != "idle-window"]
-PAIRS = [(d, s) for d in builtin("design") for s in SMALL] + [
-    ("bind-and-serialize", "idle-window"),
-    ("one-runner", "idle-window"),
-]
+PAIRS = pairs(builtin("design"), SMALL) + pairs(["bind-and-serialize", "one-runner"], ["idle-window"])
 
 SHELLS_AND_ABORTS = """
 max_messages = 2
@@ -87,8 +84,8 @@ def test_groups_are_prompts_equal_but_for_their_names():
 @pytest.mark.parametrize(
     "design,text",
     [  # shells (handles by fiber place), aborts (targets), guard=turn (run.prompt), binding=turn (starter)
-        ("v1.15.4", SHELLS_AND_ABORTS),
-        ("serialize-turn", SHELLS_AND_ABORTS),
+        pytest.param("v1.15.4", SHELLS_AND_ABORTS, marks=pytest.mark.slow),  # seconds: every world of it
+        pytest.param("serialize-turn", SHELLS_AND_ABORTS, marks=pytest.mark.slow),
         ("v1.15.4", TWINS_AFTER_ALL),
         ("serialize-turn", TWINS_AFTER_ALL),
         ("bind-turn", TWINS_AFTER_ALL),
@@ -152,6 +149,7 @@ def test_symmetry_gives_the_plain_verdicts_and_counts(design, scenario):
             assert f.prop.check(again.final) == f.violation
 
 
+@pytest.mark.slow  # the plain space of a large scenario
 def test_plugin_wakes_orbits_stand_for_the_plain_space():
     """Three identical wakes: about 3! fewer states, the same verdicts (a smaller bound keeps it quick)."""
     sys_ = system("v1.15.4", PLUGIN_WAKES, max_messages=5)

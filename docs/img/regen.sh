@@ -35,3 +35,21 @@ with sync_playwright() as p:
 PY
 cp "$tmp/page.html" docs/step-through-tool-race.html
 rm -rf "$tmp"
+
+# the guard panel where it matters: idle-window's second runner starts r3 beside r2 (step 14)
+tmp=$(mktemp -d)
+./run.sh check --design v1.15.4 --scenario idle-window --out "$tmp" >/dev/null || true
+./run.sh explain "$tmp/no-terminal-siblings/trace.json" --html "$tmp/page.html" >/dev/null
+.venv/bin/python - "$tmp/page.html" docs/img/step-through-guard.png <<'PY'
+import sys
+from playwright.sync_api import sync_playwright
+with sync_playwright() as p:
+    b = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"])
+    page = b.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto("file://" + sys.argv[1])
+    for _ in range(13):
+        page.keyboard.press("ArrowRight")
+    page.screenshot(path=sys.argv[2])
+    b.close()
+PY
+rm -rf "$tmp"

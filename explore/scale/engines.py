@@ -9,10 +9,30 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import traceback
+from contextlib import contextmanager
 
 from turnproof.explore.scale.partition import Partition, Spec
 from turnproof.explore.search.fingerprint import fingerprint
+
+
+@contextmanager
+def deaf_children():
+    """Processes started inside never see Ctrl-C, which the terminal sends to the whole process
+    group: they inherit SIGINT ignored (Python then installs no KeyboardInterrupt handler in
+    them, nor does asyncio) and blocked. The owner alone is interrupted, and stops them."""
+    try:
+        old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread: no handler to swap, the mask still serves
+        old = None
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        if old is not None:  # restore the handler first: a Ctrl-C held back meanwhile then reaches it
+            signal.signal(signal.SIGINT, old)
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 class EngineError(RuntimeError):
@@ -37,13 +57,14 @@ class Local:
             self.parts = [Partition(spec) for _ in range(self.workers)]
             return
         ctx = multiprocessing.get_context("spawn")  # no fork of a process that may run threads
-        for _ in range(self.workers):
-            mine, theirs = ctx.Pipe()
-            proc = ctx.Process(target=_serve, args=(theirs, spec), daemon=True)
-            proc.start()
-            theirs.close()
-            self.conns.append(mine)
-            self.procs.append(proc)
+        with deaf_children():
+            for _ in range(self.workers):
+                mine, theirs = ctx.Pipe()
+                proc = ctx.Process(target=_serve, args=(theirs, spec), daemon=True)
+                proc.start()
+                theirs.close()
+                self.conns.append(mine)
+                self.procs.append(proc)
 
     def call(self, p: int, method: str, *args):
         if self.parts:
@@ -72,22 +93,29 @@ class Local:
             raise EngineError(f"worker process {p} failed: {value}")
         return value
 
-    def stop(self) -> None:
+    def stop(self, abort: bool = False) -> None:
+        """Tell the workers to end and wait for them; `abort` (an interrupt, a budget spent, an
+        error) ends them at once, whatever they are doing."""
         for conn in self.conns:
             try:
-                conn.send(None)
+                if not abort:
+                    conn.send(None)
                 conn.close()
             except OSError:
                 pass
         for proc in self.procs:
-            proc.join(timeout=5)
-            if proc.is_alive():
+            if abort:
                 proc.terminate()
+            proc.join(timeout=1 if abort else 5)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(timeout=1)
         self.parts, self.conns, self.procs = [], [], []
 
 
 def _serve(conn, spec: Spec) -> None:
     """A worker process: one Partition, answering the owner's calls until told to stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # (also blocked since start: the owner decides)
     part = Partition(spec)
     while True:
         try:
@@ -98,9 +126,13 @@ def _serve(conn, spec: Spec) -> None:
             return
         method, args = msg
         try:
-            conn.send(("ok", getattr(part, method)(*args)))
+            answer = ("ok", getattr(part, method)(*args))
         except Exception:
-            conn.send(("error", traceback.format_exc(limit=-3).strip().splitlines()[-1]))
+            answer = ("error", traceback.format_exc(limit=-3).strip().splitlines()[-1])
+        try:
+            conn.send(answer)
+        except OSError:  # the owner is gone (interrupted, or stopped us): nothing to answer
+            return
 
 
 class Dask:
@@ -130,7 +162,10 @@ class Dask:
                 self.client = Client(self.scheduler, timeout=self.timeout)
             else:
                 n = self.workers or os.cpu_count() or 1
-                self.cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0")
+                with deaf_children():
+                    self.cluster = LocalCluster(
+                        n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0"
+                    )
                 self.client = Client(self.cluster)
         except OSError as e:
             self.stop()
@@ -154,13 +189,38 @@ class Dask:
         for f in pending:
             yield _result(f, method)
 
-    def stop(self) -> None:
+    def stop(self, abort: bool = False) -> None:
+        """Close the client and an embedded cluster; `abort` does not wait long for either."""
         self.actors = []
-        if self.client is not None:
-            self.client.close()
-        if self.cluster is not None:
-            self.cluster.close()
+        wait = 1 if abort else 30
+        if abort:  # interrupted mid-work: end the cluster's processes now, and hush its complaints
+            import logging
+
+            from turnproof.explore.search.budget import descendants
+
+            logging.getLogger("distributed").setLevel(logging.CRITICAL)
+            if self.cluster is not None:
+                for pid in descendants():
+                    if not _resource_tracker(pid):  # (multiprocessing's own helper: it tidies up after)
+                        try:
+                            os.kill(pid, signal.SIGKILL)
+                        except OSError:
+                            pass
+        for thing in (self.client, self.cluster):
+            if thing is not None:
+                try:
+                    thing.close(timeout=wait)
+                except Exception:  # closing on an interrupt: whatever dask says, we are done
+                    pass
         self.client = self.cluster = None
+
+
+def _resource_tracker(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return b"resource_tracker" in fh.read()
+    except OSError:
+        return False
 
 
 def _result(future, what: str):

@@ -121,10 +121,11 @@ def partitioned_bfs(system, properties: tuple[Property, ...], engine, progress=N
     represented = {"states": 0, "transitions": 0, "quiescent": 0}
     numbered: dict[int, int] = {}  # liveness: fingerprint -> abstract state number, once expanded
     waiting: dict[int, list] = {}  # liveness: edges into worlds not expanded yet, by fingerprint
-    engine.start(Spec(search, safety, liveness, symmetry))
-    n = engine.workers
-    stats.fingerprint_bits, stats.workers, stats.engine = BITS, n, engine.name
+    ok = False
     try:
+        engine.start(Spec(search, safety, liveness, symmetry))  # (inside: an interrupt here stops it too)
+        n = engine.workers
+        stats.fingerprint_bits, stats.workers, stats.engine = BITS, n, engine.name
         engine.call(0, "load", [init])
         keeps: list[list[int]] = [[k0]] + [[] for _ in range(n - 1)]
         stats.states, level = 1, 0
@@ -165,6 +166,9 @@ def partitioned_bfs(system, properties: tuple[Property, ...], engine, progress=N
                             depth[fp] = level + 1
                             new.append(fp)
                 keeps[p] = new
+                if progress:  # (also where a budget is checked: a level can be large)
+                    stats.seconds = time.perf_counter() - started
+                    progress(stats, level)
             if any(keeps):
                 level += 1
                 stats.states += sum(map(len, keeps))
@@ -172,8 +176,9 @@ def partitioned_bfs(system, properties: tuple[Property, ...], engine, progress=N
             if progress:
                 stats.seconds = time.perf_counter() - started
                 progress(stats, level)
+        ok = True
     finally:
-        engine.stop()
+        engine.stop(abort=not ok)  # interrupted, out of budget or failed: the workers end at once
     meter.read(stats)
     for prop in safety:
         if prop.name in first:

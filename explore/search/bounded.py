@@ -16,8 +16,9 @@ from turnproof.model.system import System
 from turnproof.specs.properties import Property
 
 
-def bfs_preemptions(system: System, properties: tuple[Property, ...], k: int) -> Result:
-    """Explore every schedule with at most `k` preemptions; liveness is not judged here."""
+def bfs_preemptions(system: System, properties: tuple[Property, ...], k: int, progress=None) -> Result:
+    """Explore every schedule with at most `k` preemptions; liveness is not judged here.
+    `progress(stats, depth)` is called now and then, as bfs does."""
     started = time.perf_counter()
     result = Result(system, tuple(p for p in properties if p.when != "liveness"), preemption_bound=k)
     stats = result.stats
@@ -29,8 +30,13 @@ def bfs_preemptions(system: System, properties: tuple[Property, ...], k: int) ->
     stats.states = 1
     _check(result, _chain(via, (init, None)), init, "always")
     rested = set()
+    tick = 0
     while frontier:
         w, last, spent = frontier.popleft()
+        tick += 1
+        if progress and tick % 500 == 0:
+            stats.seconds = time.perf_counter() - started
+            progress(stats, depth[w])
         if best[(w, last)] < spent:
             continue  # reached more cheaply since this entry was queued
         succ = system.successors(w)

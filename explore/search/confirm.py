@@ -6,35 +6,22 @@ bad), 0 a bare schedule that violates nothing.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from turnproof.explore.search.liveness import abstract
-from turnproof.explore.search.trace import messages
+from turnproof.explore.search.trace import guard, messages
 from turnproof.model.system import System
 from turnproof.specs.loader import InputError, load_design, load_scenario
 from turnproof.specs.properties import PROPERTIES
 
-FIELDS = ("design", "scenario", "property", "schedule", "steps")
-
 
 def load_trace(path: Path) -> dict:
-    """A trace.json written by `turnproof check`, checked field by field."""
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: cannot read: {e}") from None
-    except json.JSONDecodeError as e:
-        raise InputError(f"{path}: not valid JSON: {e.msg} at line {e.lineno}") from None
-    if not isinstance(doc, dict):
-        raise InputError(f"{path}: expected a JSON object (a trace.json written by turnproof check)")
-    for key in FIELDS:
-        if key not in doc:
-            raise InputError(f"{path}: {key}: missing (is this a trace.json written by turnproof check?)")
-    if not isinstance(doc["steps"], list) or not all(isinstance(s, dict) for s in doc["steps"]):
-        raise InputError(f"{path}: steps: expected a list of step objects")
-    if doc["property"] not in {p.name for p in PROPERTIES}:
-        raise InputError(f"{path}: property: {doc['property']!r} is not a property turnproof checks")
+    """A trace.json written by `turnproof check`, checked whole (explore/search/tracefile.py)."""
+    from turnproof.explore.search import tracefile
+
+    doc = tracefile.read(path, {p.name for p in PROPERTIES})
+    if next(p for p in PROPERTIES if p.name == doc["property"]).when == "liveness" and not doc.get("lasso"):
+        raise InputError(f"{path}: lasso: missing: a {doc['property']} counterexample is a lasso")
     return doc
 
 
@@ -63,6 +50,8 @@ def confirm(doc: dict) -> tuple[int, list[str]]:
             return 2, [f"step {i}: {name} now does {', '.join(now)} where the trace recorded {', '.join(then)}"]
         if messages(w) != rec.get("messages"):
             return 2, [f"step {i}: {name} leaves different messages than the trace recorded"]
+        if "guard" in rec and guard(w) != rec["guard"]:  # (traces written before the guard was recorded lack it)
+            return 2, [f"step {i}: {name} leaves the runner maps or runners different than the trace recorded"]
     lasso = doc.get("lasso")
     if prop.when == "liveness":
         start = starts.get(lasso["cycle_from"]) if lasso else None
@@ -85,6 +74,8 @@ def run_schedule(system: System, schedule: str) -> tuple[int, list[str]]:
         trace = replay(system, schedule)
     except ValueError as e:
         return 2, [f"the schedule does not apply: {e}"]
+    if not trace.steps:
+        return 2, [f"the schedule {schedule!r} names no step"]
     found = []
     for p in PROPERTIES:
         if p.when == "always":

@@ -28,14 +28,14 @@ def _message(m) -> str:
     tools = tuple((p.call, p.status) for p in m.tools)
     return repr(
         (m.id, m.seq, m.role, m.label, m.parent, m.finish, m.completed, m.error, tools, m.asks, m.source)
-        + (m.synthetic, m.no_reply)
+        + (m.synthetic, m.no_reply, m.created)
     )
 
 
 def _fiber(f) -> str:
     return repr(
         (f.name, f.kind, f.pc, f.prompt, f.run, f.runner, f.instance, f.msg, f.user, f.seen, f.answer, f.idle)
-        + (f.interrupt, f.target, f.result)
+        + (f.interrupt, f.target, f.result, f.created, f.fails)
     )
 
 

@@ -32,12 +32,18 @@ def abstract(w: World, system, keep: int = KEEP) -> tuple:
     rank = {m.id: i for i, m in enumerate(kept)}
     order = sorted(kept, key=lambda m: m.seq)
     seq_rank = {m.seq: i for i, m in enumerate(order)}
+    made = sorted(kept, key=lambda m: m.when)
+    made_rank = {m.id: i for i, m in enumerate(made)}
+    sc = system.scenario
+    now = sc.server.id_tick(w.clock)
     horizon = _horizon(w, system)
+    cap = sc.max_messages + len(sc.prompts)  # more ids than the bound lets the server mint
     msgs = tuple(
         (
             rank[m.id],
             seq_rank[m.seq],
-            _when(m, w.clock, horizon),
+            made_rank[m.id],
+            _when(m.id, now, horizon, cap),
             m.role,
             m.label if m.role != ASSISTANT else "A",
             rank.get(m.parent),
@@ -53,12 +59,21 @@ def abstract(w: World, system, keep: int = KEEP) -> tuple:
         for m in kept
     )
     fibers = tuple(
-        replace(f, msg=rank.get(f.msg), user=rank.get(f.user), seen=(), result=_result(f.result)) for f in w.fibers
+        replace(
+            f,
+            msg=_place(f.msg, rank, kept, now, horizon, cap),
+            user=rank.get(f.user),
+            seen=(),
+            result=_result(f.result),
+            created=f.created and sum(1 for m in made if m.created < f.created),
+        )
+        for f in w.fibers
     )
     runs = tuple(replace(r, result=_result(r.result)) for r in w.runs)
     turns = tuple((t.run, rank[t.user], sum(1 for m in order if m.seq < t.since)) for t in w.turns)
     # `sent` stays last: abstract_key sorts it
-    return (msgs, w.runners, w.homes, w.maps, runs, fibers, turns, w.inbox.abstract(), w.sent)
+    inbox = w.inbox.abstract()
+    return (msgs, w.runners, w.homes, w.maps, runs, fibers, turns, sc.server.jump_ahead(w.clock), inbox, w.sent)
 
 
 def abstract_key(w: World, system) -> int:
@@ -97,13 +112,23 @@ def _horizon(w: World, system) -> int:
     return int(max((-p.clock for p in unsent if p.clock < 0), default=0))
 
 
-def _when(m: Message, clock: int, horizon: int):
-    """What a future mint can still tell about this id: ahead by n, recent by n, or old."""
-    tick = m.id[0]
-    if tick > clock:
-        return ("ahead", tick - clock)
-    age = clock - tick
+def _when(mid, now: float, horizon: int, cap: int):
+    """What a future mint can still tell about this id: ahead by n, recent by n, or old. An id
+    further ahead than the bound lets the server mint (a client clock far ahead, or an id from
+    before the 48-bit wrap) is ahead for ever, as far as the bound can tell."""
+    tick = mid[0]
+    if tick > now:
+        return ("ahead", tick - now if tick - now <= cap else float("inf"))
+    age = now - tick
     return ("recent", age) if age <= horizon else "old"
+
+
+def _place(mid, rank: dict, kept: list[Message], now: float, horizon: int, cap: int):
+    """A fiber's id by rank: a message's, or for one minted but not yet written (the gap in
+    createUserMessage) its place among the stored ids and how it stands to the clock."""
+    if mid is None or mid in rank:
+        return rank.get(mid)
+    return (sum(1 for m in kept if m.id < mid), _when(mid, now, horizon, cap))
 
 
 def _result(res: str | None):

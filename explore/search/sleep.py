@@ -48,8 +48,9 @@ class Moves:
         return ab is not None and ba is not None and ab[1] == ba[1]
 
 
-def sleep_search(system: System, properties: tuple[Property, ...]) -> Result:
-    """Depth-first search with sleep sets and a visited set; loop-terminates as the docstring says."""
+def sleep_search(system: System, properties: tuple[Property, ...], progress=None) -> Result:
+    """Depth-first search with sleep sets and a visited set; loop-terminates as the docstring says.
+    `progress(stats, depth)` is called now and then, as bfs does."""
     started = time.perf_counter()
     result = Result(system, properties, strategy="sleep")
     stats = result.stats
@@ -67,6 +68,9 @@ def sleep_search(system: System, properties: tuple[Property, ...]) -> Result:
             asleep[w] = asleep[w] & sleep
         else:
             asleep[w] = sleep
+            if progress and len(asleep) % 500 == 0:
+                stats.states, stats.seconds = len(asleep), time.perf_counter() - started
+                progress(stats, depth[w])
             _check(result, parents, w, "always")
             if not moves.of(w):
                 stats.quiescent += 1

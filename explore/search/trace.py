@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from turnproof.model.fibers import Step
 from turnproof.model.ids import show
+from turnproof.model.runner import IDLE, RUNNING, SHELL, SHELL_THEN_RUN, RunnerState
 from turnproof.model.system import System
 from turnproof.model.world import World
 
@@ -76,22 +77,55 @@ def encode(fibers: list[str]) -> str:
     return ",".join(out)
 
 
-def decode(schedule: str) -> list[str]:
-    """Inverse of `encode`; ValueError on a malformed string."""
+MAX_COUNT_DIGITS = 9  # FIBER*N: N has at most this many digits before anything is expanded
+
+
+def decode(schedule: str, limit: int | None = None) -> list[str]:
+    """Inverse of `encode`; ValueError on a malformed string (an empty item such as in `U1,,r1`
+    included), or when it asks for more than `limit` steps, counted before anything is expanded."""
     fibers: list[str] = []
-    for item in filter(None, (s.strip() for s in schedule.split(","))):
+    if not schedule.strip():
+        return fibers
+    total = 0
+    for item in (s.strip() for s in schedule.split(",")):
         name, star, n = item.partition("*")
-        if not name or (star and not n.isdigit()) or (star and int(n) < 1):
-            raise ValueError(f"bad schedule item {item!r} (expected FIBER or FIBER*N)")
-        fibers.extend([name] * (int(n) if star else 1))
+        name = name.strip()
+        if not item or not _fiber(name):
+            raise ValueError(
+                f"bad schedule item {item[:40]!r} (expected FIBER or FIBER*N, FIBER a prompt name or r<digits>)"
+            )
+        if star and not (n.isascii() and n.isdigit() and int(n[: MAX_COUNT_DIGITS + 1] or 0) >= 1):
+            raise ValueError(f"bad schedule item {item[:40]!r} (N in FIBER*N is a whole number from 1)")
+        if star and len(n.lstrip("0")) > MAX_COUNT_DIGITS:
+            raise ValueError(f"bad schedule item {item[:40]!r}: {n[:20]}… steps is more than any scenario runs")
+        count = int(n) if star else 1
+        total += count
+        if limit is not None and total > limit:
+            raise ValueError(f"the schedule asks for more than {limit} steps, more than this scenario can run")
+        fibers.extend([name] * count)
     return fibers
 
 
+def _fiber(name: str) -> bool:
+    return name.isascii() and (name[:1].isalpha() and name.replace("_", "a").isalnum()) and len(name) <= 16
+
+
+STEPS_PER_MESSAGE = 50  # far above any step count per message a built-in run reaches
+
+
+def most_steps(system: System) -> int:
+    """More steps than any run of the scenario takes: every run ends, or writes a message, within
+    a few dozen steps, and writes at most max_messages of them (plus one per prompt)."""
+    sc = system.scenario
+    return STEPS_PER_MESSAGE * (sc.max_messages + len(sc.prompts))
+
+
 def replay(system: System, schedule: str) -> Trace:
-    """Re-execute a schedule exactly; ValueError names the step at which it no longer applies."""
+    """Re-execute a schedule exactly; ValueError names the step at which it no longer applies, or
+    why the string is not a schedule of this scenario (its length is bounded before expanding)."""
     w = system.initial()
     steps = []
-    for i, name in enumerate(decode(schedule), 1):
+    for i, name in enumerate(decode(schedule, most_steps(system)), 1):
         try:
             step, w = system.apply(w, name)
         except ValueError as e:
@@ -115,3 +149,28 @@ def messages(w: World) -> list[dict]:
             d["client"] = m.source
         out.append(d)
     return out
+
+
+def guard(w: World) -> dict:
+    """The guard as plain data, as trace.json records it after each step: per instance the runner
+    its map holds (None when the session has no entry), and every runner's home and state."""
+    return {
+        "maps": list(w.maps),
+        "runners": [
+            {"runner": i, "instance": home, "state": runner_state(w, st)}
+            for i, (st, home) in enumerate(zip(w.runners, w.homes, strict=True))
+        ],
+    }
+
+
+def runner_state(w: World, st: RunnerState) -> str:
+    """`Idle`, `Running(r1)`, `Shell(S)` or `ShellThenRun(S, r2)`, S the client running the shell;
+    runs queued behind the current one (designs with overlap="queue") follow as `+ r3`."""
+    shell = w.fiber_at(st.shell).name if st.shell is not None else ""
+    text = {
+        IDLE: IDLE,
+        RUNNING: f"{RUNNING}(r{st.run})",
+        SHELL: f"{SHELL}({shell})",
+        SHELL_THEN_RUN: f"{SHELL_THEN_RUN}({shell}, r{st.run})",
+    }[st.tag]
+    return text + "".join(f" + r{q}" for q in st.queue)

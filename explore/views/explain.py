@@ -15,7 +15,16 @@ GLOSS = {
     "and an assistant message with a bash tool part.",
     "route.abort": "A client presses stop: the session's run is cancelled.",
     "prompt.user": "The server saves the user message. Every message gets an id; ids sort by creation time "
-    "on the clock that minted them.",
+    "on the clock that minted them. The server also stamps its own creation time, and reads the session's "
+    "messages, and sends them to the model, in that order, while the loop's exit test compares ids.",
+    "prompt.mint": "The server fixes the user message's id and creation time, then waits (to read an attached "
+    "file or resource, or for a plugin's chat.message hook) before saving it: anything written meanwhile "
+    "gets a newer id.",
+    "processor.abortTool": "The abort reaches the running tool; the loop's cleanup waits up to 250 ms for it.",
+    "processor.cleanup": "The cleanup stops waiting: a tool that has not returned by then is marked as an error.",
+    "processor.completeToolCall": "The aborted tool returns (the command was killed); if the cleanup has not "
+    "given up on it yet, its part ends completed.",
+    "runner.stopShell": "Stopping a shell first waits until the shell has saved its messages, then interrupts it.",
     "prompt.noReply": "A noReply message is saved as context only; nothing starts answering it.",
     "prompt.loop": "The server asks the session's guard (its 'runner') to make sure a prompt loop is running.",
     "runstate.runner": "Each server instance keeps one runner per session in a map; a missing entry is created.",
@@ -37,7 +46,8 @@ GLOSS = {
     "loop.continue": "The reply is complete and the loop goes round again.",
     "runner.finishRun": "The loop has stopped; the runner goes back to Idle if this loop is still its current run.",
     "runstate.onIdle": "When a runner goes idle, the server deletes the session's entry from the runner map.",
-    "runner.done": "The loop's result is handed to every request that was waiting for it.",
+    "runner.done": "The loop's result (the newest non-user message, by creation time) is handed to every "
+    "request that was waiting for it; after an abort each one gets whatever that message is then.",
     "runner.await": "A waiting request gets the loop's result and returns it to its client.",
     "runner.startShell": "A shell command may only start when the runner is idle.",
     "runner.finishShell": "The shell command ended; the runner goes idle or starts the loop queued behind it.",
@@ -74,6 +84,15 @@ GLOSS = {
 }
 
 
+# What one step is, by granularity (the runtime's 2048-operation budget is never overridden in 1.15.4).
+STEPS = {
+    "await": "each step runs without interruption until the code waits for something",
+    "effect": "each step runs until the code waits for something, or until one of the chosen points where "
+    "the runtime may also pause a task: it does so after 2048 operations, wherever that falls, so such a "
+    "pause is rare at any one point but possible",
+}
+
+
 def actors(doc: dict) -> list[str]:
     """Who the fibers in the trace are."""
     names: list[str] = []
@@ -84,6 +103,8 @@ def actors(doc: dict) -> list[str]:
     for name in names:
         if name.startswith("r") and name[1:].isdigit():
             out.append(f"{name}: a prompt loop (runLoop), started by a client's request")
+        elif name.startswith("t") and name[1:].isdigit():
+            out.append(f"{name}: the tool call loop r{name[1:]} was running when it was aborted")
         else:
             first = next(s for s in doc["steps"] if s["fiber"] == name)
             out.append(f"{name}: a client request — {first['events'][0]['says']}")
@@ -100,7 +121,7 @@ def narrate(doc: dict) -> list[str]:
         "Who takes part:",
         *[f"  - {a}" for a in actors(doc)],
         "",
-        "Step by step (each step runs without interruption until the code waits for something):",
+        f"Step by step ({STEPS.get(doc.get('granularity', 'await'), STEPS['await'])}):",
     ]
     glossed: set[str] = set()
     cycle = doc.get("lasso", {}).get("cycle_from")

@@ -1,8 +1,11 @@
-"""A self-contained step-through page: message tree and sequence diagram beside the narration.
+"""A self-contained step-through page: message tree, sequence diagram and guard beside the narration.
 
 One HTML file, SVGs inlined, no network: the tree is drawn after every step (the messages the
-step wrote or changed marked), the sequence diagram once with the current step highlighted.
-Previous/next buttons and the arrow keys move through the steps.
+step wrote or changed marked), the sequence diagram once with the current step highlighted, and
+the guard (each instance's runner map and each runner's state) after every step, what the step
+changed highlighted: the two-loop counterexamples happen there. Previous/next buttons and the
+arrow keys move through the steps. Everything is replayed from the schedule, so trace files
+written before the guard was recorded still make a page.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import json
 from pathlib import Path
 
 from turnproof.explore.search.confirm import system_of
-from turnproof.explore.search.trace import replay
+from turnproof.explore.search.trace import guard, replay
 from turnproof.explore.views.explain import GLOSS, actors
 from turnproof.explore.views.graphs import message_tree, sequence, sequence_dot, tree_dot
 from turnproof.specs.loader import InputError
@@ -49,7 +52,9 @@ def write_page(doc: dict, path: Path) -> None:
         }
         for s in doc["steps"]
     ]
+    guards = [guard(trace.initial)] + [guard(after) for _, after in trace.steps]  # guards[i]: after step i
     data = {"title": title, "violation": doc["violation"], "steps": steps, "trees": trees, "actors": actors(doc)}
+    data["guards"] = guards
     if doc.get("lasso"):
         data["cycle_from"] = doc["lasso"]["cycle_from"]
     page = TEMPLATE.replace("__TITLE__", html.escape(title)).replace("__SEQUENCE__", _svg(seq))
@@ -65,7 +70,7 @@ TEMPLATE = """<!doctype html>
  header h1 { font-size: 18px; margin: 0 0 4px; } header p { margin: 0; color: #b91c1c; }
  #controls { display: flex; gap: 12px; align-items: center; padding: 10px 20px; }
  button { font-size: 14px; padding: 4px 14px; }
- main { display: grid; grid-template-columns: 1fr 1fr; gap: 12px; padding: 0 20px; }
+ main { display: grid; grid-template-columns: 1fr 1fr minmax(240px, 0.55fr); gap: 12px; padding: 0 20px; }
  .pane { border: 1px solid #d1d5db; border-radius: 6px; overflow: auto; max-height: 62vh; padding: 6px; }
  .pane svg { max-width: 100%; height: auto; }
  #narration { padding: 10px 20px 24px; }
@@ -73,13 +78,20 @@ TEMPLATE = """<!doctype html>
  .gloss { color: #374151; font-style: italic; }
  .current polygon, .current path { stroke: #dc2626 !important; stroke-width: 4px !important; fill: #fef9c3 !important; }
  #actors { color: #374151; font-size: 13px; margin: 0; padding: 0 20px 0 36px; }
+ #guard h3 { font-size: 14px; margin: 4px 0 6px; } #guard p { font-size: 12px; color: #6b7280; margin: 4px 0 10px; }
+ #guard table { border-collapse: collapse; font-size: 13px; margin-bottom: 12px; width: 100%; }
+ #guard th, #guard td { border: 1px solid #e5e7eb; padding: 3px 6px; text-align: left; }
+ #guard th { background: #f9fafb; font-weight: 600; }
+ #guard tr.changed td { background: #fef9c3; font-weight: 600; }
+ #guard tr.changed td:first-child { border-left: 4px solid #dc2626; }
 </style></head>
 <body>
 <header><h1>__TITLE__</h1><p id="violation"></p></header>
 <ul id="actors"></ul>
 <div id="controls"><button id="prev">&larr; previous</button><button id="next">next &rarr;</button>
  <span id="counter"></span><span class="src">(arrow keys work too)</span></div>
-<main><div class="pane" id="tree"></div><div class="pane" id="sequence">__SEQUENCE__</div></main>
+<main><div class="pane" id="tree"></div><div class="pane" id="sequence">__SEQUENCE__</div>
+ <div class="pane" id="guard"></div></main>
 <section id="narration"></section>
 <script id="data" type="application/json">__DATA__</script>
 <script>
@@ -101,7 +113,22 @@ function show(i) {
     step.events.map(e => '<li>' + esc(e.says) + ' <span class="src">' + esc(e.source) + '</span>' +
       (e.gloss ? '<br><span class="gloss">' + esc(e.gloss) + '</span>' : '') + '</li>').join('') + '</ul>' +
     (current === data.steps.length ? '<p><b>Here it breaks:</b> ' + esc(data.violation) + '</p>' : '');
+  document.getElementById('guard').innerHTML = guardTable(data.guards[current - 1], data.guards[current]);
   document.body.dataset.step = current;
+}
+function guardTable(before, after) {
+  const runner = i => i === null ? 'no entry' : 'runner #' + i;
+  const row = (changed, cells) => '<tr' + (changed ? ' class="changed"' : '') + '>' +
+    cells.map(c => '<td>' + esc(String(c)) + '</td>').join('') + '</tr>';
+  const maps = after.maps.map((m, i) => row(before.maps[i] !== m, ['instance ' + i, runner(m)]));
+  const runners = after.runners.map(r => {
+    const old = before.runners[r.runner];
+    return row(!old || old.state !== r.state, ['#' + r.runner, 'instance ' + r.instance, r.state]);
+  });
+  return '<h3>Guard after this step</h3><p>Highlighted: what this step changed.</p>' +
+    '<table id="maps"><tr><th>runner map</th><th>session entry</th></tr>' + maps.join('') + '</table>' +
+    '<table id="runners"><tr><th>runner</th><th>made by</th><th>state</th></tr>' +
+    (runners.length ? runners.join('') : '<tr><td colspan="3">none yet</td></tr>') + '</table>';
 }
 document.getElementById('prev').onclick = () => show(current - 1);
 document.getElementById('next').onclick = () => show(current + 1);

@@ -8,7 +8,7 @@ from pathlib import Path
 from turnproof.explore.search.fingerprint import collision_bound
 from turnproof.explore.search.minimize import CRITERIA
 from turnproof.explore.search.result import Result
-from turnproof.explore.search.trace import Trace, messages
+from turnproof.explore.search.trace import Trace, guard, messages
 from turnproof.explore.views.graphs import message_tree, sequence, sequence_dot, tree_dot, write
 from turnproof.model.bundle import VERSION
 from turnproof.model.ids import show
@@ -28,6 +28,7 @@ def trace_json(t: Trace) -> dict:
                 "source": str(r),
                 "events": [{"action": e.ref, "source": str(ref(e.ref)), "says": e.says} for e in step.events],
                 "messages": messages(after),
+                "guard": guard(after),
             }
         )
     doc = {"schedule": t.schedule, "length": len(t), "steps": steps}
@@ -223,6 +224,7 @@ def trace_doc(res: Result, name: str) -> dict:
     """The trace.json of one finding: what replay and explain read back."""
     f = res.findings[name]
     doc = {"design": res.system.design.name, "scenario": res.system.scenario.name, "property": name}
+    doc |= {"granularity": res.system.scenario.granularity}
     doc |= {"design_file": _ref(res.system.design), "scenario_file": _ref(res.system.scenario)}
     doc |= {"violation": f.violation.says, "highlight": [show(i) for i in f.violation.nodes]}
     if res.system.design.engine == "inbox":  # its steps cite the newest bundle, not v1.15.4 lines
