@@ -26,12 +26,19 @@ class System:
     def initial(self) -> World:
         """Every scenario prompt is a client fiber about to send; no runner exists yet."""
         fibers = tuple(
-            Fiber(p.name, "client", "send", prompt=p.name, instance=p.instance, route=p.route, no_reply=p.no_reply)
+            Fiber(p.name, "client", "send", prompt=p.name, instance=p.instance, route=route, no_reply=p.no_reply)
             for p in self.scenario.prompts
+            for route in (self._route(p.route),)
         )
         return World(
             maps=(None,) * self.scenario.instances, fibers=fibers, inbox=Inbox(on=self.design.engine == "inbox")
         )
+
+    def _route(self, route: str) -> str:
+        """On the legacy engine a V2 request is what the web app's V1 adapter sends instead."""
+        if self.design.engine == "legacy":
+            return {"v2": "prompt_async", "interrupt": "abort"}.get(route, route)
+        return route
 
     def enabled(self, w: World) -> list[Fiber]:
         return [f for f in w.fibers if enabled(self.scenario, w, f)]

@@ -105,7 +105,7 @@ def _int(path: Path, field: str, value, lo: int, hi: int) -> int:
 def load_design(ref: str) -> Design:
     path = resolve("design", ref)
     data = _read(path)
-    _only(path, "", data, ("description", "base", "change") + tuple(KNOBS))
+    _only(path, "", data, ("description",) + tuple(KNOBS) + ("base", "change"))
     knobs = {k: _str(path, k, data[k], KNOBS[k]) for k in KNOBS if k in data}
     desc = _str(path, "description", data.get("description", ""))
     base, change = _str(path, "base", data.get("base", "")), _str(path, "change", data.get("change", ""))

@@ -151,12 +151,13 @@ def test_the_legacy_engine_sends_a_v2_request_as_the_v1_adapter_does():
     res = checked("upstream-1.18.34", "steer-during-tool")
     steps = res.findings["turn-binding"].trace.steps
     assert steps[0][0].events[0].ref == "route.prompt_async"
-    assert violated("upstream-1.18.34", "steer-during-tool") == violated("upstream-1.18.34", "tool-race")
+    assert {"turn-binding", "turn-serialization", "no-silent-drop"} <= violated("upstream-1.18.34", "steer-during-tool")
+    assert all(f.route == "prompt_async" for f in system("upstream-1.18.34", "steer-during-tool").initial().fibers)
 
 
 def test_pr_28488_binds_the_tool_continuation_but_leaves_the_guard_open():
     assert "turn-binding" in violated("upstream-1.18.34", "tool-race")
-    assert violated("pr-28488", "tool-race") == {"turn-serialization", "prompt-answered"}
+    assert violated("pr-28488", "tool-race") == {"turn-serialization", "prompt-answered", "no-silent-drop"}
     final = checked("pr-28488", "tool-race").findings["turn-serialization"].trace.final
     assert final.store.count(USER) == 2
 
