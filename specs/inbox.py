@@ -141,13 +141,15 @@ def own_reply(w: World) -> Found:
 
 def no_silent_drop(w: World) -> Found:
     """At rest, every input admitted with a 200 that woke the session is promoted and has a reply in
-    the store (its own or one it was folded into): a V2 client is never told of a failure later, so
-    an interrupt excuses nothing here."""
+    the store (its own or one it was folded into), unless the turn it was promoted into was
+    interrupted (the one failure a client sees); an input still pending is never excused."""
     for r in w.inbox.rows:
         if not r.wake:
             continue
         if r.pending:
             return (f"{r.name} was admitted (200) but never promoted: it sits in session_input", ())
+        if r.by and _cancelled(w, r.by):
+            continue
         msgs = history(w)
         mine = next(m for m in msgs if m.role == USER and m.label == r.name)
         if not any(n.role == ASSISTANT and n.seq > mine.seq and n.terminal and not n.error for n in msgs):

@@ -226,7 +226,7 @@ def newest_bin():
     [
         (STEER, "steer-during-tool", None, {"turn-binding", "turn-serialization"}),
         (QUEUE, "steer-during-tool", "U1,r1,U2,r1*5", set()),
-        (QUEUE, "abort-queued", "U1,r1,U2,X1,r1,X1", {"prompt-answered"}),
+        (QUEUE, "abort-queued", "U1,r1,U2,X1,r1,X1", {"prompt-answered", "no-silent-drop"}),
     ],
 )
 def test_the_v2_route_agrees_with_the_inbox_model(newest_bin, design, scenario, schedule, broken):
