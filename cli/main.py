@@ -432,30 +432,35 @@ def review(designs: tuple[str, ...], scenarios: tuple[str, ...], out_dir: Path, 
     "--design",
     "design_ref",
     required=True,
-    help="The design to conform: v1.15.4's knobs, or an inbox design (--opencode-version 1.18.34).",
+    help="The design to conform: v1.15.4 or upstream-1.18.34, or an inbox design (--opencode-version 1.18.34).",
 )
 @click.option("--scenario", "scenario_ref", required=True, help="Built-in scenario name or path.")
 @click.option("--schedule", help="A schedule string or a trace.json [default: the shortest driveable counterexample].")
-@click.option("--opencode-version", "version", default="1.15.4", show_default=True, help="opencode-linux-x64 release.")
+@click.option(
+    "--opencode-version", "version", help="opencode-linux-x64 release [default: the one the design describes]."
+)
 @click.option(
     "--runs", type=click.IntRange(1, 100), default=1, show_default=True, help="Times to drive the real server."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
-def conform(design_ref: str, scenario_ref: str, schedule: str | None, version: str, runs: int, as_json: bool) -> None:
+def conform(
+    design_ref: str, scenario_ref: str, schedule: str | None, version: str | None, runs: int, as_json: bool
+) -> None:
     """Drive the real opencode server through a model schedule and compare the message trees.
 
     Exit 0 when real and model agree in every run, 1 when they disagree, 2 on harness errors.
     """
     from turnproof.conform import HarnessError
+    from turnproof.conform.drive import FAITHFUL, check_design, load_schedule
     from turnproof.conform.drive import conform as drive
-    from turnproof.conform.drive import load_schedule
 
     try:
+        design = load_design(design_ref)
         report = drive(
-            load_design(design_ref),
+            design,
             load_scenario(scenario_ref),
             schedule=load_schedule(schedule) if schedule else None,
-            version=version,
+            version=version or FAITHFUL[check_design(design)],
             runs=runs,
         )
     except HarnessError as e:

@@ -16,7 +16,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import select
 import shlex
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -49,6 +51,7 @@ class Call:
     received: float = field(default_factory=time.monotonic)
     released: float | None = None
     answered: float | None = None
+    dropped: bool = False  # opencode closed the request while it was held (an abort)
     gate: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def summary(self) -> dict:
@@ -188,7 +191,7 @@ class FakeLLM:
 
     def held(self) -> list[Call]:
         with self.cond:
-            return [c for c in self.calls if c.tooled and not c.gate.is_set()]
+            return [c for c in self.calls if c.tooled and not c.gate.is_set() and not c.dropped]
 
     def wait_call(self, timeout: float, after: int = 0) -> Call | None:
         """The oldest tooled call numbered above `after` that is held at its gate (None on timeout)."""
@@ -196,7 +199,7 @@ class FakeLLM:
         with self.cond:
             while True:
                 for c in self.calls:
-                    if c.tooled and c.n > after and not c.gate.is_set():
+                    if c.tooled and c.n > after and not c.gate.is_set() and not c.dropped:
                         return c
                 left = deadline - time.monotonic()
                 if left <= 0 or self.closed:
@@ -218,6 +221,12 @@ class FakeLLM:
                     return False
                 self.cond.wait(left)
             return True
+
+    def new_gate(self) -> int:
+        """A fresh gate number for a command the harness runs itself (a shell route's command)."""
+        with self.cond:
+            self.tools += 1
+            return self.tools
 
     def tool_started(self, n: int) -> bool:
         return (self.gate_dir / f"started-{n}").exists()
@@ -253,6 +262,11 @@ class FakeLLM:
         while not call.gate.wait(0.2):
             if self.closed:
                 break
+            if _hung_up(h):
+                with self.cond:
+                    call.dropped = True
+                    self.cond.notify_all()
+                return
         if self.closed and call.answered is None and call.released is None:
             return
         try:
@@ -343,6 +357,15 @@ def sse_chunks(call: Call, model: str, tool_args: str, text: str) -> list[bytes]
         out.append(event({}, "stop", usage))
     out.append(b"data: [DONE]\n\n")
     return out
+
+
+def _hung_up(h: BaseHTTPRequestHandler) -> bool:
+    """Has the client closed the connection of a held request (opencode aborted the stream)?"""
+    try:
+        readable, _, _ = select.select([h.connection], [], [], 0)
+        return bool(readable) and h.connection.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
 
 
 def check_loopback(url: str) -> None:

@@ -3,9 +3,10 @@
 `fetch_binary(version)` runs `npm pack opencode-linux-x64@<version>` into the cache directory
 (`$TURNPROOF_CACHE/opencode/<version>/`, default `~/.cache/turnproof/opencode/<version>/`) and
 extracts `package/bin/opencode`; a cached binary is reused. `OpencodeServer` starts
-`opencode serve` in its own process group with HOME and XDG dirs in a temp dir, a scratch
-project whose opencode.json points the only provider at the fake LLM, and everything that
-could phone home switched off; it stops the whole group on exit, error, Ctrl-C or interpreter
+`opencode serve` in its own process group with HOME and XDG dirs in a temp dir, scratch
+project directories (the server's cwd, and more for scenarios with several directory contexts)
+whose opencode.json points the only provider at the fake LLM, and everything that could phone
+home switched off; it stops the whole group on exit, error, Ctrl-C or interpreter
 exit.
 """
 
@@ -22,6 +23,7 @@ import tarfile
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -228,6 +230,7 @@ class OpencodeServer:
         ready_timeout: float = 60,
         keep: bool = False,
         version: str = DEFAULT_VERSION,
+        directories: int = 2,
     ):
         self.binary = Path(binary)
         self.version = version
@@ -238,6 +241,7 @@ class OpencodeServer:
         self.tmp: Path | None = None
         self.port = 0
         self.log_path: Path | None = None
+        self.directories = max(1, directories)  # project directories with the same config
 
     @property
     def url(self) -> str:
@@ -247,6 +251,12 @@ class OpencodeServer:
     def project(self) -> Path:
         assert self.tmp is not None
         return self.tmp / "project"
+
+    def directory(self, k: int) -> Path:
+        """Project directory `k`: 0 is the server's cwd; k > 0 is another project directory with the
+        same opencode.json, which a request selects with `?directory=` (one directory context, so
+        one instance and one runner map each in 1.15.4)."""
+        return self.project if k == 0 else self.tmp / f"project-{k}"
 
     def start(self) -> OpencodeServer:
         self.tmp = Path(tempfile.mkdtemp(prefix="turnproof-oc-"))
@@ -273,8 +283,9 @@ class OpencodeServer:
             (bindir / "rg").write_text(RG_STUB, encoding="utf-8")
             (bindir / "rg").chmod(0o755)
             env["PATH"] = f"{bindir}{os.pathsep}{env.get('PATH', '')}"
-        self.project.mkdir(parents=True)
-        (self.project / "opencode.json").write_text(json.dumps(self.config, indent=2) + "\n", encoding="utf-8")
+        for k in range(self.directories):
+            self.directory(k).mkdir(parents=True)
+            (self.directory(k) / "opencode.json").write_text(json.dumps(self.config, indent=2) + "\n", encoding="utf-8")
         self.port = free_port()
         self.log_path = self.tmp / "server.log"
         log = open(self.log_path, "wb")
@@ -313,11 +324,19 @@ class OpencodeServer:
             try:
                 with urllib.request.urlopen(self.url + "/session", timeout=2) as r:
                     if r.status == 200:
+                        self._warm()
                         return
             except (urllib.error.URLError, OSError) as e:
                 last = str(e)
             time.sleep(0.1)
         raise HarnessError(f"opencode serve not ready after {self.ready_timeout:.0f}s ({last}): {self.log_tail()}")
+
+    def _warm(self) -> None:
+        """Load every directory's instance once, so a drive never waits on a first instance load."""
+        for k in range(1, self.directories):
+            q = urllib.parse.quote(str(self.directory(k)), safe="")
+            with urllib.request.urlopen(f"{self.url}/session?directory={q}", timeout=30) as r:
+                r.read()
 
     def log_tail(self, n: int = 300) -> str:
         try:

@@ -1,70 +1,182 @@
-"""The conformance suite: every driveable counterexample of the v1.15.4 design on the built-in
-scenarios, and a clean schedule, each driven several times; prints the agreement table.
+"""The conformance suite: every built-in scenario, on 1.15.4 (design v1.15.4) and on the newest
+release (design upstream-1.18.34). Per scenario it drives the shortest driveable counterexample
+of each violated property, the shortest clean schedule, and a few hand-picked schedules, each
+several times, and prints the agreement table (k/n runs per case).
 
-    .venv/bin/python -m turnproof.conform.suite [--runs N] [--opencode-version V] [--out docs/conformance.md]
+    .venv/bin/python -m turnproof.conform.suite [--runs N] [--versions 1.15.4,1.18.34]
+        [--scenario NAME ...] [--out docs/conformance.md]
+
+Exit 0 when real and model agree in every run, 1 when any case disagrees (the table says which),
+2 when a case could not be driven at all (harness error) and none disagreed.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from turnproof.conform import HarnessError
-from turnproof.conform.drive import conform
-from turnproof.specs.loader import load_design, load_scenario
+from turnproof.conform.drive import ConformReport, Harness, check_scenario, schedules
+from turnproof.model.system import System
+from turnproof.specs.loader import builtin, load_design, load_scenario
 
-# (scenario, schedule or None for the shortest driveable counterexample, what it shows)
-CASES = [
-    ("tool-race", None, "U2 while U1's tool runs: the continuation is written under U2"),
-    ("tool-race", "U1,r1*6,U1,U2", "U2 after U1's turn ended: clean"),
-    ("tool-race", "U1,r1*4,U2", "U2 while U1's after-tool reply is in flight: clean to the user"),
-    ("double-async", None, "two prompt_async on an idle session"),
-    ("plugin-inject", None, "noReply context during the tool run"),
-    ("async-overlap", None, "web prompt and plugin wakes"),
+# The releases driven, each with the design that describes it.
+RELEASES = {"1.15.4": "v1.15.4", "1.18.34": "upstream-1.18.34"}
+LARGE = ("large/plugin-wakes", "large/crowd")
+
+# Schedules worth driving beside the generated ones: (scenario, schedule, what it shows).
+EXTRA = [
+    ("tool-race", "U1,r1*4,U2", "U2 while U1's after-tool reply is in flight"),
+    ("shell-then-prompt", "S1,S1,U1", "U1 during the shell: it waits as ShellThenRun"),
+    ("abort-race", "U1,r1*2,X1", "abort while U1's tool runs"),
+    (
+        "client-clock-ahead",
+        "U1,r1*2,U2,U3,r1",
+        "issue 11's headline: U2, U3 during U1's tool, the tool released early (four stop siblings under U1)",
+    ),
 ]
 
 
-def run_case(scenario: str, schedule: str | None, version: str, runs: int, binary=None):
-    """Drive one suite case on the real server: the conformance report, or the harness error."""
+@dataclass(frozen=True)
+class Case:
+    scenario: str
+    schedule: str
+    what: str
+
+
+def scenarios() -> list[str]:
+    return builtin("scenario") + list(LARGE)
+
+
+def left_out(scenario: str) -> str | None:
+    """Why a built-in scenario is not driven (None: it is)."""
     try:
-        design, sc = load_design("v1.15.4"), load_scenario(scenario)
-        return conform(design, sc, schedule, version=version, runs=runs, binary=binary)
+        check_scenario(load_scenario(scenario))
+    except HarnessError as e:
+        return str(e)
+    return None
+
+
+def cases(design: str, only: list[str] | None = None) -> list[Case]:
+    """Every case of the suite for `design`, scenario by scenario."""
+    d = load_design(design)
+    out = []
+    for name in only or scenarios():
+        if left_out(name):
+            continue
+        system = System(d, load_scenario(name))
+        found = schedules(system)
+        out += [Case(name, sch, what) for sch, what in found]
+        known = {sch for sch, _ in found}
+        out += [Case(s, sch, what) for s, sch, what in EXTRA if s == name and sch not in known]
+    return out
+
+
+def run_case(h: Harness, design: str, case: Case, runs: int) -> ConformReport | HarnessError:
+    """Drive one suite case on a running harness: the report, or the harness error."""
+    try:
+        return h.conform(load_design(design), load_scenario(case.scenario), case.schedule, runs=runs)
     except HarnessError as e:
         return e
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--opencode-version", default="1.15.4")
-    ap.add_argument("--out")
-    args = ap.parse_args()
+def table(version: str, design: str, results: list[tuple[Case, ConformReport | HarnessError]]) -> list[str]:
     lines = [
-        f"| scenario | schedule | what it shows | model | real opencode {args.opencode_version}: runs conforming |",
+        f"| scenario | schedule | what it is | model ({design}) | real opencode {version}: runs agreeing |",
         "|---|---|---|---|---|",
     ]
-    for scenario, schedule, what in CASES:
-        r = run_case(scenario, schedule, args.opencode_version, args.runs)
+    for case, r in results:
+        sch = f"`{case.schedule}`" if case.schedule else "(empty)"
         if isinstance(r, HarnessError):
-            lines.append(f"| {scenario} | {schedule or 'default'} | {what} | — | harness error: {r} |")
+            lines.append(f"| {case.scenario} | {sch} | {case.what} | — | harness error: {r} |")
             continue
-        model = "violated: " + ", ".join(v.split(" ")[0] for v in r.model_violations) if r.model_violations else "clean"
-        lines.append(f"| {scenario} | `{r.schedule}` | {what} | {model} | {r.agree}/{len(r.runs)} |")
+        names = [v.split(" (")[0].split(":")[0] for v in r.model_violations]
+        model = "violated: " + ", ".join(dict.fromkeys(names)) if names else "clean"
+        verdict = f"{r.agree}/{len(r.runs)}" + ("" if r.conforms else " **DISAGREE**")
+        if r.discarded:
+            verdict += f" ({len(r.discarded)} drive(s) redone: the paced clock did not hold)"
+        lines.append(f"| {case.scenario} | {sch} | {case.what} | {model} | {verdict} |")
+    return lines
+
+
+BEGIN, END = "<!-- suite:begin -->", "<!-- suite:end -->"
+
+
+def write(out: Path, generated: str) -> None:
+    """Replace the generated part of `out` (between the suite markers), keeping the prose around it."""
+    old = out.read_text(encoding="utf-8") if out.is_file() else ""
+    block = f"{BEGIN}\n{generated}\n{END}"
+    if BEGIN in old and END in old:
+        head, _, rest = old.partition(BEGIN)
+        _, _, tail = rest.partition(END)
+        text = head + block + tail
+    else:
+        text = (old.rstrip() + "\n\n" if old else "") + block + "\n"
+    out.write_text(text, encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m turnproof.conform.suite")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--versions", default=",".join(RELEASES), help="releases to drive, comma-separated")
+    ap.add_argument("--scenario", action="append", help="only this scenario (repeatable)")
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args(argv)
+    versions = [v for v in args.versions.split(",") if v]
+    unknown = [v for v in versions if v not in RELEASES]
+    if unknown or args.runs < 1:
+        what = f"--versions: {unknown[0]}: expected one of {', '.join(RELEASES)}" if unknown else "--runs: expected ≥ 1"
+        print(f"turnproof: error: {what}", file=sys.stderr)
+        return 2
+    sections, disagree, errors = [], 0, 0
+    for version in versions:
+        design = RELEASES[version]
+        results = []
+        try:
+            with Harness(version) as h:
+                for case in cases(design, args.scenario):
+                    t0 = time.monotonic()
+                    r = run_case(h, design, case, args.runs)
+                    results.append((case, r))
+                    state = "error" if isinstance(r, HarnessError) else f"{r.agree}/{len(r.runs)}"
+                    took = time.monotonic() - t0
+                    where = f"{version} {case.scenario} {case.schedule or '(empty)'}"
+                    print(f"{where}: {state} ({took:.1f}s)", file=sys.stderr)
+                    if not isinstance(r, HarnessError) and not r.conforms:
+                        print(r.text(), file=sys.stderr)
+        except HarnessError as e:
+            print(f"turnproof: error: opencode {version}: {e}", file=sys.stderr)
+            return 2
+        disagree += sum(1 for _, r in results if not isinstance(r, HarnessError) and not r.conforms)
+        errors += sum(1 for _, r in results if isinstance(r, HarnessError))
+        sections += [f"### opencode {version} (design {design})", "", *table(version, design, results), ""]
+        clean = {c.scenario for c, _ in results if c.what == "shortest clean schedule"}
+        none = sorted({c.scenario for c, _ in results} - clean)
+        if none:
+            sections += [
+                f"No clean schedule exists within the bound for {', '.join(none)} under {design}: every "
+                "driveable run violates a property.",
+                "",
+            ]
+    skipped = [(s, left_out(s)) for s in (args.scenario or scenarios()) if left_out(s)]
     head = [
-        "# Conformance: the model against the real opencode server",
-        "",
         f"Measured {time.strftime('%Y-%m-%d', time.gmtime())} with "
-        f"`python -m turnproof.conform.suite --runs {args.runs}`: each "
-        "schedule driven on the real binary (fake LLM and tools gated by the harness), the persisted message tree "
-        "compared with the model's final store (roles, parents, finish values, tool-part states).",
+        f"`python -m turnproof.conform.suite --runs {args.runs} --versions {','.join(versions)}`.",
         "",
     ]
-    text = "\n".join(head + lines)
+    tail = ["Left out:", ""] + [f"- {s}: {why}" for s, why in skipped] if skipped else []
+    text = "\n".join(head + sections + tail).rstrip()
     print(text)
     if args.out:
-        Path(args.out).write_text(text + "\n", encoding="utf-8")
+        write(args.out, text)
+    if disagree:
+        print(f"real and model DISAGREE on {disagree} case(s)", file=sys.stderr)
+        return 1
+    return 2 if errors else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -21,16 +21,19 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 from turnproof.conform import HarnessError, RegistryUnavailable  # noqa: E402
+from turnproof.conform.clock import AFTER_ALL, Pacer, after_all, millis, mint  # noqa: E402
 from turnproof.conform.drive import (  # noqa: E402
     check_design,
     check_scenario,
     complete,
+    cut,
     default_schedule,
     diff,
     driveable,
     load_schedule,
     model_tree,
     real_tree,
+    schedules,
     violations,
 )
 from turnproof.conform.fakellm import FakeLLM, analyse, prompt_text  # noqa: E402
@@ -146,17 +149,48 @@ def test_the_script_answers_the_newest_prompt_even_inside_opencodes_reminder():
 # --- the model side ------------------------------------------------------------------------
 
 
-def test_only_the_faithful_design_and_driveable_scenarios_are_accepted():
-    check_design(load_design("v1.15.4"))
-    with pytest.raises(HarnessError, match="only the v1.15.4 design"):
+def test_only_a_release_design_and_await_scenarios_are_accepted():
+    assert check_design(load_design("v1.15.4")) == "v1.15.4"
+    assert check_design(load_design("upstream-1.18.34")) == "upstream-1.18.34"
+    with pytest.raises(HarnessError, match="only the v1.15.4 design or upstream-1.18.34"):
         check_design(load_design("bind-turn"))
-    check_scenario(load_scenario("tool-race"))
-    with pytest.raises(HarnessError, match="route shell"):
-        check_scenario(load_scenario("shell-then-prompt"))
-    with pytest.raises(HarnessError, match="client-minted"):
-        check_scenario(load_scenario("clock-skew"))
+    for name in ("tool-race", "two-instances", "clock-skew", "client-messageid", "abort-race", "shell-then-prompt"):
+        check_scenario(load_scenario(name))
     with pytest.raises(HarnessError, match="granularity effect"):
         check_scenario(load_scenario("idle-window"))
+
+
+def test_steps_the_real_server_takes_at_once_cannot_be_held_behind_others():
+    s = System(load_design("v1.15.4"), load_scenario("shell-then-prompt"))
+    assert driveable(s, "S1,S1,U1") is None
+    assert "step 2 moves U1 while S1 moves at once" in driveable(s, "S1,U1")
+    a = System(load_design("v1.15.4"), load_scenario("abort-race"))
+    trace, completion = complete(a, "U1,r1*2,X1")  # the interrupted loop unwinds, then the abort returns
+    assert completion.startswith("r1") and driveable(a, f"U1,r1*2,X1,{completion}") is None
+    assert "step 5 moves U2 while r1 moves at once" in driveable(a, "U1,r1*2,X1,U2")
+
+
+def test_the_suite_schedules_cover_every_violated_property_and_a_clean_run():
+    s = tool_race()
+    got = dict((what, sch) for sch, what in schedules(s))
+    assert got["shortest driveable counterexample of turn-binding"] == "U1,r1,U2,r1*3"
+    assert got["shortest driveable counterexample of turn-serialization"] == "U1,r1,U2"
+    clean = got["shortest clean schedule"]
+    trace, completion = complete(s, clean)
+    assert completion == "" and violations(s, trace) == []
+    for what, sch in got.items():
+        if what.startswith("shortest driveable counterexample of "):
+            names = what.removeprefix("shortest driveable counterexample of ").split(", ")
+            found = [v.split(" ")[0] for v in violations(s, complete(s, sch)[0])]
+            assert set(names) <= set(found), (sch, found)
+
+
+def test_a_runaway_run_is_compared_at_the_bound():
+    s = System(load_design("v1.15.4"), load_scenario("clock-skew"))
+    trace, completion = complete(s, "U1,r1,U2,r1*3")
+    assert cut(s, trace) and s.bounded_out(trace.final)
+    assert any(v.startswith("runs away") for v in violations(s, trace))
+    assert not cut(*(lambda t: (tool_race(), t))(complete(tool_race(), "U1,r1,U2,r1*3")[0]))
 
 
 def test_default_schedule_is_the_shortest_driveable_counterexample():
@@ -181,6 +215,26 @@ def test_a_schedule_that_never_rests_is_refused():
     s = System(load_design("v1.15.4"), load_scenario("tool-race"))
     with pytest.raises(HarnessError, match="does not apply"):
         complete(s, "r1")
+
+
+def test_client_ids_are_minted_as_opencode_mints_them():
+    a, b = mint(1_700_000_000_000), mint(1_700_000_000_001)
+    assert a.startswith("msg_") and len(a) == 30 and a < b < AFTER_ALL < after_all()
+    assert millis(a) == 1_700_000_000_000 % (1 << 36)
+    assert all(c.isalnum() for c in a[16:])
+    # the 48-bit field wraps every 2^36 ms: an id minted just after the wrap sorts below one just before
+    wrap = 1 << 36
+    assert mint(wrap * 25 + 1) < mint(wrap * 25 - 1)
+
+
+def test_the_pacer_puts_a_client_id_between_the_server_ticks_around_it():
+    p = Pacer(tick=0.4, start=1_700_000_000.0)
+    c = p.client_id(3)  # sorts after server tick 3, before tick 4
+    assert mint(int((p.t0 + 3 * p.tick) * 1000) + 50) < c < mint(int((p.t0 + 4 * p.tick) * 1000))
+    assert p.late({3: mint(int((p.t0 + 3 * p.tick) * 1000) + 10)}) == []
+    assert p.late({3: mint(int((p.t0 + 2 * p.tick) * 1000))}) == []  # early, in a chain: harmless
+    assert "into its window" in p.late({3: c})[0]
+    assert p.client_id(float("inf")) > mint(int(__import__("time").time() * 1000) + 60_000)
 
 
 def test_load_schedule_reads_a_trace_json(tmp_path):
@@ -236,6 +290,29 @@ def test_real_messages_become_the_models_tree_and_differences_are_shown_side_by_
     tree["A2"] = dict(tree["A2"], parent="U1")
     lines = diff(model, tree, order, order)
     assert lines[0].split() == ["model", "real"] and "A2" in lines[1] and "← U2" in lines[1] and "← U1" in lines[1]
+
+
+def test_a_shell_user_message_is_named_by_the_marker_in_its_command():
+    shell_user = {"info": {"id": "msg_1", "role": "user", "time": {"created": 1}}, "parts": [{"type": "text"}]}
+    part = {"type": "tool", "state": {"status": "completed", "input": {"command": ": '[turnproof:S1]'; true"}}}
+    shell_asst = {
+        "info": {"id": "msg_2", "role": "assistant", "parentID": "msg_1", "time": {"created": 2, "completed": 3}},
+        "parts": [part],
+    }
+    tree, order, _ = real_tree([shell_user, shell_asst])
+    assert order == ["S1", "A1"] and tree["A1"]["parent"] == "S1" and tree["A1"]["finish"] is None
+
+
+def test_the_suite_rewrites_only_its_own_block(tmp_path):
+    from turnproof.conform.suite import BEGIN, END, write
+
+    out = tmp_path / "conformance.md"
+    write(out, "table 1")
+    out.write_text("# Title\n\nprose before\n\n" + out.read_text() + "\nprose after\n")
+    write(out, "table 2")
+    text = out.read_text()
+    assert "prose before" in text and "prose after" in text and "table 2" in text and "table 1" not in text
+    assert text.count(BEGIN) == 1 and text.count(END) == 1
 
 
 def test_fetch_without_npm_says_the_registry_is_unreachable(monkeypatch, tmp_path):
@@ -316,48 +393,70 @@ def _my_servers() -> list[int]:
     return [pid for pid, (_, argv) in _descendants(os.getpid()).items() if _is_server(argv)]
 
 
-@conformance
-def test_tool_race_counterexample_reproduces_on_the_real_server(opencode_bin):
-    from turnproof.conform.drive import conform
+@pytest.fixture(scope="module")
+def harness(opencode_bin):
+    """One real 1.15.4 server and fake LLM for every suite case of this module (stopped after)."""
+    from turnproof.conform.drive import Harness
 
-    r = conform(load_design("v1.15.4"), load_scenario("tool-race"), runs=2, binary=opencode_bin)
+    with Harness("1.15.4", binary=opencode_bin) as h:
+        assert _my_servers(), "no opencode server under the harness"
+        yield h
+    assert not _my_servers(), "an opencode server outlived the harness"
+
+
+@conformance
+def test_tool_race_counterexample_reproduces_on_the_real_server(harness):
+    r = harness.conform(load_design("v1.15.4"), load_scenario("tool-race"), runs=1)
     assert r.schedule == "U1,r1,U2,r1*3" and r.not_driveable is None
     assert any(v.startswith("turn-binding") for v in r.model_violations)
     assert r.conforms, r.text()
-    assert r.exit_code == 0 and r.agree == 2
+    assert r.exit_code == 0 and r.agree == 1
     for run in r.runs:  # U1's continuation, carrying its tool result, written under U2
         assert run.tree["A1"]["parent"] == "U1" and run.tree["A1"]["finish"] == "tool-calls"
         assert run.tree["A2"]["parent"] == "U2" and run.tree["A2"]["finish"] == "stop"
         assert any("reminder:U2" in c["users"] for c in run.calls)
     doc = r.to_json()
-    assert doc["verdict"] == "conforms" and doc["agreement"] == {"runs": 2, "conform": 2}
-    assert "agreement: 2/2 runs conform" in r.text()
-    assert not _my_servers(), "an opencode server outlived the run"
+    assert doc["verdict"] == "conforms" and doc["agreement"] == {"runs": 1, "conform": 1}
+    assert "agreement: 1/1 runs conform" in r.text()
 
 
 @conformance
-def test_a_schedule_the_model_calls_clean_is_clean_on_the_real_server(opencode_bin):
-    from turnproof.conform.drive import conform
-
-    r = conform(load_design("v1.15.4"), load_scenario("tool-race"), "U1,r1*6,U1,U2", runs=2, binary=opencode_bin)
-    assert r.model_violations == []
-    assert r.conforms, r.text()
-    assert [lab for lab in r.runs[0].order] == ["U1", "A1", "A2", "U2", "A3"]
-    assert r.runs[0].tree["A2"]["parent"] == "U1" and r.runs[0].tree["A3"]["parent"] == "U2"
-
-
-from turnproof.conform.suite import CASES  # noqa: E402
-
-
-@conformance
-@pytest.mark.parametrize("scenario,schedule,what", CASES, ids=[f"{c[0]}:{c[1] or 'default'}" for c in CASES])
-def test_every_suite_case_agrees_on_the_real_server(opencode_bin, scenario, schedule, what):
-    """The conformance suite of docs/conformance.md, one run per case: model and real tree agree."""
-    from turnproof.conform.suite import run_case
-
-    r = run_case(scenario, schedule, "1.15.4", runs=1, binary=opencode_bin)
-    assert not isinstance(r, HarnessError), f"{scenario}: harness error: {r}"
+def test_four_siblings_from_one_loop_on_the_real_server(harness):
+    """Issue 11's headline: U1 by prompt_async with a messageID minted 6 server ids ahead, U2 and U3
+    during U1's tool, the tool released early. One loop writes four stop siblings under U1 (three
+    sort below U1 by id, one above), U2 and U3 get no reply; the real 1.15.4 server agrees."""
+    r = harness.conform(load_design("v1.15.4"), load_scenario("client-clock-ahead"), "U1,r1*2,U2,U3,r1", runs=1)
     assert r.not_driveable is None and r.conforms, r.text()
+    tree, order = r.runs[0].tree, r.runs[0].order
+    stops = [lab for lab in order if tree[lab].get("parent") == "U1" and tree[lab].get("finish") == "stop"]
+    assert len(stops) == 4, r.text()
+    assert order.index(stops[2]) < order.index("U1") < order.index(stops[3])  # by id: three below U1, one above
+    assert not any(tree[lab].get("parent") in ("U2", "U3") for lab in tree)
+    # one loop in one directory context: one model call per assistant, as in the model's trace of r1 alone
+    assert len(r.runs[0].calls) == 5 and {s["fiber"] for s in r.runs[0].steps if s["fiber"].startswith("r")} == {"r1"}
+
+
+from turnproof.conform.suite import scenarios  # noqa: E402
+
+
+@conformance
+@pytest.mark.parametrize("scenario", scenarios())
+def test_every_suite_case_agrees_on_the_real_server(harness, scenario):
+    """The suite of docs/conformance.md on 1.15.4, each case driven once: model and real tree agree.
+    A scenario the harness cannot drive (effect granularity) is said so, not passed."""
+    from turnproof.conform.suite import cases, left_out, run_case
+
+    why = left_out(scenario)
+    if why:
+        pytest.skip(f"conformance NOT checked for {scenario}: {why}")
+    failed = []
+    for case in cases("v1.15.4", [scenario]):
+        r = run_case(harness, "v1.15.4", case, runs=1)
+        assert not isinstance(r, HarnessError), f"{scenario} {case.schedule}: harness error: {r}"
+        assert r.not_driveable is None, r.text()
+        if not r.conforms:
+            failed.append(r.text())
+    assert not failed, "\n\n".join(failed)
 
 
 @conformance
@@ -398,3 +497,18 @@ def test_cli_refuses_a_design_the_real_server_is_not(tmp_path):
 
     r = CliRunner().invoke(main, ["conform", "--design", "bind-turn", "--scenario", "tool-race"])
     assert r.exit_code == 2 and r.output.startswith("turnproof: error:") and r.output.count("\n") == 1
+
+
+def test_the_suite_table_says_when_real_and_model_disagree_and_refuses_bad_options(capsys):
+    from turnproof.conform.drive import ConformReport, Run
+    from turnproof.conform.suite import Case, main, table
+
+    def report(*agree: bool) -> ConformReport:
+        runs = [Run(n, conforms=ok) for n, ok in enumerate(agree, 1)]
+        return ConformReport("v1.15.4", "tool-race", "1.15.4", "U1,r1", "given", "", [], {}, [], runs, [])
+
+    case = Case("tool-race", "U1,r1", "given")
+    rows = table("1.15.4", "v1.15.4", [(case, report(True, True, True)), (case, report(True, False, True))])
+    assert rows[2].endswith("| 3/3 |") and rows[3].endswith("| 2/3 **DISAGREE** |")
+    assert main(["--versions", "9.9"]) == 2 and "--versions: 9.9" in capsys.readouterr().err
+    assert main(["--runs", "0"]) == 2

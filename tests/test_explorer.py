@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from math import comb
+from pathlib import Path
 
 import pytest
 from conftest import checked, pairs, system
@@ -139,3 +140,29 @@ def test_json_mode_is_quiet_on_stderr(tmp_path):
     )
     assert r.stderr == ""
     assert json.loads(r.stdout)["stats"]["states"] > 1000
+
+
+def test_the_shared_result_is_what_a_fresh_search_returns():
+    """`checked` hands one result to every worker through a pickle: it is the search's own, and a
+    world pickled by another process (another string-hash salt) hashes as this process's does."""
+    import os
+    import pickle
+    import subprocess
+    import sys
+
+    from conftest import counts
+
+    fresh = bfs(system("v1.15.4", "two-instances"), PROPERTIES)
+    script = (
+        "import pickle, sys; sys.path.insert(0, 'tests'); from conftest import system\n"
+        "from turnproof.explore.search.bfs import bfs; from turnproof.specs.properties import PROPERTIES\n"
+        "sys.stdout.buffer.write(pickle.dumps(bfs(system('v1.15.4', 'two-instances'), PROPERTIES)))"
+    )
+    root = Path(__file__).resolve().parents[1]
+    env = os.environ | {"PYTHONHASHSEED": "1" if os.environ.get("PYTHONHASHSEED") != "1" else "2"}
+    other = pickle.loads(subprocess.run([sys.executable, "-c", script], cwd=root, env=env, capture_output=True).stdout)
+    for res in (checked("v1.15.4", "two-instances"), other):
+        assert counts(res) == counts(fresh) and res.findings.keys() == fresh.findings.keys()
+        for name, f in res.findings.items():
+            assert f.trace == fresh.findings[name].trace and f.violation == fresh.findings[name].violation
+            assert hash(f.trace.final) == hash(fresh.findings[name].trace.final)

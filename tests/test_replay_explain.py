@@ -72,3 +72,14 @@ def test_bad_trace_files_exit_2_on_one_line(cli, tmp_path, content, needle):
 def test_replay_usage_errors(cli):
     assert cli("replay").exit_code == 2
     assert cli("replay", "--schedule", "U1").exit_code == 2
+
+
+def test_explain_says_what_a_step_is_at_each_granularity():
+    # effect granularity is the runtime's 2048-operation budget (never overridden in 1.15.4), not
+    # a choice the code makes: the explanation says so; bundle-only steps cite the bundle
+    effect = "\n".join(narrate(trace_doc(checked("v1.15.4", "idle-window"), "no-terminal-siblings")))
+    plain = "\n".join(narrate(trace_doc(checked("v1.15.4", "tool-race"), "turn-binding")))
+    assert "after 2048 operations" in effect and "2048" not in plain
+    assert "until the code waits for something)" in plain
+    gap = "\n".join(narrate(trace_doc(checked("v1.15.4", "mint-gap"), "own-reply")))
+    assert '1.15.4 bundle c057: "SessionPrompt.createUserMessage"' in gap

@@ -10,6 +10,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import time
 import traceback
 from contextlib import contextmanager
 
@@ -18,14 +19,18 @@ from turnproof.explore.search.fingerprint import fingerprint
 
 
 @contextmanager
-def deaf_children():
+def deaf_children(ignore: bool = False):
     """Processes started inside never see Ctrl-C, which the terminal sends to the whole process
-    group: they inherit SIGINT ignored (Python then installs no KeyboardInterrupt handler in
-    them, nor does asyncio) and blocked. The owner alone is interrupted, and stops them."""
-    try:
-        old = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    except ValueError:  # not the main thread: no handler to swap, the mask still serves
-        old = None
+    group: they inherit SIGINT blocked from this thread (and `_serve` ignores it too), while a
+    Ctrl-C meanwhile waits for the owner, which stops them. `ignore` also ignores SIGINT in the
+    whole process meanwhile, for processes that another thread starts (Dask's): it reaches them
+    as ignored, but a Ctrl-C in that window is lost."""
+    old = None
+    if ignore:
+        try:
+            old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        except ValueError:  # not the main thread: no handler to swap, the mask still serves
+            old = None
     blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
@@ -57,6 +62,9 @@ class Local:
             self.parts = [Partition(spec) for _ in range(self.workers)]
             return
         ctx = multiprocessing.get_context("spawn")  # no fork of a process that may run threads
+        from multiprocessing import resource_tracker
+
+        resource_tracker.ensure_running()  # (starting it unblocks SIGINT in this thread: do it first)
         with deaf_children():
             for _ in range(self.workers):
                 mine, theirs = ctx.Pipe()
@@ -96,6 +104,9 @@ class Local:
     def stop(self, abort: bool = False) -> None:
         """Tell the workers to end and wait for them; `abort` (an interrupt, a budget spent, an
         error) ends them at once, whatever they are doing."""
+        if abort:  # ended before their pipes close, so none is left reading a closed one
+            for proc in self.procs:
+                proc.kill()
         for conn in self.conns:
             try:
                 if not abort:
@@ -104,8 +115,6 @@ class Local:
             except OSError:
                 pass
         for proc in self.procs:
-            if abort:
-                proc.terminate()
             proc.join(timeout=1 if abort else 5)
             if proc.is_alive():
                 proc.kill()
@@ -120,7 +129,7 @@ def _serve(conn, spec: Spec) -> None:
     while True:
         try:
             msg = conn.recv()
-        except EOFError:
+        except (EOFError, OSError):  # the owner is gone or stopped us: nothing more to do
             return
         if msg is None:
             return
@@ -162,7 +171,7 @@ class Dask:
                 self.client = Client(self.scheduler, timeout=self.timeout)
             else:
                 n = self.workers or os.cpu_count() or 1
-                with deaf_children():
+                with deaf_children(ignore=True):
                     self.cluster = LocalCluster(
                         n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0"
                     )
@@ -196,23 +205,32 @@ class Dask:
         if abort:  # interrupted mid-work: end the cluster's processes now, and hush its complaints
             import logging
 
-            from turnproof.explore.search.budget import descendants
-
             logging.getLogger("distributed").setLevel(logging.CRITICAL)
             if self.cluster is not None:
-                for pid in descendants():
-                    if not _resource_tracker(pid):  # (multiprocessing's own helper: it tidies up after)
-                        try:
-                            os.kill(pid, signal.SIGKILL)
-                        except OSError:
-                            pass
+                _kill_children()
         for thing in (self.client, self.cluster):
             if thing is not None:
                 try:
                     thing.close(timeout=wait)
                 except Exception:  # closing on an interrupt: whatever dask says, we are done
                     pass
+        if abort and self.cluster is not None:
+            _kill_children()  # any worker a nanny restarted meanwhile
+            # a close that timed out leaves the cluster to Dask's exit hook, which waits 10 s more
+            self.cluster.shutdown_on_close = False
         self.client = self.cluster = None
+
+
+def _kill_children() -> None:
+    """SIGKILL this process's descendants, except multiprocessing's resource tracker (it tidies up)."""
+    from turnproof.explore.search.budget import descendants
+
+    for pid in descendants():
+        if not _resource_tracker(pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
 
 
 def _resource_tracker(pid: int) -> bool:
@@ -223,8 +241,15 @@ def _resource_tracker(pid: int) -> bool:
         return False
 
 
+WAKE = 0.2  # seconds: how often the owner wakes while it waits on Dask
+
+
 def _result(future, what: str):
-    """A Dask future's value; a worker's exception becomes one line."""
+    """A Dask future's value; a worker's exception becomes one line. Waited for in short slices:
+    Ctrl-C may be taken by one of Dask's threads, and Python runs the handler only once the main
+    thread wakes (a plain wait would hold it up to Dask's 10 s)."""
+    while not future.done():
+        time.sleep(WAKE)
     try:
         return future.result()
     except Exception as e:  # raised on a Dask worker, re-raised here
