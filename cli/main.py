@@ -208,6 +208,8 @@ def check(
 
     design = load_design(design_ref)
     scenario = load_scenario(scenario_ref)
+    if export_dir and design.engine == "inbox":
+        raise click.UsageError("--export-session writes legacy opencode exports; a V2 inbox store has no parentID")
     if granularity:
         scenario = replace(scenario, granularity=granularity)
     props = tuple(SHAPES[s] for s in shapes) + tuple(p for p in PROPERTIES if p.name in named) or PROPERTIES
@@ -408,7 +410,7 @@ def review(designs: tuple[str, ...], scenarios: tuple[str, ...], out_dir: Path, 
     graphs) into --out, and exits 1 if any design violates a property. Without --designs or
     --scenarios, every built-in one is reviewed.
     """
-    from turnproof.cli.review import markdown, matrix_text, review_json, summary
+    from turnproof.cli.review import changes, changes_text, markdown, matrix_text, review_json, summary
     from turnproof.cli.review import review as run_review
 
     chosen_designs = [load_design(d) for d in designs or builtin("design")]
@@ -425,12 +427,21 @@ def review(designs: tuple[str, ...], scenarios: tuple[str, ...], out_dir: Path, 
         click.echo(matrix_text(cells))
         click.echo("")
         click.echo("\n".join(summary(cells)))
+        table = changes_text(changes(cells))
+        if table:
+            click.echo("")
+            click.echo("\n".join(table))
         click.echo(f"report written to {report}")
     sys.exit(1 if doc["verdict"] == "violated" else 0)
 
 
 @main.command()
-@click.option("--design", "design_ref", required=True, help="The design to conform: v1.15.4 or upstream-1.18.34.")
+@click.option(
+    "--design",
+    "design_ref",
+    required=True,
+    help="The design to conform: v1.15.4 or upstream-1.18.34, or an inbox design (--opencode-version 1.18.34).",
+)
 @click.option("--scenario", "scenario_ref", required=True, help="Built-in scenario name or path.")
 @click.option("--schedule", help="A schedule string or a trace.json [default: the shortest driveable counterexample].")
 @click.option(

@@ -1179,6 +1179,10 @@ def conform(
 ) -> ConformReport:
     """Drive the real opencode `version` through `schedule` `runs` times on a server of its own
     (see `Harness.conform`). `design` and `scenario` are loaded turnproof objects (specs.loader)."""
+    if design.engine == "inbox":  # the V2 route of 1.18.34: conform/inbox.py drives it
+        from turnproof.conform.inbox import conform as conform_inbox
+
+        return conform_inbox(design, scenario, schedule, version, runs, timeout, binary)
     prepare(design, scenario, schedule, version, runs)  # refuse bad input before fetching anything
     with Harness(version, binary, timeout) as h:
         return h.conform(design, scenario, schedule, runs)

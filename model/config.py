@@ -13,7 +13,9 @@ from turnproof.model.ids import ServerClock
 KNOBS: dict[str, tuple[str, ...]] = {
     # How the loop picks the parent of the assistant it creates: re-resolve lastUser every
     # iteration, or keep the user that opened the turn through its tool round-trips.
-    "binding": ("iteration", "turn"),
+    # "pinned" is PR #28488 (unmerged): pin the loop's first lastUser, exit on it, then re-pin the
+    # next unanswered user inside the same loop.
+    "binding": ("iteration", "turn", "pinned"),
     # What the per-session guard covers: only entry into the loop (the user message is written
     # before it), or the whole turn (the user message is written inside the guarded work).
     "guard": ("entry", "turn"),
@@ -35,9 +37,17 @@ KNOBS: dict[str, tuple[str, ...]] = {
     # How the loop picks the newest user and assistant: by id (which a client may mint on its
     # own clock), or by the time.created the server stamps when it writes the message.
     "order": ("id", "created"),
+    # Which turn engine the clients' prompt requests reach (opencode 1.18.34 has both): the legacy
+    # SessionPrompt loop and runner, or the V2 session input inbox drained by SessionRunner
+    # (POST /api/session/:id/prompt; model/inbox.py). v1.15.4 has only the first.
+    "engine": ("legacy", "inbox"),
+    # inbox only: the follow-up setting of the user's client, the `delivery` its prompts carry:
+    # steer the running turn at its next step, or wait in the queue until the turn has settled.
+    "delivery": ("steer", "queue"),
 }
 
-ROUTES = ("prompt", "prompt_async", "shell", "abort")
+ROUTES = ("prompt", "prompt_async", "shell", "abort", "v2", "interrupt")
+DELIVERIES = ("", "steer", "queue", "none")  # a prompt's own delivery: "" the design's, "none" absent
 ID_SOURCES = ("server", "client", "after-all")
 # What a prompt's parts are: text and agent parts resolve at once; file and MCP resource parts
 # read a file or a resource between the id's mint and the message's write (resolveUserPart).
@@ -59,6 +69,10 @@ class Design:
     runner_map: str = "per-instance"
     exit: str = "id-order"
     order: str = "id"
+    engine: str = "legacy"
+    delivery: str = "steer"
+    base: str = field(default="", compare=False)  # the design this one changes (review's change table)
+    change: str = field(default="", compare=False)  # the upstream change it models, e.g. "87c33b3 (v1.17.7)"
 
 
 @dataclass(frozen=True)
@@ -84,6 +98,8 @@ class Prompt:
     no_reply: bool = False  # noReply: true -- write the message as context, start no loop
     id: str = "server"  # who mints the message id: "server", "client" (its clock), "after-all"
     clock: float = 0  # id = "client": the client clock's offset from the server's, in ticks
+    delivery: str = ""  # V2: "" the design's follow-up setting, "steer", "queue", "none" (field absent)
+    resume: bool = True  # V2: resume = false admits the input without waking the drain
     parts: str = "text"  # "file" / "mcp": resolving the parts awaits I/O between mint and write
     hook: bool = False  # a plugin defines chat.message: createUserMessage awaits it before the write
 

@@ -85,7 +85,8 @@ def step(design: Design, scenario: Scenario, w: World, f: Fiber) -> tuple[Step, 
         _tool_step(tx)
     else:
         route = scenario.prompt(f.prompt).route
-        {"shell": _shell_step, "abort": _abort_step}.get(route, _prompt_step)(tx)
+        # a V2 request on the legacy engine: what the web app's V1 adapter sends (prompt_async, abort)
+        {"shell": _shell_step, "abort": _abort_step, "interrupt": _abort_step}.get(route, _prompt_step)(tx)
     return tx.done()
 
 
@@ -206,7 +207,8 @@ def _write_user(tx: Tx) -> None:
 def _prompt_step(tx: Tx) -> None:
     f, p = tx.f, tx.scenario.prompt(tx.f.prompt)
     if f.pc == "send":
-        tx.say(f"route.{p.route}", f"{p.client} client sends {p.name} by {p.route}")
+        route = "prompt_async" if p.route == "v2" else p.route
+        tx.say(f"route.{route}", f"{p.client} client sends {p.name} by {route}")
         tx.w = tx.w.mark_sent(p.name)
         if p.gap and (p.no_reply or tx.design.guard == "entry"):
             _mint_user(tx)
@@ -272,10 +274,16 @@ def _iterate(tx: Tx) -> None:
     own = tx.f.msg and tx.w.store.get(tx.f.msg)
     continuing = bool(own) and own.finish == TOOL_CALLS
     bound = tx.f.user if continuing and tx.design.binding == "turn" else _turn_user(tx, user)
+    if tx.design.binding == "pinned":  # PR #28488: initialUser, pinned at the loop's first read
+        bound = tx.f.user or user.id
     seen = f"lastUser {user.label}, lastAssistant {last.label if last else '-'}"
     ended = last and last.finish and last.finish != TOOL_CALLS and not last.has_tools
     if tx.design.exit == "parent":
-        if ended and last.parent == bound:
+        nxt = _next_unanswered(tx, bound) if ended and last.parent == bound else None
+        if nxt is not None:  # PR #28488: the pinned user is answered; re-pin one that joined the run
+            tx.say("loop.read", f"reads {seen}: {tx.label(bound)} is answered; re-pins {nxt.label}")
+            bound = nxt.id
+        elif ended and last.parent == bound:
             tx.say("loop.exit", f"reads {seen} ({last.finish}, parentID {tx.label(bound)}): exits")
             _finish_run(tx, "ok")
             return
@@ -293,6 +301,21 @@ def _iterate(tx: Tx) -> None:
         tx.goto("create")
         return
     _create(tx)
+
+
+def _next_unanswered(tx: Tx, pinned):
+    """binding="pinned": the oldest user prompt after the pinned one with no reply yet, or None."""
+    if tx.design.binding != "pinned":
+        return None
+    msgs = tx.w.store.messages if tx.design.order == "id" else sorted(tx.w.store.messages, key=lambda m: m.seq)
+    after = False
+    for m in msgs:
+        if m.id == pinned:
+            after = True
+        elif after and m.role == USER and not m.no_reply and not m.synthetic:
+            if not any(c.answers for c in tx.w.store.children(m.id)):
+                return m
+    return None
 
 
 def _turn_user(tx: Tx, last_user: Message):

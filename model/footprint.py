@@ -9,7 +9,8 @@ instance that made Runner i; ("map", instance) the session's entry in one runner
 rid) one run handle; ("runs",) how many runs exist; ("fiber", name) one fiber's program
 counter and locals; ("fibers",) the fiber list's length and order; ("turn", rid) run rid's open
 turn and ("turns",) the order in which the open turns were opened (ghosts for the specs);
-("sent", prompt) whether the server accepted that prompt.
+("sent", prompt) whether the server accepted that prompt; ("inbox",) the V2 engine's
+session_input rows, event seq and coordinator entry, as one location.
 
 Reads are recorded while the step runs, on a `Watched` view of the world: each accessor the
 fiber programs use notes what it reads, and what a step overwrites counts as read too (so a
@@ -85,6 +86,7 @@ _NOTES: dict[str, Callable[..., list[Loc]]] = {
     "mark_sent": lambda w, prompt: [("sent", prompt)],
     "open_turn": lambda w, turn: [("turns",), ("turn", turn.run)],
     "close_turn": lambda w, run: [("turn", run)],
+    "set_inbox": lambda w, inbox: [("inbox",)],
 }
 
 
@@ -140,6 +142,11 @@ class Watched:
         self.reads.add(("turns",))
         self.reads.update(("turn", t.run) for t in self.world.turns)
         return self.world.turns
+
+    @property
+    def inbox(self):
+        self.reads.add(("inbox",))
+        return self.world.inbox
 
 
 class WatchedStore:
@@ -340,7 +347,7 @@ def written(a: World, b: World) -> frozenset:
         out.update(("fiber", g.name) for f, g in zip(a.fibers, b.fibers, strict=False) if f is not g and f != g)
         if len(a.fibers) != len(b.fibers):
             out.add(("fibers",))
-    for name in ("clock", "labels"):
+    for name in ("clock", "labels", "inbox"):
         if getattr(a, name) != getattr(b, name):
             out.add((name,))
     if a.turns is not b.turns and a.turns != b.turns:

@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from turnproof.model.config import Design, Scenario
-from turnproof.model.fibers import Step, enabled, step
+from turnproof.model.fibers import Step, enabled
 from turnproof.model.footprint import Footprint, Watched, written
+from turnproof.model.inbox import step  # the design's engine: legacy steps, or the V2 inbox's
+from turnproof.model.session_input import Inbox
 from turnproof.model.world import Fiber, World
 
 BOUND = ("bound",)  # pseudo-location: a step past the bound writes it, every step reads it
@@ -24,10 +26,19 @@ class System:
     def initial(self) -> World:
         """Every scenario prompt is a client fiber about to send; no runner exists yet."""
         fibers = tuple(
-            Fiber(p.name, "client", "send", prompt=p.name, instance=p.instance, route=p.route, no_reply=p.no_reply)
+            Fiber(p.name, "client", "send", prompt=p.name, instance=p.instance, route=route, no_reply=p.no_reply)
             for p in self.scenario.prompts
+            for route in (self._route(p.route),)
         )
-        return World(maps=(None,) * self.scenario.instances, fibers=fibers)
+        return World(
+            maps=(None,) * self.scenario.instances, fibers=fibers, inbox=Inbox(on=self.design.engine == "inbox")
+        )
+
+    def _route(self, route: str) -> str:
+        """On the legacy engine a V2 request is what the web app's V1 adapter sends instead."""
+        if self.design.engine == "legacy":
+            return {"v2": "prompt_async", "interrupt": "abort"}.get(route, route)
+        return route
 
     def enabled(self, w: World) -> list[Fiber]:
         return [f for f in w.fibers if enabled(self.scenario, w, f)]

@@ -11,6 +11,7 @@ from dataclasses import field
 from turnproof.model import ids
 from turnproof.model.ids import Created, Id, ServerClock
 from turnproof.model.runner import RunnerState
+from turnproof.model.session_input import Inbox
 from turnproof.model.store import Message, Store
 from turnproof.model.values import replace, value
 
@@ -81,13 +82,14 @@ class World:
     turns: tuple[Turn, ...] = ()
     sent: frozenset[str] = frozenset()  # prompts the server has accepted
     labels: int = 0  # assistants written so far, for labels A1, A2, …
+    inbox: Inbox = field(default_factory=Inbox)  # the V2 engine's session_input and coordinator
 
     def __hash__(self) -> int:
         """Hash once per world: the explorer looks each one up several times."""
         h = self.__dict__.get("_hash")
         if h is None:
             h = hash((self.store, self.runners, self.homes, self.maps, self.runs, self.fibers))
-            h = hash((h, self.clock, self.turns, self.sent, self.labels))
+            h = hash((h, self.clock, self.turns, self.sent, self.labels, self.inbox))
             object.__setattr__(self, "_hash", h)
         return h
 
@@ -168,6 +170,9 @@ class World:
 
     def close_turn(self, run: int) -> World:
         return replace(self, turns=tuple(t for t in self.turns if t.run != run))
+
+    def set_inbox(self, inbox: Inbox) -> World:
+        return replace(self, inbox=inbox)
 
     def fiber_at(self, position: int) -> Fiber:
         """The fiber at a place in the fiber list, from 1 (a shell's handle id names its client)."""

@@ -11,7 +11,18 @@ import re
 import tomllib
 from pathlib import Path
 
-from turnproof.model.config import CLIENTS, GRANULARITIES, ID_SOURCES, KNOBS, PARTS, ROUTES, Design, Prompt, Scenario
+from turnproof.model.config import (
+    CLIENTS,
+    DELIVERIES,
+    GRANULARITIES,
+    ID_SOURCES,
+    KNOBS,
+    PARTS,
+    ROUTES,
+    Design,
+    Prompt,
+    Scenario,
+)
 from turnproof.model.ids import ServerClock
 
 HERE = Path(__file__).parent
@@ -94,10 +105,13 @@ def _int(path: Path, field: str, value, lo: int, hi: int) -> int:
 def load_design(ref: str) -> Design:
     path = resolve("design", ref)
     data = _read(path)
-    _only(path, "", data, ("description",) + tuple(KNOBS))
+    _only(path, "", data, ("description",) + tuple(KNOBS) + ("base", "change"))
     knobs = {k: _str(path, k, data[k], KNOBS[k]) for k in KNOBS if k in data}
     desc = _str(path, "description", data.get("description", ""))
-    return Design(path.stem, desc, path=str(path), **knobs)
+    base, change = _str(path, "base", data.get("base", "")), _str(path, "change", data.get("change", ""))
+    if base and not change:
+        raise InputError(f"{path}: change: a design with a base names the upstream change it models")
+    return Design(path.stem, desc, path=str(path), base=base, change=change, **knobs)
 
 
 def load_scenario(ref: str) -> Scenario:
@@ -139,12 +153,8 @@ def _server_clock(path: Path, data: dict) -> ServerClock:
 def _prompt(path: Path, at: str, item, before: list[Prompt]) -> Prompt:
     if not isinstance(item, dict):
         raise InputError(f"{path}: {at[:-1]}: expected a table")
-    _only(
-        path,
-        at,
-        item,
-        ("name", "client", "route", "tools", "instance", "after", "no_reply", "id", "clock", "parts", "hook"),
-    )
+    fields = ("name", "client", "route", "tools", "instance", "after", "no_reply", "id", "clock", "parts", "hook")
+    _only(path, at, item, fields + ("delivery", "resume"))
     if "name" not in item:
         raise InputError(f"{path}: {at}name: missing (a short name such as U1)")
     name = _str(path, at + "name", item["name"])
@@ -157,13 +167,14 @@ def _prompt(path: Path, at: str, item, before: list[Prompt]) -> Prompt:
         raise InputError(f"{path}: {at}name: {name!r} is used twice")
     route = _str(path, at + "route", item.get("route", "prompt_async"), ROUTES)
     tools = _int(path, at + "tools", item.get("tools", 0), 0, 5)
-    if tools and route in ("shell", "abort"):
+    if tools and route in ("shell", "abort", "interrupt"):
         raise InputError(f"{path}: {at}tools: a {route} request calls no model, so tools must be 0")
     no_reply = item.get("no_reply", False)
     if not isinstance(no_reply, bool):
         raise InputError(f"{path}: {at}no_reply: expected true or false")
     if no_reply and (route not in ("prompt", "prompt_async") or tools):
         raise InputError(f"{path}: {at}no_reply: only a prompt or prompt_async with tools = 0 can be noReply")
+    delivery, resume = _v2_fields(path, at, item, route)
     id_source = _str(path, at + "id", item.get("id", "server"), ID_SOURCES)
     clock = _clock(path, at + "clock", item.get("clock", "equal"))
     if "clock" in item and id_source != "client":
@@ -193,9 +204,23 @@ def _prompt(path: Path, at: str, item, before: list[Prompt]) -> Prompt:
         no_reply=no_reply,
         id=id_source,
         clock=clock,
+        delivery=delivery,
+        resume=resume,
         parts=parts,
         hook=hook,
     )
+
+
+def _v2_fields(path: Path, at: str, item: dict, route: str) -> tuple[str, bool]:
+    """`delivery` and `resume`: fields of the V2 prompt route (POST /api/session/:id/prompt) only."""
+    for key in ("delivery", "resume"):
+        if key in item and route != "v2":
+            raise InputError(f'{path}: {at}{key}: only a prompt with route = "v2" carries {key}')
+    delivery = _str(path, at + "delivery", item.get("delivery", ""), DELIVERIES)
+    resume = item.get("resume", True)
+    if not isinstance(resume, bool):
+        raise InputError(f"{path}: {at}resume: expected true or false")
+    return delivery, resume
 
 
 CLOCKS = {"equal": 0, "behind": -1, "ahead": math.inf}

@@ -188,3 +188,33 @@ PROPERTIES: tuple[Property, ...] = (
         "on it, in which a loop keeps writing assistants.",
     ),
 )
+
+
+@dataclass(frozen=True)
+class EngineAware:
+    """A property's check that judges a V2 inbox world by its seq-based statement (specs/inbox.py)
+    and any other world by the legacy one. A class, not a closure, so results pickle."""
+
+    name: str
+    legacy: Callable[[World], Violation | None]
+
+    def __call__(self, w: World) -> Violation | None:
+        if w.inbox.on:
+            from turnproof.specs.inbox import CHECKS
+
+            found = CHECKS[self.name](w)
+            return Violation(*found) if found else None
+        return self.legacy(w)
+
+
+def _engine_aware(p: Property) -> Property:
+    """The same property, judged on either engine; it reads which engine the world runs, and the
+    V2 statements read the inbox rows too."""
+    from dataclasses import replace
+
+    if p.check is None:
+        return p
+    return replace(p, check=EngineAware(p.name, p.check), reads=None if p.reads is None else p.reads + ("inbox",))
+
+
+PROPERTIES = tuple(_engine_aware(p) for p in PROPERTIES)

@@ -219,7 +219,11 @@ def test_json_rows_and_records(tmp_path):
 # --- round trip with the model ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("design, scenario", pairs(builtin("design"), builtin("scenario")))
+# a V2 inbox store has no parentID: there is no legacy export of it for audit to read
+LEGACY = [d for d in builtin("design") if load_design(d).engine == "legacy"]
+
+
+@pytest.mark.parametrize("design, scenario", pairs(LEGACY, builtin("scenario")))
 def test_round_trip(design, scenario, tmp_path):
     """Every observable finding of the model, exported as an opencode session, is found by audit,
     on (at least) the messages the model marked."""

@@ -38,7 +38,9 @@ def test_dpor_agrees_with_bfs(design, scenario):
     assert reduced.stats.states <= plain.stats.states and reduced.stats.transitions <= plain.stats.transitions
     s = reduced.search
     assert s["enabled"] == reduced.stats.transitions + s["pruned"] and s["pruned"] >= 0
-    if scenario == "idle-window":  # the largest built-in spaces: fewer states, far fewer transitions
+    if scenario == "idle-window" and sys_.design.engine == "legacy":
+        # the largest built-in spaces: fewer states, far fewer transitions (under the inbox engine
+        # idle-window is small: a few hundred states, every step writing what a property reads)
         assert reduced.stats.states * 3 < plain.stats.states * 2
         assert reduced.stats.transitions * 3 < plain.stats.transitions
     for name, f in reduced.findings.items():

@@ -93,6 +93,7 @@ class Symmetry:
             runs=runs,
             runners=runners,
             sent=frozenset(name(n) for n in w.sent),
+            inbox=replace(w.inbox, rows=tuple(replace(r, name=name(r.name)) for r in w.inbox.rows)),
         )
 
     # --- the least member of an orbit ---------------------------------------------------------
@@ -113,6 +114,11 @@ class Symmetry:
         mine += (tuple(i for i, g in enumerate(w.fibers) if i >= self.clients and g.prompt == n),)
         mine += (tuple(i for i, s in enumerate(w.runners) if s.shell == self.pos[n] + 1),)
         mine += (sum(1 for g in w.fibers if g.target == n),)
+        mine += (
+            tuple(
+                (i, r.delivery, r.admitted, r.promoted, r.wake, r.by) for i, r in enumerate(w.inbox.rows) if r.name == n
+            ),
+        )
         return repr(mine)
 
     def _untouched(self, w: World, n: str) -> bool:

@@ -54,7 +54,7 @@ def encode(w: World) -> str:
     says how many parts of each kind follow, so the string parses back to the world's values.
     """
     head = (w.store.writes, w.clock, w.labels, w.homes, w.maps, tuple(sorted(w.sent)))
-    head += (tuple((t.run, t.user, t.since) for t in w.turns),)
+    head += (tuple((t.run, t.user, t.since) for t in w.turns), repr(w.inbox))
     head += (len(w.store.messages), len(w.runners), len(w.runs), len(w.fibers))
     parts = [repr(head)]
     parts += [_enc(m, _message) for m in w.store.messages]

@@ -22,6 +22,7 @@ from turnproof.model.values import field_names
 from turnproof.model.world import World
 from turnproof.specs.properties import Violation
 
+PROGRESS = ("loop.assistant", "v2.assistant")  # a loop (or a V2 drain) writes a new assistant
 KEEP = 1  # terminal replies kept per parent by the abstraction (enough for what comes next)
 
 
@@ -60,7 +61,9 @@ def abstract(w: World, system, keep: int = KEEP) -> tuple:
     )
     runs = tuple(_once(r, lambda r: _fields(r, result=_result(r.result))) for r in w.runs)
     turns = tuple((t.run, rank[t.user], sum(1 for m in order if m.seq < t.since)) for t in w.turns)
-    return (msgs, w.runners, w.homes, w.maps, runs, fibers, turns, sc.server.jump_ahead(w.clock), w.sent)
+    # `sent` stays last: abstract_key sorts it
+    inbox = w.inbox.abstract()
+    return (msgs, w.runners, w.homes, w.maps, runs, fibers, turns, sc.server.jump_ahead(w.clock), inbox, w.sent)
 
 
 def _kept(m: Message) -> tuple:
@@ -192,7 +195,7 @@ class Lassos(Observer):
             self._remember(a, self.key(w) if self.key else w, (f.name for f in self.system.enabled(w)))
 
     def edge(self, w: World, step, nxt: World, depths=None) -> None:
-        progress = step.fiber.startswith("r") and any(e.ref == "loop.assistant" for e in step.events)
+        progress = step.fiber.startswith("r") and any(e.ref in PROGRESS for e in step.events)
         self._add(self.alpha(w), self.alpha(nxt), step.fiber, progress)
 
     def note(self, ident, key, enabled) -> int:

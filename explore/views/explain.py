@@ -58,6 +58,29 @@ GLOSS = {
     "interrupted afterwards.",
     "runner.idleIfCurrent": "After the interrupt, the runner runs its idle handler if nothing started meanwhile.",
     "loop.interrupted": "The loop was interrupted; its unfinished assistant message is marked aborted.",
+    # the V2 inbox engine of opencode 1.18.34 (docs/newest.md)
+    "v2.route.prompt": "A client sends a message to the V2 route; it carries a delivery, steer (fold it into "
+    "the running turn) or queue (wait until the turn has settled).",
+    "v2.admit": "The server records the message in the session_input inbox and answers 200 at once; it is "
+    "not a user message of the session yet.",
+    "v2.wake": "The server makes sure a drain will look at the inbox: it starts one, or tells the running one "
+    "to look again when it is done.",
+    "v2.drain.start": "A drain starts: it looks for pending inputs in the inbox.",
+    "v2.promote": "At the start of a model step the drain turns pending inputs into user messages of the "
+    "session: every pending steer, and in queue mode the oldest queued input.",
+    "v2.request": "The drain sends the session's messages, in the order the store recorded them, to the model.",
+    "v2.assistant": "The model's first output arrives and the assistant message is created; V2 messages have no "
+    "parentID, their place in the session's order says what they answer.",
+    "v2.tool_call": "The model calls a tool; the tool starts running.",
+    "v2.tool_result": "The tool finishes and the step ends with finish=tool-calls: the drain must call the model "
+    "again with the result.",
+    "v2.finish": "The model answers with text and the step ends with finish=stop.",
+    "v2.continue": "The drain decides whether to take another step: for a tool result, or for a pending steer.",
+    "v2.queue_next": "The turn has settled; the drain takes the next queued input.",
+    "v2.drain.exit": "The drain ends; if a wake came meanwhile it drains again, else the session goes idle.",
+    "v2.route.interrupt": "A client interrupts the session: the running drain is stopped; the inbox is left as is.",
+    "v2.interrupted": "The drain was interrupted; an assistant still streaming is marked failed.",
+    "v2.interrupt.done": "The interrupt returns once the drain has stopped.",
 }
 
 
@@ -92,7 +115,7 @@ def narrate(doc: dict) -> list[str]:
     """The trace as paragraphs: actors, then each step with its source line and, once, its meaning."""
     lines = [
         f"Counterexample for '{doc['property']}' on design {doc['design']} × scenario {doc['scenario']} "
-        f"(opencode v1.15.4).",
+        f"(opencode {doc.get('opencode', 'v1.15.4')}).",
         f"What goes wrong: {doc['violation']}.",
         "",
         "Who takes part:",

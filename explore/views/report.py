@@ -10,8 +10,10 @@ from turnproof.explore.search.minimize import CRITERIA
 from turnproof.explore.search.result import Result
 from turnproof.explore.search.trace import Trace, guard, messages
 from turnproof.explore.views.graphs import message_tree, sequence, sequence_dot, tree_dot, write
+from turnproof.model.bundle import VERSION
 from turnproof.model.ids import show
 from turnproof.model.source import TAG, ref
+from turnproof.specs.inbox import promised
 
 
 def trace_json(t: Trace) -> dict:
@@ -70,7 +72,7 @@ def result_json(res: Result) -> dict:
         | {
             "design": res.system.design.name,
             "scenario": sc.name,
-            "opencode": TAG,
+            "opencode": _opencode(res.system.design),
             "granularity": sc.granularity,
             "bound": {"max_messages": sc.max_messages, "cut": s.cut, "complete": res.complete}
             | ({"preemptions": res.preemption_bound} if res.preemption_bound is not None else {}),
@@ -107,6 +109,11 @@ def _scale_stats(s) -> dict:
     return out
 
 
+def _opencode(design) -> str:
+    """The opencode a design's steps cite: v1.15.4 lines, or the newest bundle's V2 inbox engine."""
+    return f"{VERSION} V2 inbox" if design.engine == "inbox" else TAG
+
+
 def text(res: Result) -> str:
     sc, s = res.system.scenario, res.stats
     if res.strategy == "random":
@@ -126,7 +133,8 @@ def text(res: Result) -> str:
         verdict = f"verdict: UNDECIDED (nothing violated, but {', '.join(res.unjudged)} not judged; try --strategy bfs)"
     else:
         verdict = f"verdict: HOLDS{qualifier}"
-    head = f"design {res.system.design.name} × scenario {sc.name} (opencode {TAG}, granularity {sc.granularity})"
+    design = res.system.design
+    head = f"design {design.name} × scenario {sc.name} (opencode {_opencode(design)}, granularity {sc.granularity})"
     lines = [head, verdict]
     for p in res.properties:
         f = res.findings.get(p.name)
@@ -138,7 +146,8 @@ def text(res: Result) -> str:
             note = ": unreachable" if shape else " (vacuous: no state at rest within the bound)" if vacuous else ""
             lines.append(f"  ✓ {p.name}{note}")
         else:
-            lines.append(f"  ✗ {p.name}: {'reached: ' if shape else ''}{f.violation.says}")
+            given_up = "" if shape or promised(design, p.name) else " [not promised by steer delivery]"
+            lines.append(f"  ✗ {p.name}: {'reached: ' if shape else ''}{f.violation.says}{given_up}")
             if f.trace.lasso:
                 prefix, cycle = f.trace.lasso
                 lines.append(f"      lasso: prefix {prefix}, then the cycle {cycle} for ever")
@@ -220,6 +229,8 @@ def trace_doc(res: Result, name: str) -> dict:
     doc |= {"granularity": res.system.scenario.granularity}
     doc |= {"design_file": _ref(res.system.design), "scenario_file": _ref(res.system.scenario)}
     doc |= {"violation": f.violation.says, "highlight": [show(i) for i in f.violation.nodes]}
+    if res.system.design.engine == "inbox":  # its steps cite the newest bundle, not v1.15.4 lines
+        doc["opencode"] = _opencode(res.system.design)
     return doc | trace_json(f.trace)
 
 
