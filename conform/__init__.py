@@ -19,6 +19,25 @@ class HarnessError(Exception):
         super().__init__(" ".join(str(message).split()))
 
 
+class Agreement:
+    """A report over runs of one schedule: it conforms when there was a run and every run did."""
+
+    runs: list  # each with a `conforms` flag
+
+    @property
+    def agree(self) -> int:
+        return sum(1 for r in self.runs if r.conforms)
+
+    @property
+    def conforms(self) -> bool:
+        return bool(self.runs) and self.agree == len(self.runs)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when real and model agree in every run, 1 when not (harness errors are HarnessError's 2)."""
+        return 0 if self.conforms else 1
+
+
 class RegistryUnavailable(HarnessError):
     """The npm registry (or npm itself) cannot be reached: conformance was not checked."""
 
@@ -30,4 +49,4 @@ def conform(*args, **kwargs):
     return run(*args, **kwargs)
 
 
-__all__ = ["HarnessError", "RegistryUnavailable", "conform"]
+__all__ = ["Agreement", "HarnessError", "RegistryUnavailable", "conform"]

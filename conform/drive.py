@@ -36,7 +36,7 @@ import urllib.request
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from turnproof.conform import HarnessError
+from turnproof.conform import Agreement, HarnessError
 from turnproof.conform.clock import AHEAD, Pacer, after_all, mint
 from turnproof.conform.fakellm import MARKER, Call, FakeLLM, prompt_text
 from turnproof.model import ids
@@ -960,7 +960,7 @@ class Driver:
 
 
 @dataclass
-class ConformReport:
+class ConformReport(Agreement):
     design: str
     scenario: str
     version: str
@@ -975,18 +975,6 @@ class ConformReport:
     not_driveable: str | None = None  # why the real server cannot be held to the schedule
     note: str = ""  # e.g. a design driven against another release than the one it describes
     discarded: list[str] = field(default_factory=list)  # drives redone: the paced clock did not hold
-
-    @property
-    def agree(self) -> int:
-        return sum(1 for r in self.runs if r.conforms)
-
-    @property
-    def conforms(self) -> bool:
-        return bool(self.runs) and self.agree == len(self.runs)
-
-    @property
-    def exit_code(self) -> int:
-        return 0 if self.conforms else 1
 
     def to_json(self) -> dict:
         return {

@@ -29,7 +29,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from turnproof.conform import HarnessError
+from turnproof.conform import Agreement, HarnessError
 from turnproof.conform.fakellm import MARKER, FakeLLM, prompt_text
 from turnproof.model.config import Design, Scenario
 from turnproof.model.inbox import delivery, history
@@ -282,7 +282,7 @@ class Driver:
 
 
 @dataclass
-class InboxReport:
+class InboxReport(Agreement):
     design: str
     scenario: str
     version: str
@@ -293,18 +293,6 @@ class InboxReport:
     model_rows: list[str]
     model_pending: list[str]
     runs: list[Run]
-
-    @property
-    def agree(self) -> int:
-        return sum(r.conforms for r in self.runs)
-
-    @property
-    def conforms(self) -> bool:
-        return bool(self.runs) and self.agree == len(self.runs)
-
-    @property
-    def exit_code(self) -> int:
-        return 0 if self.conforms else 1
 
     def to_json(self) -> dict:
         return {
