@@ -34,6 +34,16 @@ def value(cls: type) -> type:
     return cls
 
 
+def kept(obj, key: str, make):
+    """`make(obj)`, computed once and kept in the value's dict under `key` (one of CACHED): every
+    world that shares the value shares the result."""
+    d = obj.__dict__
+    found = d.get(key)
+    if found is None:
+        found = d[key] = make(obj)
+    return found
+
+
 def _cached_hash(self) -> int:
     d = self.__dict__
     h = d.get("_hash")

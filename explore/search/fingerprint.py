@@ -10,18 +10,10 @@ from __future__ import annotations
 
 from hashlib import blake2b
 
+from turnproof.model.values import kept
 from turnproof.model.world import World
 
 BITS = 64
-
-
-def _enc(obj, make) -> str:
-    """The encoding of an immutable part of a world, made once: parts are shared between worlds."""
-    d = obj.__dict__
-    s = d.get("_enc")
-    if s is None:
-        s = d["_enc"] = make(obj)
-    return s
 
 
 def _message(m) -> str:
@@ -57,10 +49,10 @@ def encode(w: World) -> str:
     head += (tuple((t.run, t.user, t.since) for t in w.turns), repr(w.inbox))
     head += (len(w.store.messages), len(w.runners), len(w.runs), len(w.fibers))
     parts = [repr(head)]
-    parts += [_enc(m, _message) for m in w.store.messages]
-    parts += [_enc(s, _runner) for s in w.runners]
-    parts += [_enc(r, _run) for r in w.runs]
-    parts += [_enc(f, _fiber) for f in w.fibers]
+    parts += [kept(m, "_enc", _message) for m in w.store.messages]
+    parts += [kept(s, "_enc", _runner) for s in w.runners]
+    parts += [kept(r, "_enc", _run) for r in w.runs]
+    parts += [kept(f, "_enc", _fiber) for f in w.fibers]
     return "".join(parts)
 
 
@@ -70,10 +62,7 @@ def digest(text: str) -> int:
 
 def fingerprint(w: World) -> int:
     """The world's 64-bit fingerprint, computed once per world object."""
-    fp = w.__dict__.get("_fp")
-    if fp is None:
-        fp = w.__dict__["_fp"] = digest(encode(w))
-    return fp
+    return kept(w, "_fp", lambda world: digest(encode(world)))
 
 
 def collision_bound(states: int, bits: int = BITS) -> float:

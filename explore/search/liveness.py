@@ -17,6 +17,7 @@ import networkx as nx
 from turnproof.explore.search.fingerprint import digest
 from turnproof.explore.search.result import Finding, Observer
 from turnproof.explore.search.trace import Trace, path_to, replay_path
+from turnproof.model import values
 from turnproof.model.store import ASSISTANT, Message
 from turnproof.model.values import field_names
 from turnproof.model.world import World
@@ -46,20 +47,20 @@ def abstract(w: World, system, keep: int = KEEP) -> tuple:
             made_rank[m.id],
             _when(m.id, now, horizon, cap),
             rank.get(m.parent),
-            _once(m, _kept),
+            values.kept(m, "_abs", _kept),
         )
         for m in kept
     )
     fibers = tuple(
         (
-            _once(f, _fiber_own),
+            values.kept(f, "_abs", _fiber_own),
             _place(f.msg, rank, kept, now, horizon, cap),
             rank.get(f.user),
             f.created and sum(1 for m in made if m.created < f.created),
         )
         for f in w.fibers
     )
-    runs = tuple(_once(r, lambda r: _fields(r, result=_result(r.result))) for r in w.runs)
+    runs = tuple(values.kept(r, "_abs", lambda r: _fields(r, result=_result(r.result))) for r in w.runs)
     turns = tuple((t.run, rank[t.user], sum(1 for m in order if m.seq < t.since)) for t in w.turns)
     # `sent` stays last: abstract_key sorts it
     inbox = w.inbox.abstract()
@@ -70,15 +71,6 @@ def _kept(m: Message) -> tuple:
     """What the abstraction keeps of a message as it is (an assistant's label is cosmetic)."""
     label = m.label if m.role != ASSISTANT else "A"
     return (m.role, label, m.finish, m.completed, m.error, m.tools, m.asks, m.source, m.synthetic, m.no_reply)
-
-
-def _once(value, make) -> tuple:
-    """`make(value)`, kept with the value (shared by every world that holds it; see model/values)."""
-    d = value.__dict__
-    a = d.get("_abs")
-    if a is None:
-        a = d["_abs"] = make(value)
-    return a
 
 
 def _fields(value, **changes) -> tuple:
