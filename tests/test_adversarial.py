@@ -786,6 +786,34 @@ def test_the_watching_thread_stops_a_phase_that_reports_nothing():
     assert signal.getsignal(signal.SIGUSR1) == signal.SIG_DFL
 
 
+def test_the_budget_stop_survives_a_signal_that_python_swallows():
+    """A signal that lands in a gc callback raises where Python ignores the exception ("Exception
+    ignored in …"); the watcher then signals again, so a phase that reports nothing still stops."""
+    import gc
+
+    from turnproof.explore.search.budget import Budget, OutOfBudget
+
+    swallowed = []
+
+    def slow_collection(phase, info):  # the first signal arrives while this runs, and is lost
+        if phase == "start" and not swallowed:
+            swallowed.append(True)
+            time.sleep(0.8)
+
+    budget = Budget(max_seconds=0.2)
+    started = time.monotonic()
+    gc.callbacks.append(slow_collection)
+    try:
+        with pytest.raises(OutOfBudget) as e, budget.watch():
+            gc.collect()
+            while time.monotonic() - started < 10:
+                time.sleep(0.05)
+    finally:
+        gc.callbacks.remove(slow_collection)
+    assert swallowed and time.monotonic() - started < 3 and "--max-seconds" in e.value.why
+    assert signal.getsignal(signal.SIGUSR1) == signal.SIG_DFL
+
+
 # --------------------------------------------------------------------------------------------
 # hypothesis: trace files and schedule strings
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -148,32 +149,56 @@ class Budget:
     def watch(self):
         """Watch time and memory from a thread while the block runs; when one is spent, SIGUSR1
         tells the main thread, whose handler raises OutOfBudget wherever it is (a blocking wait on
-        a worker included). Outside the main thread only the hook checks."""
+        a worker included). Where Python swallows that exception (the signal landed in a gc
+        callback, a __del__ or a weakref callback: "Exception ignored in …"), the watcher signals
+        again, so the stop never depends on where the signal lands. Outside the main thread only
+        the hook checks."""
         if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_kill"):
             yield
             return
-        main, stop = threading.main_thread().ident, threading.Event()
+        main, stop, again = threading.main_thread().ident, threading.Event(), threading.Event()
+        sending = threading.Lock()  # no signal is sent once the block is left
 
         def raise_spent(signum, frame):
             raise OutOfBudget(self.spent, self.stats or _Nothing(), self.depth, self.elapsed)
+
+        def swallowed(unraisable) -> None:
+            if isinstance(unraisable.exc_value, OutOfBudget):
+                again.set()  # lost: ask the watcher for another signal
+            else:
+                previous(unraisable)
 
         def run() -> None:
             while not stop.wait(MEMORY_EVERY / 2):
                 why = self.over()
                 if why:
                     self.spent = why
+                    break
+            while True:
+                with sending:
+                    if stop.is_set():
+                        return
                     signal.pthread_kill(main, signal.SIGUSR1)
+                again.wait()  # set when the raise was swallowed, or when the block is left
+                again.clear()
+                if stop.wait(0.01):
                     return
 
-        old = signal.signal(signal.SIGUSR1, raise_spent)
+        old, previous = signal.signal(signal.SIGUSR1, raise_spent), sys.unraisablehook
+        sys.unraisablehook = swallowed
         watcher = threading.Thread(target=run, name="turnproof-budget", daemon=True)
         watcher.start()
         try:
             yield
         finally:
-            stop.set()
-            watcher.join()
-            signal.signal(signal.SIGUSR1, old)
+            with sending:
+                stop.set()
+            again.set()
+            try:
+                watcher.join()
+            finally:
+                signal.signal(signal.SIGUSR1, old)
+                sys.unraisablehook = previous
 
 
 class _Nothing:
