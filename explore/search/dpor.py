@@ -49,7 +49,7 @@ import time
 from collections import deque
 
 from turnproof.explore.search.liveness import Lassos
-from turnproof.explore.search.result import Finding, Result
+from turnproof.explore.search.result import Finding, Observer, Result
 from turnproof.explore.search.trace import path_to
 from turnproof.model.system import BOUND, System
 from turnproof.model.world import World
@@ -95,27 +95,40 @@ class Event:
 
 
 def dpor_search(
-    system: System, properties: tuple[Property, ...], progress=None, *, until: frozenset[str] = frozenset()
+    system: System,
+    properties: tuple[Property, ...],
+    progress=None,
+    *,
+    until: frozenset[str] = frozenset(),
+    observers: tuple[Observer, ...] = (),
 ) -> Result:
     """Explore a reduced but sufficient part of the bounded space; see the module docstring.
     `progress(stats, depth)` is called now and then, as bfs does. `until`: stop as soon as every
     property named there is violated (the verdict is then known; the statistics cover what was
-    explored, and `search["stopped"]` says so)."""
+    explored, and `search["stopped"]` says so). `observers` are shown the explored graph once the
+    search is over (read only: explore/search/mazurkiewicz.py counts its schedules)."""
     started = time.perf_counter()
     try:
-        result = _Search(system, properties, True, progress, started, until).run()
+        result = _Search(system, properties, True, progress, started, until, observers).run()
     except _Cycle:
-        result = _Search(system, properties, False, progress, started, until).run()
+        result = _Search(system, properties, False, progress, started, until, observers).run()
     result.stats.seconds = time.perf_counter() - started
     return result
 
 
 class _Search:
     def __init__(
-        self, system: System, properties: tuple[Property, ...], reduce: bool, progress, started: float, until=()
+        self,
+        system: System,
+        properties: tuple[Property, ...],
+        reduce: bool,
+        progress,
+        started: float,
+        until=(),
+        observers: tuple[Observer, ...] = (),
     ):
         self.system, self.reduce, self.progress, self.started = system, reduce, progress, started
-        self.until = until
+        self.until, self.observers = until, observers
         self.stopped = False
         self.result = Result(system, properties, strategy="dpor")
         always = [p for p in properties if p.when == "always"]
@@ -371,6 +384,13 @@ class _Search:
                     res.unjudged[p.name] = (
                         f"not judged by dpor: the bound cut {stats.cut} steps and the explored graph has no fair cycle"
                     )
+        for o in self.observers:  # the explored graph: every world and every step taken from it
+            for w in depth:
+                o.seen(w)
+                for f, m in self.nodes[w].moves.items():
+                    if f in self.nodes[w].chosen:
+                        o.edge(w, m.step, m.nxt, (depth[w], None if m.cut else depth.get(m.nxt)))
+            o.done(res, parents, depth)
         c = self.counts
         branching = [n for n in self.nodes.values() if len(n.moves) > 1]
         full = sum(len(n.chosen) == len(n.moves) for n in branching)

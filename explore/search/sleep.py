@@ -18,7 +18,7 @@ import time
 
 from turnproof.explore.search.bfs import _check
 from turnproof.explore.search.liveness import Lassos
-from turnproof.explore.search.result import Result
+from turnproof.explore.search.result import Observer, Result
 from turnproof.model.system import System
 from turnproof.model.world import World
 from turnproof.specs.properties import Property
@@ -48,9 +48,12 @@ class Moves:
         return ab is not None and ba is not None and ab[1] == ba[1]
 
 
-def sleep_search(system: System, properties: tuple[Property, ...], progress=None) -> Result:
+def sleep_search(
+    system: System, properties: tuple[Property, ...], progress=None, *, observers: tuple[Observer, ...] = ()
+) -> Result:
     """Depth-first search with sleep sets and a visited set; loop-terminates as the docstring says.
-    `progress(stats, depth)` is called now and then, as bfs does."""
+    `progress(stats, depth)` is called now and then, as bfs does. `observers` are shown the explored
+    graph once the search is over (read only: explore/search/mazurkiewicz.py counts its schedules)."""
     started = time.perf_counter()
     result = Result(system, properties, strategy="sleep")
     stats = result.stats
@@ -105,6 +108,12 @@ def sleep_search(system: System, properties: tuple[Property, ...], progress=None
                 result.unjudged[p.name] = (
                     f"not judged by sleep: the bound cut {stats.cut} steps and the explored graph has no fair cycle"
                 )
+    for o in observers:
+        for w in depth:
+            o.seen(w)
+        for w, step, nxt in explored:
+            o.edge(w, step, nxt, (depth[w], None if system.bounded_out(nxt) else depth[nxt]))
+        o.done(result, parents, depth)
     stats.seconds = time.perf_counter() - started
     result.search = {
         "independence_checks": moves.checks,
