@@ -1,0 +1,139 @@
+"""Mazurkiewicz traces counted exactly (explore/search/mazurkiewicz.py): against hand counts,
+against a brute-force closure of schedules under swaps of adjacent independent steps, and the
+schedules dpor's and the sleep-set search's explored graphs stand for."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import system
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_dpor import OPS, Toy
+from turnproof.explore.search.mazurkiewicz import Explored, TooLarge, count, traces
+from turnproof.explore.search.naive import naive_dfs
+from turnproof.explore.search.sleep import sleep_search
+from turnproof.specs.properties import PROPERTIES
+
+
+def swap_classes(sys_) -> tuple[int, int]:
+    """(schedules, traces) by brute force: every maximal schedule as its fibers and footprints,
+    then the classes of the closure under swapping two adjacent steps of different fibers whose
+    footprints do not conflict (the swapped schedule must exist: the commutation test's claim)."""
+    runs: dict[tuple, list] = {}
+
+    def walk(w, fibers, fps):
+        moves = sys_.moves(w)
+        if not moves:
+            runs[fibers] = fps
+        for step, nxt, fp in moves:
+            if sys_.bounded_out(nxt):
+                runs[(*fibers, step.fiber)] = [*fps, fp]
+            else:
+                walk(nxt, (*fibers, step.fiber), [*fps, fp])
+
+    walk(sys_.initial(), (), [])
+    parent = {s: s for s in runs}
+
+    def root(s):
+        while parent[s] != s:
+            parent[s] = parent[parent[s]]
+            s = parent[s]
+        return s
+
+    for s, fps in runs.items():
+        for i in range(len(s) - 1):
+            if s[i] != s[i + 1] and not fps[i].conflicts(fps[i + 1]):
+                t = (*s[:i], s[i + 1], s[i], *s[i + 2 :])
+                assert t in runs, (s, i)
+                parent[root(s)] = root(t)
+    return len(runs), len({root(s) for s in runs})
+
+
+# --- hand counts ---------------------------------------------------------------------------------
+
+
+def test_independent_fibers_make_one_trace():
+    # f0 increments the observed variable twice, f1 variable 1 once: 3 interleavings, one trace
+    t = traces(Toy(((("inc", 0), ("inc", 0)), (("inc", 1),))))
+    assert (t.schedules, t.traces) == (3, 1)
+
+
+def test_one_dependent_pair_makes_two_traces():
+    # both increment variable 1 (f0 after an independent step): 3 interleavings, 2 orders of the pair
+    t = traces(Toy(((("inc", 0), ("inc", 1)), (("inc", 1),))))
+    assert (t.schedules, t.traces) == (3, 2)
+
+
+def test_two_readers_of_one_variable_commute_but_not_with_its_writer():
+    # reads commute with reads; the write splits them: f2's write before, between or after the
+    # reads of f0 and f1 gives 2 x 2 orders of the dependent pairs
+    t = traces(Toy(((("add", 1),), (("add", 1),), (("inc", 1),))))
+    assert (t.schedules, t.traces) == (6, 4)
+
+
+def test_too_many_schedules_is_refused_with_a_clear_error():
+    with pytest.raises(TooLarge, match=r"v1\.15\.4 × two-instances: more than 100 schedules"):
+        traces(system("v1.15.4", "two-instances"), limit=100)
+
+
+# --- against brute force -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "design,scenario",
+    [("v1.15.4", "tool-race"), ("v1.15.4", "double-async"), ("bind-and-serialize", "two-instances")],
+)
+def test_traces_match_the_swap_closure_on_built_ins(design, scenario):
+    sys_ = system(design, scenario)
+    t = traces(sys_)
+    assert (t.schedules, t.traces) == swap_classes(sys_)
+    assert t.schedules == naive_dfs(sys_).schedules
+    assert 1 <= t.traces < t.schedules  # a reduction exists on these: two clients interleave
+
+
+SMALL = st.lists(st.lists(OPS, min_size=1, max_size=3).map(tuple), min_size=2, max_size=3).map(tuple)
+
+
+@settings(max_examples=60, deadline=None)
+@given(SMALL, st.integers(0, 3))
+def test_traces_match_the_swap_closure_on_random_programs(programs, limit):
+    toy = Toy(programs, limit)
+    t = traces(toy)
+    assert (t.schedules, t.traces) == swap_classes(toy)
+
+
+# --- what the reduced searches stand for ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "design,scenario",
+    [("v1.15.4", "tool-race"), ("v1.15.4", "abort-race"), ("bind-and-serialize", "shell-then-prompt")],
+)
+def test_the_reduced_searches_against_the_traces(design, scenario):
+    sys_ = system(design, scenario)
+    c = count(sys_)
+    assert c.naive.traces <= c.naive.schedules
+    for name, r in c.reduced.items():
+        # the graph's paths counted by dynamic programming and walked one by one agree, and are
+        # schedules of the model
+        assert r.schedules == r.walked.schedules <= c.naive.schedules, name
+        assert r.walked.forms <= c.naive.forms, name
+        # every world at rest is reached: both searches keep every reachable world's verdicts
+        assert r.walked.ends == c.naive.ends, name
+    # dpor covers every trace, so explores at least one schedule per trace (optimal: exactly one)
+    dpor = c.reduced["dpor"]
+    assert dpor.covered == c.naive.traces and c.ratio("dpor") >= 1
+    assert c.ratio("dpor") < c.naive.schedules / c.naive.traces  # and fewer than naive DFS does
+
+
+def test_a_world_where_every_step_slept_ends_no_schedule():
+    """The sleep-set search's graph has worlds with no step taken that are not at rest: a path
+    ending there is not a schedule, and the count says so."""
+    sys_ = system("v1.15.4", "abort-race")
+    graph = Explored()
+    sleep_search(sys_, PROPERTIES, observers=(graph,))
+    stuck = [w for w, steps in graph.steps.items() if not steps and sys_.successors(w)]
+    assert stuck
+    whole = Explored()
+    whole.steps = {w: {st.fiber: n for st, n in sys_.successors(w)} for w in graph.steps}
+    assert whole.schedules(sys_) == naive_dfs(sys_).schedules  # every step taken: every schedule
