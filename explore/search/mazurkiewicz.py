@@ -19,8 +19,11 @@ canonical form exactly when they are the same trace.
 What a reduced search explored is its graph (worlds and the steps it took from each, shown by
 an `Observer`); the schedules it stands for are that graph's paths from the initial world to a
 world at rest or through a step past the bound. Worlds only grow, so the graph is acyclic and the
-paths are counted by dynamic programming. A sound search explores at least one schedule of every
-trace that matters to it; `covered` says how many traces its paths reach.
+paths are counted by dynamic programming. `covered` says how many traces those paths reach. Neither
+search promises every trace: dpor promises every world at rest, a violating world of every violated
+property and a step past the bound if there is one (so it may leave out a trace ending past the
+bound), and the sleep-set search with its visited set every world (so it may leave out a trace
+whose worlds it reached along other schedules).
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ class Traces:
     schedules: int = 0
     forms: set = field(default_factory=set)
     ends: set = field(default_factory=set)  # the worlds at rest the schedules end in
+    past: set = field(default_factory=set)  # the canonical forms of traces ending with a step past the bound
 
     @property
     def traces(self) -> int:
@@ -94,9 +98,12 @@ def traces(system: System, limit: int = LIMIT, follow: Callable[[World], object]
         out.schedules += 1
         if out.schedules > limit:
             raise TooLarge(f"{_name(system)}: more than {limit:,} schedules, too many to count traces one by one")
-        if rest is not None:
+        form = tuple(f for _, f in sorted((level, f) for f, _, _, level in path))
+        out.forms.add(form)
+        if rest is None:
+            out.past.add(form)
+        else:
             out.ends.add(rest)
-        out.forms.add(tuple(f for _, f in sorted((level, f) for f, _, _, level in path)))
 
     def walk(w: World) -> None:
         here = moves.of(w)
@@ -174,6 +181,11 @@ class Reduction:
     @property
     def covered(self) -> int:
         return self.walked.traces
+
+    def missed(self, every: Traces) -> tuple[int, int]:
+        """Traces of `every` its paths do not reach: (ending at rest, ending past the bound)."""
+        gone = every.forms - self.walked.forms
+        return len(gone - every.past), len(gone & every.past)
 
 
 @dataclass
