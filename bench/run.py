@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import statistics
 import sys
 import time
 import tracemalloc
@@ -325,7 +326,7 @@ def traces_section(designs=TRACE_DESIGNS, scenarios=None) -> list[str]:
         if rs:
             lines.append(
                 f"- {label}: {min(rs):.2f}–{max(rs):.2f} explored schedules per trace over {len(rs)} cases, median "
-                f"{sorted(rs)[len(rs) // 2]:.2f} (optimal DPOR: 1.00); traces its paths miss: {missed[name][0]} "
+                f"{statistics.median(rs):.2f} (optimal DPOR: 1.00); traces its paths miss: {missed[name][0]} "
                 f"ending at rest, {missed[name][1]} ending past the bound."
             )
     return lines + [""]
