@@ -6,7 +6,7 @@ A step runs the code between two points where the real fiber can be descheduled 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from turnproof.model import ids
 from turnproof.model import runner as guard
@@ -16,16 +16,17 @@ from turnproof.model.values import replace
 from turnproof.model.world import Fiber, Turn, World
 
 
-@dataclass(frozen=True)
-class Event:
-    """One sub-action of a step: the source anchor it models and what it did, in words."""
+class Event(NamedTuple):
+    """One sub-action of a step: the source anchor it models and what it did, in words.
+    (A named tuple: made a few times per step, where a frozen dataclass is slow to build.)"""
 
     ref: str
     says: str
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
+    """One atomic step of one fiber: the fiber and its sub-actions, in order."""
+
     fiber: str
     events: tuple[Event, ...]
 

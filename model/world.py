@@ -106,7 +106,14 @@ class World:
         raise KeyError(name)
 
     def set_fiber(self, f: Fiber) -> World:
-        return replace(self, fibers=tuple(f if g.name == f.name else g for g in self.fibers))
+        """The fiber of that name replaced by `f`; the other fibers are the same objects."""
+        fibers = self.fibers
+        for i, g in enumerate(fibers):
+            if g.name == f.name:
+                if g is f:
+                    return self
+                return replace(self, fibers=fibers[:i] + (f,) + fibers[i + 1 :])
+        return self
 
     def add_fiber(self, f: Fiber) -> World:
         return replace(self, fibers=self.fibers + (f,))
