@@ -301,12 +301,13 @@ def _accessor(name: str, notes: Callable[..., list[Loc]]):
     method = getattr(World, name)
 
     def call(self: Watched, *args, **kwargs):
-        self.reads.update(notes(self.world, *args, **kwargs))
-        out = method(self.world, *args, **kwargs)
-        if isinstance(out, World):
-            return Watched(out, self.reads)
-        if isinstance(out, tuple) and out and isinstance(out[0], World):
-            return (Watched(out[0], self.reads), *out[1:])
+        world, reads = self.world, self.reads
+        reads.update(notes(world, *args, **kwargs))
+        out = method(world, *args, **kwargs)
+        if out.__class__ is World:
+            return Watched(out, reads)
+        if out.__class__ is tuple and out and out[0].__class__ is World:
+            return (Watched(out[0], reads), *out[1:])
         return out
 
     call.__name__ = name

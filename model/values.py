@@ -86,15 +86,17 @@ def _fields_only(self) -> dict:
 def replace(obj, **changes):
     """`dataclasses.replace` for frozen dataclasses without `__post_init__`, minus the `__init__` call."""
     cls = obj.__class__
-    fields = cls.__dataclass_fields__
-    if not changes.keys() <= fields.keys():
-        unknown = sorted(changes.keys() - fields.keys())[0]
-        raise TypeError(f"{cls.__name__} has no field {unknown!r}")
     d = obj.__dict__.copy()
-    if len(d) > len(fields):  # something was cached with the old value
-        for key in CACHED:
-            d.pop(key, None)
+    n = len(cls.__dataclass_fields__)
+    if len(d) > n:  # something was cached with the old value: most often the hash alone
+        d.pop("_hash", None)
+        if len(d) > n:
+            for key in CACHED:
+                d.pop(key, None)
     d.update(changes)
+    if len(d) > n:  # a change names no field
+        unknown = sorted(changes.keys() - cls.__dataclass_fields__.keys())[0]
+        raise TypeError(f"{cls.__name__} has no field {unknown!r}")
     new = object.__new__(cls)
     object.__setattr__(new, "__dict__", d)
     return new

@@ -142,6 +142,8 @@ class World:
         return w.set_map(instance, idx), idx
 
     def set_map(self, instance: int, runner: int | None) -> World:
+        if self.maps[instance] == runner:
+            return self
         maps = list(self.maps)
         maps[instance] = runner
         return replace(self, maps=tuple(maps))
@@ -176,7 +178,8 @@ class World:
         return replace(self, turns=self.turns + (turn,))
 
     def close_turn(self, run: int) -> World:
-        return replace(self, turns=tuple(t for t in self.turns if t.run != run))
+        turns = tuple(t for t in self.turns if t.run != run)
+        return self if len(turns) == len(self.turns) else replace(self, turns=turns)
 
     def set_inbox(self, inbox: Inbox) -> World:
         return replace(self, inbox=inbox)
