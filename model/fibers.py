@@ -64,17 +64,20 @@ class Tx:
 
 
 def enabled(scenario: Scenario, w: World, f: Fiber) -> bool:
-    if f.ended:
-        return False
-    if f.pc == "send":
+    """Can `f` move? Only an ended fiber and the four waits below ever cannot."""
+    pc = f.pc
+    if pc not in WAITS:
+        return pc != "end"
+    if pc == "send":
         return all(a in w.sent for a in scenario.prompt(f.prompt).after)
-    if f.pc == "await":
+    if pc == "await":
         return w.run(f.run).done is not None
-    if f.pc == "await_int":
+    if pc == "await_int":
         return w.fiber(f.target).ended
-    if f.pc == "await_ready":  # stop-shell awaits the shell's `ready` latch
-        return w.fiber(f.target).pc != "shell.start"
-    return True
+    return w.fiber(f.target).pc != "shell.start"  # await_ready: stop-shell awaits the shell's `ready` latch
+
+
+WAITS = frozenset({"send", "await", "await_int", "await_ready"})  # the program counters `enabled` tests
 
 
 def step(design: Design, scenario: Scenario, w: World, f: Fiber) -> tuple[Step, World]:
@@ -87,7 +90,12 @@ def step(design: Design, scenario: Scenario, w: World, f: Fiber) -> tuple[Step, 
     else:
         route = scenario.prompt(f.prompt).route
         # a V2 request on the legacy engine: what the web app's V1 adapter sends (prompt_async, abort)
-        {"shell": _shell_step, "abort": _abort_step, "interrupt": _abort_step}.get(route, _prompt_step)(tx)
+        if route == "shell":
+            _shell_step(tx)
+        elif route in ("abort", "interrupt"):
+            _abort_step(tx)
+        else:
+            _prompt_step(tx)
     return tx.done()
 
 

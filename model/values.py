@@ -50,7 +50,7 @@ def _cached_hash(self) -> int:
     d = self.__dict__
     h = d.get("_hash")
     if h is None:
-        h = d["_hash"] = hash(tuple([d[n] for n in field_names(self.__class__)]))
+        h = d["_hash"] = hash(_fields_of(self.__class__)(d))
     return h
 
 
