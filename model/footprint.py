@@ -322,12 +322,14 @@ for _name, _notes in _NOTES.items():
 def written(a: World, b: World) -> frozenset:
     """The locations whose value differs between world `a` and world `b` (a step's writes).
 
-    Parts a step leaves alone are the very same objects in both worlds, so most checks are `is`.
+    Parts a step leaves alone are the very same objects in both worlds, so most checks are `is`;
+    runners, runs and turns that are other objects are compared piece by piece only (equal pieces
+    add nothing).
     """
     out: set[Loc] = set()
     add = out.add
     sa, sb = a.store, b.store
-    if sa is not sb and sa != sb:
+    if sa is not sb and sa != sb:  # (two messages may share an id: count them only if the stores differ)
         if sa.writes != sb.writes:
             add(("writes",))
         old = {m.id: m for m in sa.messages}
@@ -338,7 +340,7 @@ def written(a: World, b: World) -> frozenset:
             if was is not m and was != m:
                 add(("msg", m.id))
     for kind, xs, ys in (("runner", a.runners, b.runners), ("home", a.homes, b.homes), ("map", a.maps, b.maps)):
-        if xs is not ys and xs != ys:
+        if xs is not ys:
             for i in range(len(xs), len(ys)):  # made by this step
                 add((kind, i))
             for i, (x, y) in enumerate(zip(xs, ys, strict=False)):
@@ -347,7 +349,7 @@ def written(a: World, b: World) -> frozenset:
     if len(a.runners) != len(b.runners):
         add(("runners",))
     ra, rb = a.runs, b.runs
-    if ra is not rb and ra != rb:
+    if ra is not rb:
         for r in rb[len(ra) :]:
             add(("run", r.id))
         for r, q in zip(ra, rb, strict=False):
@@ -370,7 +372,7 @@ def written(a: World, b: World) -> frozenset:
         add(("labels",))
     if a.inbox is not b.inbox and a.inbox != b.inbox:
         add(("inbox",))
-    if a.turns is not b.turns and a.turns != b.turns:
+    if a.turns is not b.turns:
         old_turns, new_turns = {t.run: t for t in a.turns}, {t.run: t for t in b.turns}
         out.update(("turn", r) for r in old_turns.keys() | new_turns.keys() if old_turns.get(r) != new_turns.get(r))
         if [t.run for t in b.turns] != [t.run for t in a.turns if t.run in new_turns]:
