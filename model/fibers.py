@@ -6,7 +6,7 @@ A step runs the code between two points where the real fiber can be descheduled 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from turnproof.model import ids
 from turnproof.model import runner as guard
@@ -16,16 +16,17 @@ from turnproof.model.values import replace
 from turnproof.model.world import Fiber, Turn, World
 
 
-@dataclass(frozen=True)
-class Event:
-    """One sub-action of a step: the source anchor it models and what it did, in words."""
+class Event(NamedTuple):
+    """One sub-action of a step: the source anchor it models and what it did, in words.
+    (A named tuple: made a few times per step, where a frozen dataclass is slow to build.)"""
 
     ref: str
     says: str
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
+    """One atomic step of one fiber: the fiber and its sub-actions, in order."""
+
     fiber: str
     events: tuple[Event, ...]
 
@@ -63,17 +64,20 @@ class Tx:
 
 
 def enabled(scenario: Scenario, w: World, f: Fiber) -> bool:
-    if f.ended:
-        return False
-    if f.pc == "send":
+    """Can `f` move? Only an ended fiber and the four waits below ever cannot."""
+    pc = f.pc
+    if pc not in WAITS:
+        return pc != "end"
+    if pc == "send":
         return all(a in w.sent for a in scenario.prompt(f.prompt).after)
-    if f.pc == "await":
+    if pc == "await":
         return w.run(f.run).done is not None
-    if f.pc == "await_int":
+    if pc == "await_int":
         return w.fiber(f.target).ended
-    if f.pc == "await_ready":  # stop-shell awaits the shell's `ready` latch
-        return w.fiber(f.target).pc != "shell.start"
-    return True
+    return w.fiber(f.target).pc != "shell.start"  # await_ready: stop-shell awaits the shell's `ready` latch
+
+
+WAITS = frozenset({"send", "await", "await_int", "await_ready"})  # the program counters `enabled` tests
 
 
 def step(design: Design, scenario: Scenario, w: World, f: Fiber) -> tuple[Step, World]:
@@ -86,7 +90,12 @@ def step(design: Design, scenario: Scenario, w: World, f: Fiber) -> tuple[Step, 
     else:
         route = scenario.prompt(f.prompt).route
         # a V2 request on the legacy engine: what the web app's V1 adapter sends (prompt_async, abort)
-        {"shell": _shell_step, "abort": _abort_step, "interrupt": _abort_step}.get(route, _prompt_step)(tx)
+        if route == "shell":
+            _shell_step(tx)
+        elif route in ("abort", "interrupt"):
+            _abort_step(tx)
+        else:
+            _prompt_step(tx)
     return tx.done()
 
 

@@ -301,12 +301,13 @@ def _accessor(name: str, notes: Callable[..., list[Loc]]):
     method = getattr(World, name)
 
     def call(self: Watched, *args, **kwargs):
-        self.reads.update(notes(self.world, *args, **kwargs))
-        out = method(self.world, *args, **kwargs)
-        if isinstance(out, World):
-            return Watched(out, self.reads)
-        if isinstance(out, tuple) and out and isinstance(out[0], World):
-            return (Watched(out[0], self.reads), *out[1:])
+        world, reads = self.world, self.reads
+        reads.update(notes(world, *args, **kwargs))
+        out = method(world, *args, **kwargs)
+        if out.__class__ is World:
+            return Watched(out, reads)
+        if out.__class__ is tuple and out and out[0].__class__ is World:
+            return (Watched(out[0], reads), *out[1:])
         return out
 
     call.__name__ = name
@@ -321,40 +322,61 @@ for _name, _notes in _NOTES.items():
 def written(a: World, b: World) -> frozenset:
     """The locations whose value differs between world `a` and world `b` (a step's writes).
 
-    Parts a step leaves alone are the very same objects in both worlds, so most checks are `is`.
+    Parts a step leaves alone are the very same objects in both worlds, so most checks are `is`;
+    runners, runs and turns that are other objects are compared piece by piece only (equal pieces
+    add nothing).
     """
     out: set[Loc] = set()
-    if a.store is not b.store and a.store != b.store:
-        if a.store.writes != b.store.writes:
-            out.add(("writes",))
-        old = {m.id: m for m in a.store.messages}
-        if len(old) != len(b.store.messages):
-            out.add(("messages",))
-        out.update(("msg", m.id) for m in b.store.messages if old.get(m.id) is not m and old.get(m.id) != m)
+    add = out.add
+    sa, sb = a.store, b.store
+    if sa is not sb and sa != sb:  # (two messages may share an id: count them only if the stores differ)
+        if sa.writes != sb.writes:
+            add(("writes",))
+        old = {m.id: m for m in sa.messages}
+        if len(old) != len(sb.messages):
+            add(("messages",))
+        for m in sb.messages:
+            was = old.get(m.id)
+            if was is not m and was != m:
+                add(("msg", m.id))
     for kind, xs, ys in (("runner", a.runners, b.runners), ("home", a.homes, b.homes), ("map", a.maps, b.maps)):
-        if xs is not ys and xs != ys:
-            out.update((kind, i) for i in range(len(xs), len(ys)))  # made by this step
-            out.update((kind, i) for i, (x, y) in enumerate(zip(xs, ys, strict=False)) if x != y)
+        if xs is not ys:
+            for i in range(len(xs), len(ys)):  # made by this step
+                add((kind, i))
+            for i, (x, y) in enumerate(zip(xs, ys, strict=False)):
+                if x is not y and x != y:
+                    add((kind, i))
     if len(a.runners) != len(b.runners):
-        out.add(("runners",))
-    if a.runs is not b.runs and a.runs != b.runs:
-        out.update(("run", r.id) for r in b.runs[len(a.runs) :])
-        out.update(("run", r.id) for r, q in zip(a.runs, b.runs, strict=False) if r is not q and r != q)
-        if len(a.runs) != len(b.runs):
-            out.add(("runs",))
-    if a.fibers is not b.fibers:
-        out.update(("fiber", f.name) for f in b.fibers[len(a.fibers) :])
-        out.update(("fiber", g.name) for f, g in zip(a.fibers, b.fibers, strict=False) if f is not g and f != g)
-        if len(a.fibers) != len(b.fibers):
-            out.add(("fibers",))
-    for name in ("clock", "labels", "inbox"):
-        if getattr(a, name) != getattr(b, name):
-            out.add((name,))
-    if a.turns is not b.turns and a.turns != b.turns:
-        old, new = {t.run: t for t in a.turns}, {t.run: t for t in b.turns}
-        out.update(("turn", r) for r in old.keys() | new.keys() if old.get(r) != new.get(r))
-        if [t.run for t in b.turns] != [t.run for t in a.turns if t.run in new]:
-            out.add(("turns",))  # a turn was opened: it goes last
+        add(("runners",))
+    ra, rb = a.runs, b.runs
+    if ra is not rb:
+        for r in rb[len(ra) :]:
+            add(("run", r.id))
+        for r, q in zip(ra, rb, strict=False):
+            if r is not q and r != q:
+                add(("run", r.id))
+        if len(ra) != len(rb):
+            add(("runs",))
+    fa, fb = a.fibers, b.fibers
+    if fa is not fb:
+        for f in fb[len(fa) :]:
+            add(("fiber", f.name))
+        for f, g in zip(fa, fb, strict=False):
+            if f is not g and f != g:
+                add(("fiber", g.name))
+        if len(fa) != len(fb):
+            add(("fibers",))
+    if a.clock != b.clock:
+        add(("clock",))
+    if a.labels != b.labels:
+        add(("labels",))
+    if a.inbox is not b.inbox and a.inbox != b.inbox:
+        add(("inbox",))
+    if a.turns is not b.turns:
+        old_turns, new_turns = {t.run: t for t in a.turns}, {t.run: t for t in b.turns}
+        out.update(("turn", r) for r in old_turns.keys() | new_turns.keys() if old_turns.get(r) != new_turns.get(r))
+        if [t.run for t in b.turns] != [t.run for t in a.turns if t.run in new_turns]:
+            add(("turns",))  # a turn was opened: it goes last
     if a.sent is not b.sent:
         out.update(("sent", p) for p in b.sent ^ a.sent)
     return frozenset(out)

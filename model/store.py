@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from turnproof.model.ids import Created, Id
-from turnproof.model.values import replace, value
+from turnproof.model.values import kept, replace, value
 
 USER = "user"
 ASSISTANT = "assistant"
@@ -106,8 +106,9 @@ class Store:
         return Store(msgs, self.writes)
 
     def by_created(self) -> tuple[Message, ...]:
-        """Oldest first by (time_created, id): how the loop's read returns them (MessageV2.page)."""
-        return tuple(sorted(self.messages, key=lambda m: m.when))
+        """Oldest first by (time_created, id): how the loop's read returns them (MessageV2.page).
+        Sorted once per store: every world that shares the store shares the order."""
+        return kept(self, "_by_created", _by_created)
 
     def request(self) -> tuple[Message, ...]:
         """The messages the model request carries, in the loop's read order (toModelMessages):
@@ -118,28 +119,43 @@ class Store:
     def newest_reply(self) -> Message | None:
         """Session.findMessage(role != user): the newest non-user message by (time_created, id),
         else the newest message; what the loop returns and a cancelled run's waiters get."""
-        msgs = self.by_created()
-        replies = [m for m in msgs if m.role != USER]
-        return replies[-1] if replies else (msgs[-1] if msgs else None)
+        return kept(self, "_newest", _newest_reply)[0]
 
     def latest(self, order: str = "id") -> Latest:
         """Newest user, assistant and finished assistant: the loop's per-iteration resolution.
 
         opencode v1.15.4 takes the highest id (`order="id"`); later releases take the newest by
         (time.created, id), the server's clock when it built the message (`order="created"`).
+        Resolved once per store and order.
         """
-        msgs = self.messages if order == "id" else self.by_created()
-        users = [m for m in msgs if m.role == USER]
-        assistants = [m for m in msgs if m.role == ASSISTANT]
-        finished = [m for m in assistants if m.finish is not None]
-        return Latest(
-            users[-1] if users else None,
-            assistants[-1] if assistants else None,
-            finished[-1] if finished else None,
-        )
+        if order == "id":
+            return kept(self, "_latest_id", lambda store: _latest(store.messages))
+        return kept(self, "_latest_created", lambda store: _latest(store.by_created()))
 
     def children(self, parent: Id) -> tuple[Message, ...]:
         return tuple(m for m in self.messages if m.role == ASSISTANT and m.parent == parent)
 
     def count(self, role: str) -> int:
         return sum(1 for m in self.messages if m.role == role)
+
+
+def _by_created(store: Store) -> tuple[Message, ...]:
+    return tuple(sorted(store.messages, key=lambda m: m.when))
+
+
+def _newest_reply(store: Store) -> tuple[Message | None]:
+    """Kept as a 1-tuple: a store without messages has no reply, and None means "not computed"."""
+    msgs = store.by_created()
+    replies = [m for m in msgs if m.role != USER]
+    return (replies[-1] if replies else (msgs[-1] if msgs else None),)
+
+
+def _latest(msgs: tuple[Message, ...]) -> Latest:
+    users = [m for m in msgs if m.role == USER]
+    assistants = [m for m in msgs if m.role == ASSISTANT]
+    finished = [m for m in assistants if m.finish is not None]
+    return Latest(
+        users[-1] if users else None,
+        assistants[-1] if assistants else None,
+        finished[-1] if finished else None,
+    )

@@ -45,7 +45,8 @@ class System:
 
     def successors(self, w: World) -> list[tuple[Step, World]]:
         """One successor per enabled fiber: the schedule is the only nondeterminism."""
-        return [step(self.design, self.scenario, w, f) for f in self.enabled(w)]
+        design, scenario = self.design, self.scenario
+        return [step(design, scenario, w, f) for f in w.fibers if enabled(scenario, w, f)]
 
     def apply(self, w: World, fiber: str) -> tuple[Step, World]:
         """Run the named fiber one step (for replaying a schedule); ValueError if it cannot move."""

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from operator import itemgetter
 
 # Every entry a module caches in a value's dict: `replace` must not copy them to the new value.
-CACHED = ("_hash", "_fp", "_enc", "_locations", "_abs")
+CACHED = ("_hash", "_fp", "_enc", "_locations", "_abs", "_by_created", "_newest", "_latest_id", "_latest_created")
 
 
 @cache
@@ -30,6 +31,7 @@ def value(cls: type) -> type:
     cls = dataclass(frozen=True)(cls)
     if not own_hash:
         cls.__hash__ = _cached_hash
+    cls.__eq__ = _equal
     cls.__getstate__ = _fields_only
     return cls
 
@@ -48,8 +50,32 @@ def _cached_hash(self) -> int:
     d = self.__dict__
     h = d.get("_hash")
     if h is None:
-        h = d["_hash"] = hash(tuple([d[n] for n in field_names(self.__class__)]))
+        h = d["_hash"] = hash(_fields_of(self.__class__)(d))
     return h
+
+
+def _equal(self, other) -> bool:
+    """Field by field, as the dataclass compares, with shortcuts: the same object; two hashes
+    already kept that differ; or the two dicts equal as a whole (a compare in C, cached entries
+    included: they are functions of the fields, so equal fields keep equal entries)."""
+    if self is other:
+        return True
+    if other.__class__ is not self.__class__:
+        return NotImplemented
+    a, b = self.__dict__, other.__dict__
+    ha, hb = a.get("_hash"), b.get("_hash")
+    if ha is not None and hb is not None and ha != hb:
+        return False
+    if len(a) == len(b) and a == b:
+        return True
+    get = _fields_of(self.__class__)
+    return get(a) == get(b)
+
+
+@cache
+def _fields_of(cls: type) -> itemgetter:
+    """Reads a value's fields out of its dict, in C (one field: the field itself, not a tuple)."""
+    return itemgetter(*field_names(cls))
 
 
 def _fields_only(self) -> dict:
@@ -59,14 +85,18 @@ def _fields_only(self) -> dict:
 
 def replace(obj, **changes):
     """`dataclasses.replace` for frozen dataclasses without `__post_init__`, minus the `__init__` call."""
+    cls = obj.__class__
     d = obj.__dict__.copy()
-    if len(d) > len(field_names(obj.__class__)):  # something was cached with the old value
-        for key in CACHED:
-            d.pop(key, None)
-    for k in changes:
-        if k not in d:
-            raise TypeError(f"{obj.__class__.__name__} has no field {k!r}")
+    n = len(cls.__dataclass_fields__)
+    if len(d) > n:  # something was cached with the old value: most often the hash alone
+        d.pop("_hash", None)
+        if len(d) > n:
+            for key in CACHED:
+                d.pop(key, None)
     d.update(changes)
-    new = object.__new__(obj.__class__)
+    if len(d) > n:  # a change names no field
+        unknown = sorted(changes.keys() - cls.__dataclass_fields__.keys())[0]
+        raise TypeError(f"{cls.__name__} has no field {unknown!r}")
+    new = object.__new__(cls)
     object.__setattr__(new, "__dict__", d)
     return new

@@ -106,7 +106,14 @@ class World:
         raise KeyError(name)
 
     def set_fiber(self, f: Fiber) -> World:
-        return replace(self, fibers=tuple(f if g.name == f.name else g for g in self.fibers))
+        """The fiber of that name replaced by `f`; the other fibers are the same objects."""
+        fibers = self.fibers
+        for i, g in enumerate(fibers):
+            if g.name == f.name:
+                if g is f:
+                    return self
+                return replace(self, fibers=fibers[:i] + (f,) + fibers[i + 1 :])
+        return self
 
     def add_fiber(self, f: Fiber) -> World:
         return replace(self, fibers=self.fibers + (f,))
@@ -135,6 +142,8 @@ class World:
         return w.set_map(instance, idx), idx
 
     def set_map(self, instance: int, runner: int | None) -> World:
+        if self.maps[instance] == runner:
+            return self
         maps = list(self.maps)
         maps[instance] = runner
         return replace(self, maps=tuple(maps))
@@ -169,7 +178,8 @@ class World:
         return replace(self, turns=self.turns + (turn,))
 
     def close_turn(self, run: int) -> World:
-        return replace(self, turns=tuple(t for t in self.turns if t.run != run))
+        turns = tuple(t for t in self.turns if t.run != run)
+        return self if len(turns) == len(self.turns) else replace(self, turns=turns)
 
     def set_inbox(self, inbox: Inbox) -> World:
         return replace(self, inbox=inbox)
