@@ -11,6 +11,7 @@ from typing import NamedTuple
 from turnproof.model import ids
 from turnproof.model import runner as guard
 from turnproof.model.config import Design, Scenario
+from turnproof.model.ids import Id
 from turnproof.model.store import ASSISTANT, STOP, TOOL_CALLS, USER, Message, ToolPart
 from turnproof.model.values import replace
 from turnproof.model.world import Fiber, Turn, World
@@ -53,7 +54,7 @@ class Tx:
     def goto(self, pc: str, **changes) -> None:
         self.f = replace(self.f, pc=pc, **changes)
 
-    def label(self, mid: int) -> str:
+    def label(self, mid: Id | None) -> str:
         return self.w.store.get(mid).label
 
     def done(self) -> tuple[Step, World]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 from operator import itemgetter
+from typing import dataclass_transform
 
 # Every entry a module caches in a value's dict: `replace` must not copy them to the new value.
 CACHED = ("_hash", "_fp", "_enc", "_locations", "_abs", "_by_created", "_newest", "_latest_id", "_latest_created")
@@ -25,6 +26,7 @@ def field_names(cls: type) -> tuple[str, ...]:
     return tuple(cls.__dataclass_fields__)
 
 
+@dataclass_transform(frozen_default=True)  # type checkers (and mypyc) see the fields and constructor
 def value(cls: type) -> type:
     """`@dataclass(frozen=True)`, with the hash kept once computed and pickling of fields only."""
     own_hash = "__hash__" in cls.__dict__

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from turnproof.model.ids import Id
 from turnproof.model.store import ASSISTANT, TOOL_CALLS, USER, Message
 from turnproof.model.world import World
 
@@ -71,7 +72,7 @@ def turn_serialization(w: World) -> Violation | None:
 
 def no_terminal_siblings(w: World) -> Violation | None:
     """No two assistants with a finish other than tool-calls share a parentID."""
-    seen: dict[int, Message] = {}
+    seen: dict[Id | None, Message] = {}
     for m in w.store.messages:
         if m.terminal:
             if m.parent in seen:
