@@ -21,7 +21,7 @@ from turnproof.explore.search.fingerprint import BITS
 from turnproof.explore.search.fingerprint import fingerprint as fingerprint_of
 from turnproof.explore.search.liveness import Abstraction, Steps, abstract_key
 from turnproof.explore.search.result import Finding, Observer, Progress, Result
-from turnproof.explore.search.trace import Trace, replay_fibers
+from turnproof.explore.search.trace import Trace, path_to, replay_fibers, replay_path
 from turnproof.model.system import System
 from turnproof.model.world import World
 from turnproof.specs.properties import Property
@@ -161,3 +161,15 @@ class _Checks:
         if self.fingerprinted:
             return replay_fibers(self.result.system, [fiber for fiber, _ in steps])
         return Trace(self.keys[n], tuple(steps))
+
+
+def _check(result: Result, parents: dict, w: World, when: str, key=None) -> None:
+    """The properties judged at `when` on a world of a search with parent pointers by world (or
+    by `key`): the searches built on bfs's (sleep sets, preemption bounds) use it."""
+    for prop in result.properties:
+        if prop.when != when or prop.name in result.findings:
+            continue
+        v = prop.check(w)
+        if v is not None:
+            trace = replay_path(result.system, parents, key(w)) if key else path_to(parents, w)
+            result.findings[prop.name] = Finding(prop, v, trace)

@@ -48,6 +48,8 @@ class Abstraction:
         self.system, self.keep = system, keep
         self.cap = sc.max_messages + len(sc.prompts)  # more ids than the bound lets the server mint
         self.stores: dict | None = {} if memo else None  # (store, pinned, now, horizon) -> _Messages
+        self.objects: dict = {}  # id(store) -> (store, {(pinned, now, horizon) -> _Messages})
+        self.owns: dict = {}  # fiber -> `_fiber_own` of it
         self.numbers: dict = {}  # messages' part -> its number (for `key`)
         self.clocks: dict = {}  # clock -> (id tick now, ids to mint before a jump)
         self.horizons: dict = {}  # prompts sent -> horizon
@@ -71,29 +73,47 @@ class Abstraction:
         horizon = self.horizons.get(w.sent)
         if horizon is None:
             horizon = self.horizons[w.sent] = _horizon(w, self.system)
-        fibers = w.fibers
+        fibers, store = w.fibers, w.store
         pinned = frozenset([f.msg for f in fibers] + [f.user for f in fibers] + [t.user for t in w.turns])
         if self.stores is None:
-            part = self._messages(w.store.messages, pinned, now, horizon)
+            part = self._messages(store.messages, pinned, now, horizon)
+            fs = tuple(self._fiber(f, part, now, horizon) for f in fibers)
         else:
-            at = (w.store, pinned, now, horizon)
-            part = self.stores.get(at)
+            # by the store object first (most worlds share theirs with a neighbour), then by value
+            mine = self.objects.get(id(store))
+            if mine is None or mine[0] is not store:
+                mine = self.objects[id(store)] = (store, {})
+            at = (pinned, now, horizon)
+            part = mine[1].get(at)
             if part is None:
-                part = self.stores[at] = self._messages(w.store.messages, pinned, now, horizon)
-        rank, cap = part.rank, self.cap
-        fs = tuple(
-            (
-                values.kept(f, "_abs", _fiber_own),
-                _place(f.msg, rank, part.kept, now, horizon, cap),
-                rank.get(f.user),
-                f.created and sum(1 for m in part.made if m.created < f.created),
-            )
-            for f in fibers
-        )
+                part = self.stores.get((store, *at))
+                if part is None:
+                    part = self.stores[(store, *at)] = self._messages(store.messages, pinned, now, horizon)
+                mine[1][at] = part
+            fs = tuple(self._fiber(f, part, now, horizon) for f in fibers)
+        rank = part.rank
         runs = tuple(values.kept(r, "_abs", lambda r: _fields(r, result=_result(r.result))) for r in w.runs)
         turns = tuple((t.run, rank[t.user], sum(1 for m in part.order if m.seq < t.since)) for t in w.turns)
         # `sent` stays last: abstract_key sorts it
         return part, (w.runners, w.homes, w.maps, runs, fs, turns, jump, w.inbox.abstract(), w.sent)
+
+    def _fiber(self, f, part: _Messages, now, horizon: int) -> tuple:
+        """A fiber's part: itself without ids, and its ids by rank among the kept messages."""
+        return (
+            values.kept(f, "_abs", self._own),
+            _place(f.msg, part.rank, part.kept, now, horizon, self.cap),
+            part.rank.get(f.user),
+            f.created and sum(1 for m in part.made if m.created < f.created),
+        )
+
+    def _own(self, f) -> tuple:
+        """`_fiber_own`, by value: a step makes a new fiber object, most often equal to one met before."""
+        if self.stores is None:
+            return _fiber_own(f)
+        own = self.owns.get(f)
+        if own is None:
+            own = self.owns[f] = _fiber_own(f)
+        return own
 
     def _messages(self, msgs: tuple[Message, ...], pinned: frozenset, now, horizon: int) -> _Messages:
         kept = _collapse(msgs, pinned, self.keep)
