@@ -365,9 +365,10 @@ class _Search:
         elif live and stats.cut:  # else every execution ends at rest within the bound: no loop runs for ever
             lassos = Lassos(self.system)
             for w in depth:
-                lassos.seen(w)
-                for f, m in self.nodes[w].moves.items():  # (in fiber order: the same every run)
-                    if f in self.nodes[w].chosen:
+                node = self.nodes[w]
+                lassos.note_numbered(lassos.alpha(w), w, node.moves)  # (one move per enabled fiber)
+                for f, m in node.moves.items():  # (in fiber order: the same every run)
+                    if f in node.chosen:
                         lassos.edge(w, m.step, m.nxt)
             lassos.done(res, parents, depth)
             for p in live:
