@@ -41,6 +41,11 @@ def bfs(
     `until`: stop as soon as each property named there has its shortest violation (the search
     that shortens a reduced search's counterexamples); the statistics then cover what was visited.
     """
+    with memory.collector_paused():
+        return _bfs(system, properties, progress, observers, fingerprint, until)
+
+
+def _bfs(system, properties, progress, observers, fingerprint, until) -> Result:
     started = time.perf_counter()
     meter = memory.Meter()
     result = Result(system, properties)

@@ -48,6 +48,7 @@ from __future__ import annotations
 import time
 from collections import deque
 
+from turnproof.explore.search import memory
 from turnproof.explore.search.liveness import Lassos
 from turnproof.explore.search.result import Finding, Result
 from turnproof.explore.search.trace import path_to
@@ -102,10 +103,11 @@ def dpor_search(
     property named there is violated (the verdict is then known; the statistics cover what was
     explored, and `search["stopped"]` says so)."""
     started = time.perf_counter()
-    try:
-        result = _Search(system, properties, True, progress, started, until).run()
-    except _Cycle:
-        result = _Search(system, properties, False, progress, started, until).run()
+    with memory.collector_paused():
+        try:
+            result = _Search(system, properties, True, progress, started, until).run()
+        except _Cycle:
+            result = _Search(system, properties, False, progress, started, until).run()
     result.stats.seconds = time.perf_counter() - started
     return result
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 
+from turnproof.explore.search import memory
 from turnproof.explore.search.bfs import _check
 from turnproof.explore.search.liveness import Lassos
 from turnproof.explore.search.result import Result
@@ -51,6 +52,11 @@ class Moves:
 def sleep_search(system: System, properties: tuple[Property, ...], progress=None) -> Result:
     """Depth-first search with sleep sets and a visited set; loop-terminates as the docstring says.
     `progress(stats, depth)` is called now and then, as bfs does."""
+    with memory.collector_paused():
+        return _sleep_search(system, properties, progress)
+
+
+def _sleep_search(system: System, properties: tuple[Property, ...], progress) -> Result:
     started = time.perf_counter()
     result = Result(system, properties, strategy="sleep")
     stats = result.stats
