@@ -11,6 +11,7 @@ reported as prefix + cycle.
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass
 
 import networkx as nx
@@ -386,19 +387,19 @@ class Steps:
 
     Worlds are numbered as the search first meets them and expanded in that order, so recording
     a step is appending one int. With `ident` (a fingerprinted search, which keeps no world) each
-    world's abstract identity is computed as it is met; else the search's own worlds are
-    abstracted at the end, and only if a lasso can exist: when nothing was cut and the search
-    ran to the end, none can (a fair cycle with a loop iteration could be gone round for ever,
-    each round writing an assistant, so the bound would cut a step of it), and loop-terminates
-    holds without abstracting a world.
+    world's abstract identity, a 64-bit digest (`abstract_key`), is computed as it is met; else
+    the search's own worlds are abstracted at the end, and only if a lasso can exist: when
+    nothing was cut and the search ran to the end, none can (a fair cycle with a loop iteration
+    could be gone round for ever, each round writing an assistant, so the bound would cut a step
+    of it), and loop-terminates holds without abstracting a world.
     """
 
     def __init__(self, system, ident=None):
         self.system, self.ident = system, ident
-        self.idents: list = []  # world number -> abstract identity (with `ident` only)
+        self.idents = array("Q")  # world number -> abstract identity, a 64-bit digest (with `ident` only)
         self.kinds: dict[tuple[str, bool], int] = {}
         self.kind_list: list[tuple[str, bool]] = []
-        self.codes: list[int] = []  # (target << 16 | kind) per step; a cut target is -1 - its index in `cut`
+        self.codes = array("q")  # (target << 16 | kind) per step; a cut target is -1 - its index in `cut`
         self.starts: list[int] = []  # expanded world's number -> where its steps begin in `codes`
         self.cut: list = []  # worlds past the bound (their abstract identities, with `ident`)
 
