@@ -244,6 +244,7 @@ CASES: list[Case] = [
             ("a fiber with a newline", set_in(("steps", 0, "fiber"), "U1\n"), "is not a fiber name"),
             ("the scenario with a newline", set_in(("scenario",), "tool-race\n"), "control characters"),
             ("a step number out of order", set_in(("steps", 1, "step"), 7), "steps[1].step"),
+            ("granularity is a list", set_in(("granularity",), []), "granularity: expected one of"),
         ]
     ),
     Case("trace.json", "replay: design_file names nothing", trace(set_in(("design_file",), "v9")), 2, "no such design"),

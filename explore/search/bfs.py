@@ -5,6 +5,10 @@ the search still runs to the end so that its statistics describe the whole bound
 With `fingerprint=True` the visited set keeps a 64-bit fingerprint per world instead of the
 world, and each parent pointer is (parent fingerprint, fiber): traces are rebuilt by replaying
 the fibers from the initial world.
+
+Worlds are numbered as they are first met (one lookup in the visited set per step); parents and
+depths are lists by number, made into the dicts keyed by world (or fingerprint) that observers
+and traces read only when the search is over.
 """
 
 from __future__ import annotations
@@ -15,9 +19,9 @@ from collections import deque
 from turnproof.explore.search import memory
 from turnproof.explore.search.fingerprint import BITS
 from turnproof.explore.search.fingerprint import fingerprint as fingerprint_of
-from turnproof.explore.search.liveness import Lassos, abstract_key
+from turnproof.explore.search.liveness import Abstraction, Steps, abstract_key
 from turnproof.explore.search.result import Finding, Observer, Progress, Result
-from turnproof.explore.search.trace import path_to, replay_path
+from turnproof.explore.search.trace import Trace, path_to, replay_fibers, replay_path
 from turnproof.model.system import System
 from turnproof.model.world import World
 from turnproof.specs.properties import Property
@@ -37,6 +41,11 @@ def bfs(
     `until`: stop as soon as each property named there has its shortest violation (the search
     that shortens a reduced search's counterexamples); the statistics then cover what was visited.
     """
+    with memory.collector_paused():
+        return _bfs(system, properties, progress, observers, fingerprint, until)
+
+
+def _bfs(system, properties, progress, observers, fingerprint, until) -> Result:
     started = time.perf_counter()
     meter = memory.Meter()
     result = Result(system, properties)
@@ -44,55 +53,124 @@ def bfs(
     key = fingerprint_of if fingerprint else None
     init = system.initial()
     k0 = key(init) if key else init
-    parents: dict = {k0: None}
-    depth = {k0: 0}
-    frontier = deque([init])
-    stats.states = 1
+    index = {k0: 0}  # visited key -> number
+    keys = [k0]  # number -> visited key
+    parent: list = [None]  # number -> its parent's number
+    via: list = [None]  # number -> the step from its parent (with fingerprints, the step's fiber)
+    depths = [0]
+    check = _Checks(result, keys, parent, via, key is not None)
     stats.fingerprint_bits = BITS if key else None
-    _check(result, parents, init, "always", key)
+    check.world(init, 0, "always")
+    steps = abstraction = None
     if any(p.when == "liveness" for p in properties):
-        # with fingerprints, abstract states are kept as fingerprints too
-        ident = (lambda w: abstract_key(w, system)) if key else None
-        observers = (*observers, Lassos(system, key, ident))
-    tick = 0
+        if key:  # the worlds are not kept: abstract each as it is met (as a fingerprint too)
+            abstraction = Abstraction(system, memo=False)
+            steps = Steps(system, lambda w: abstract_key(w, system, abstraction))
+        else:
+            steps = Steps(system)
+        steps.met(init)
+    bounded_out, successors = system.bounded_out, system.successors
+    frontier = deque([(init, 0)])
+    transitions = cut = quiescent = tick = 0
     while frontier and not (until and until <= result.findings.keys()):
-        w = frontier.popleft()
-        kw = key(w) if key else w
-        succ = system.successors(w)
+        w, nw = frontier.popleft()
+        succ = successors(w)
         for o in observers:
             o.seen(w)
+        if steps:
+            steps.expanded()
         if not succ:
-            stats.quiescent += 1
-            _check(result, parents, w, "at_rest", key)
+            quiescent += 1
+            check.world(w, nw, "at_rest")
+        d = depths[nw] + 1
         for step, nxt in succ:
-            stats.transitions += 1
-            kn = None
-            if system.bounded_out(nxt):
-                stats.cut += 1
+            transitions += 1
+            n = None
+            if bounded_out(nxt):
+                cut += 1
             else:
                 kn = key(nxt) if key else nxt
-                if kn not in parents:
-                    parents[kn] = (kw, step.fiber) if key else (w, step)
-                    d = depth[kw] + 1
-                    depth[kn] = d
-                    stats.states += 1
-                    stats.max_depth = max(stats.max_depth, d)
-                    _check(result, parents, nxt, "always", key)
-                    frontier.append(nxt)
+                n = index.get(kn)
+                if n is None:
+                    n = index[kn] = len(keys)
+                    keys.append(kn)
+                    parent.append(nw)
+                    via.append(step.fiber if key else step)
+                    depths.append(d)
+                    if steps:
+                        steps.met(nxt)
+                    if check.always:
+                        check.world(nxt, n, "always")
+                    frontier.append((nxt, n))
+            if steps:
+                steps.step(n, step, nxt)
             for o in observers:
-                o.edge(w, step, nxt, (depth[kw], depth.get(kn) if kn is not None else None))
+                o.edge(w, step, nxt, (d - 1, depths[n] if n is not None else None))
         tick += 1
         if progress and tick % 500 == 0:
+            _count(stats, keys, depths, transitions, cut, quiescent)
             stats.seconds = time.perf_counter() - started
-            progress(stats, depth[kw])
+            progress(stats, d - 1)
+    _count(stats, keys, depths, transitions, cut, quiescent)
+    # what loop-terminates needs: nothing when no step was cut and the search ran to the end (Steps)
+    lassos = steps.lassos(keys, abstraction, key) if steps and (cut or frontier) else None
     meter.read(stats)
-    for o in observers:
-        o.done(result, parents, depth)
+    if observers or lassos:
+        parents, depth = _dicts(keys, parent, via, depths)
+        for o in observers:
+            o.done(result, parents, depth)
+        if lassos:
+            lassos.done(result, parents, depth)
     stats.seconds = time.perf_counter() - started
     return result
 
 
+def _count(stats, keys: list, depths: list, transitions: int, cut: int, quiescent: int) -> None:
+    stats.states, stats.max_depth = len(keys), depths[-1]  # numbered breadth-first: the last is deepest
+    stats.transitions, stats.cut, stats.quiescent = transitions, cut, quiescent
+
+
+def _dicts(keys: list, parent: list, via: list, depths: list) -> tuple[dict, dict]:
+    """Parent pointers and depths keyed by world (or fingerprint), in breadth-first order."""
+    parents: dict = {keys[0]: None}
+    for k, p, step in zip(keys[1:], parent[1:], via[1:], strict=True):
+        parents[k] = (keys[p], step)
+    return parents, dict(zip(keys, depths, strict=True))
+
+
+class _Checks:
+    """The safety properties judged on each world as it is met; a violation's trace by number."""
+
+    def __init__(self, result: Result, keys: list, parent: list, via: list, fingerprinted: bool):
+        self.result, self.keys, self.parent, self.via = result, keys, parent, via
+        self.fingerprinted = fingerprinted
+        self.always = [p for p in result.properties if p.when == "always"]
+        self.at_rest = [p for p in result.properties if p.when == "at_rest"]
+
+    def world(self, w: World, n: int, when: str) -> None:
+        props = self.always if when == "always" else self.at_rest
+        for prop in props:
+            v = prop.check(w)
+            if v is not None:
+                self.result.findings[prop.name] = Finding(prop, v, self.trace(n))
+                props = [p for p in props if p is not prop]  # judged: not checked again
+                setattr(self, when, props)
+
+    def trace(self, n: int) -> Trace:
+        """Back along the parent numbers to the initial world (replayed, with fingerprints)."""
+        steps = []
+        while self.parent[n] is not None:
+            steps.append((self.via[n], self.keys[n]))
+            n = self.parent[n]
+        steps.reverse()
+        if self.fingerprinted:
+            return replay_fibers(self.result.system, [fiber for fiber, _ in steps])
+        return Trace(self.keys[n], tuple(steps))
+
+
 def _check(result: Result, parents: dict, w: World, when: str, key=None) -> None:
+    """The properties judged at `when` on a world of a search with parent pointers by world (or
+    by `key`): the searches built on bfs's (sleep sets, preemption bounds) use it."""
     for prop in result.properties:
         if prop.when != when or prop.name in result.findings:
             continue

@@ -116,14 +116,17 @@ class Budget:
         self.peak = 0
         self.stats, self.depth = None, 0  # the latest the search reported
         self.spent = ""  # set by the watching thread: why the budget is spent
+        self.raised = False  # an OutOfBudget is on its way up: the signal raises no second one
 
     def __call__(self, stats, depth: int) -> None:
         self.stats, self.depth = stats, depth
         if self.max_states is not None and stats.states > self.max_states:
             why = f"the state budget (--max-states {self.max_states:,}) is spent"
+            self.raised = True
             raise OutOfBudget(why, stats, depth, self.elapsed)
         why = self.spent or self.over()
         if why:
+            self.raised = True
             raise OutOfBudget(why, stats, depth, self.elapsed)
 
     @property
@@ -159,12 +162,18 @@ class Budget:
         main, stop, again = threading.main_thread().ident, threading.Event(), threading.Event()
         sending = threading.Lock()  # no signal is sent once the block is left
 
+        own = sys._getframe().f_code  # this generator's code: on the stack only while entering or leaving
+
         def raise_spent(signum, frame):
+            if self.raised or _within(frame, own):  # one is on its way, or the block is being left
+                return
+            self.raised = True
             raise OutOfBudget(self.spent, self.stats or _Nothing(), self.depth, self.elapsed)
 
         def swallowed(unraisable) -> None:
             if isinstance(unraisable.exc_value, OutOfBudget):
-                again.set()  # lost: ask the watcher for another signal
+                self.raised = False  # lost: ask the watcher for another signal
+                again.set()
             else:
                 previous(unraisable)
 
@@ -199,6 +208,15 @@ class Budget:
             finally:
                 signal.signal(signal.SIGUSR1, old)
                 sys.unraisablehook = previous
+
+
+def _within(frame, code) -> bool:
+    """Whether a frame running `code` is on the stack from `frame` up."""
+    while frame is not None:
+        if frame.f_code is code:
+            return True
+        frame = frame.f_back
+    return False
 
 
 class _Nothing:

@@ -48,6 +48,7 @@ from __future__ import annotations
 import time
 from collections import deque
 
+from turnproof.explore.search import memory
 from turnproof.explore.search.liveness import Lassos
 from turnproof.explore.search.result import Finding, Observer, Result
 from turnproof.explore.search.trace import path_to
@@ -108,10 +109,11 @@ def dpor_search(
     explored, and `search["stopped"]` says so). `observers` are shown the explored graph once the
     search is over (read only: explore/search/mazurkiewicz.py counts its schedules)."""
     started = time.perf_counter()
-    try:
-        result = _Search(system, properties, True, progress, started, until, observers).run()
-    except _Cycle:
-        result = _Search(system, properties, False, progress, started, until, observers).run()
+    with memory.collector_paused():
+        try:
+            result = _Search(system, properties, True, progress, started, until, observers).run()
+        except _Cycle:
+            result = _Search(system, properties, False, progress, started, until, observers).run()
     result.stats.seconds = time.perf_counter() - started
     return result
 
@@ -210,6 +212,7 @@ class _Search:
         self.parents[init] = None
         self.visit(init)
         frames: list[World] = [init]  # the worlds on the current path
+        path: list[Node] = [self.nodes[init]]  # their nodes
         events: list[Event] = []  # events[i] goes from frames[i] to frames[i + 1]
         last: dict[str, int] = {}  # fiber -> its latest event on the path, or the event that forked it
         undo: list[list[tuple[str, int | None]]] = []
@@ -219,9 +222,10 @@ class _Search:
                 self.stopped = True
                 break
             w = frames[-1]
-            node = self.nodes[w]
+            node = path[-1]
             if not node.todo:
                 frames.pop()
+                path.pop()
                 on_path.discard(w)
                 if events:
                     events.pop()
@@ -230,13 +234,13 @@ class _Search:
                             last.pop(f, None)
                         else:
                             last[f] = before
-                    _merge(self.nodes[frames[-1]].below, node.below)
+                    _merge(path[-1].below, node.below)
                 continue
             f = node.todo.pop(0)
             m = node.moves[f]
             stats.transitions += 1
             _merge(node.below, {f: (m.reads, m.writes)})
-            hb = self.races(events, frames, f, m.reads, m.writes)
+            hb = self.races(events, path, f, m.reads, m.writes)
             nxt = m.nxt
             if m.cut:
                 stats.cut += 1
@@ -247,11 +251,11 @@ class _Search:
                 continue
             seen = self.nodes.get(nxt)
             if seen is not None:
-                self.summary_races(events, frames, last, f, m, hb, w, nxt, seen)
+                self.summary_races(events, path, last, f, m, hb, w, nxt, seen)
                 _merge(node.below, seen.below)
                 continue
             self.parents[nxt] = (w, m.step)
-            self.visit(nxt)
+            new = self.visit(nxt)
             if self.progress and stats.states % 500 == 0:
                 stats.seconds = time.perf_counter() - self.started
                 self.progress(stats, len(frames))
@@ -261,11 +265,12 @@ class _Search:
             undo.append(changed)
             events.append(Event(f, m.reads, m.writes, hb))
             frames.append(nxt)
+            path.append(new)
             on_path.add(nxt)
         self.finish()
         return res
 
-    def visit(self, w: World) -> None:
+    def visit(self, w: World) -> Node:
         """A new world: compute its moves, check the properties on it."""
         stats = self.result.stats
         node = self.nodes[w] = self.node(w)
@@ -274,6 +279,7 @@ class _Search:
         if not node.moves:
             stats.quiescent += 1
             self.check(w, "at_rest")
+        return node
 
     def check(self, w: World, when: str) -> None:
         for prop in self.result.properties:
@@ -284,7 +290,7 @@ class _Search:
 
     # --- races -----------------------------------------------------------------------------------
 
-    def races(self, events: list[Event], frames: list[World], fiber: str, reads: int, writes: int) -> int:
+    def races(self, events: list[Event], path: list[Node], fiber: str, reads: int, writes: int) -> int:
         """The new event's happens-before set; each race it closes adds its reversal where it began."""
         hb = 0
         direct = [i for i, e in enumerate(events) if e.writes & (reads | writes) or writes & e.reads]
@@ -298,13 +304,13 @@ class _Search:
                 continue
             covered |= events[i].hb
             if events[i].fiber != fiber:
-                self.reverse(events, frames, i, fiber, hb)
+                self.reverse(events, path, i, fiber, hb)
         return hb
 
-    def reverse(self, events: list[Event], frames: list[World], i: int, fiber: str, hb: int) -> None:
+    def reverse(self, events: list[Event], path: list[Node], i: int, fiber: str, hb: int) -> None:
         """Race between event i and a new event of `fiber`: make an initial step of the reversed order
         (the events after i not ordered after it, then the new one) go first before event i."""
-        pre = self.nodes[frames[i]]
+        pre = path[i]
         if pre.full:
             return
         self.counts["races"] += 1
@@ -317,7 +323,7 @@ class _Search:
         if initials and not any(g in pre.chosen for g in initials):
             self.add(pre, initials[0])
 
-    def summary_races(self, events, frames, last, fiber, m: Move, hb: int, w: World, y: World, seen: Node) -> None:
+    def summary_races(self, events, path, last, fiber, m: Move, hb: int, w: World, y: World, seen: Node) -> None:
         """Races between the path (with the step into y) and the events below the cached world y."""
         if not self.reduce or not seen.below:
             return
@@ -327,16 +333,16 @@ class _Search:
         for g, (r, wr) in seen.below.items():
             lg = n if g == fiber or g in forked else last.get(g)
             for i, e in enumerate(evs):
-                if e.fiber == g or self.nodes[frames[i]].full:
+                if e.fiber == g or path[i].full:
                     continue
                 if not (e.writes & (r | wr) or wr & e.reads):
                     continue
                 if lg is not None and (lg == i or evs[lg].hb >> i & 1):
                     continue  # every event of g below y comes after one that comes after event i
-                self.reverse_below(evs, frames, i, g, seen)
+                self.reverse_below(evs, path, i, g, seen)
 
-    def reverse_below(self, evs: list[Event], frames: list[World], i: int, g: str, seen: Node) -> None:
-        pre = self.nodes[frames[i]]
+    def reverse_below(self, evs: list[Event], path: list[Node], i: int, g: str, seen: Node) -> None:
+        pre = path[i]
         self.counts["summary_races"] += 1
         n = len(evs) - 1
         free = [k for k in range(i + 1, n + 1) if not evs[k].hb >> i & 1]
@@ -374,9 +380,10 @@ class _Search:
         elif live and stats.cut:  # else every execution ends at rest within the bound: no loop runs for ever
             lassos = Lassos(self.system)
             for w in depth:
-                lassos.seen(w)
-                for f, m in self.nodes[w].moves.items():  # (in fiber order: the same every run)
-                    if f in self.nodes[w].chosen:
+                node = self.nodes[w]
+                lassos.note_numbered(lassos.alpha(w), w, node.moves)  # (one move per enabled fiber)
+                for f, m in node.moves.items():  # (in fiber order: the same every run)
+                    if f in node.chosen:
                         lassos.edge(w, m.step, m.nxt)
             lassos.done(res, parents, depth)
             for p in live:

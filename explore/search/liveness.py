@@ -11,6 +11,7 @@ reported as prefix + cycle.
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass
 
 import networkx as nx
@@ -29,42 +30,124 @@ KEEP = 1  # terminal replies kept per parent by the abstraction (enough for what
 
 def abstract(w: World, system, keep: int = KEEP) -> tuple:
     """A canonical value equal for two worlds whose futures are the same up to renaming."""
-    pinned = {f.msg for f in w.fibers} | {f.user for f in w.fibers} | {t.user for t in w.turns}
-    kept = _collapse(w.store.messages, pinned, keep)
-    rank = {m.id: i for i, m in enumerate(kept)}
-    order = sorted(kept, key=lambda m: m.seq)
-    seq_rank = {m.seq: i for i, m in enumerate(order)}
-    made = sorted(kept, key=lambda m: m.when)
-    made_rank = {m.id: i for i, m in enumerate(made)}
-    sc = system.scenario
-    now = sc.server.id_tick(w.clock)
-    horizon = _horizon(w, system)
-    cap = sc.max_messages + len(sc.prompts)  # more ids than the bound lets the server mint
-    msgs = tuple(
-        (
-            rank[m.id],
-            seq_rank[m.seq],
-            made_rank[m.id],
-            _when(m.id, now, horizon, cap),
-            rank.get(m.parent),
-            values.kept(m, "_abs", _kept),
+    return Abstraction(system, keep)(w)
+
+
+class Abstraction:
+    """`abstract` for the many worlds of one search, with what they share computed once.
+
+    A search meets tens of thousands of worlds but only a few hundred stores (a step of a fiber
+    that does not write leaves the store as it was): the messages' part of the abstraction, with
+    the ranks the fibers' part reads, is kept per (store, pinned ids, clock reading, horizon).
+    `key` is equal for two worlds exactly when `abstract` is, and cheaper to hash (the messages'
+    part is a number here); it names abstract states within one process only. `memo=False` keeps
+    no store (a search that keeps no world, only fingerprints, should not keep their stores).
+    """
+
+    def __init__(self, system, keep: int = KEEP, memo: bool = True):
+        sc = system.scenario
+        self.system, self.keep = system, keep
+        self.cap = sc.max_messages + len(sc.prompts)  # more ids than the bound lets the server mint
+        self.stores: dict | None = {} if memo else None  # (store, pinned, now, horizon) -> _Messages
+        self.objects: dict = {}  # id(store) -> (store, {(pinned, now, horizon) -> _Messages})
+        self.owns: dict = {}  # fiber -> `_fiber_own` of it
+        self.numbers: dict = {}  # messages' part -> its number (for `key`)
+        self.clocks: dict = {}  # clock -> (id tick now, ids to mint before a jump)
+        self.horizons: dict = {}  # prompts sent -> horizon
+
+    def __call__(self, w: World) -> tuple:
+        part, rest = self._parts(w)
+        return (part.msgs, *rest)
+
+    def key(self, w: World) -> tuple:
+        if self.stores is None:
+            raise ValueError("Abstraction.key needs memo=True: its numbers are the memo's")
+        part, rest = self._parts(w)
+        return (part.number, *rest)
+
+    def _parts(self, w: World) -> tuple:
+        clock = self.clocks.get(w.clock)
+        if clock is None:
+            server = self.system.scenario.server
+            clock = self.clocks[w.clock] = (server.id_tick(w.clock), server.jump_ahead(w.clock))
+        now, jump = clock
+        horizon = self.horizons.get(w.sent)
+        if horizon is None:
+            horizon = self.horizons[w.sent] = _horizon(w, self.system)
+        fibers, store = w.fibers, w.store
+        pinned = frozenset([f.msg for f in fibers] + [f.user for f in fibers] + [t.user for t in w.turns])
+        if self.stores is None:
+            part = self._messages(store.messages, pinned, now, horizon)
+            fs = tuple(self._fiber(f, part, now, horizon) for f in fibers)
+        else:
+            # by the store object first (most worlds share theirs with a neighbour), then by value
+            mine = self.objects.get(id(store))
+            if mine is None or mine[0] is not store:
+                mine = self.objects[id(store)] = (store, {})
+            at = (pinned, now, horizon)
+            part = mine[1].get(at)
+            if part is None:
+                part = self.stores.get((store, *at))
+                if part is None:
+                    part = self.stores[(store, *at)] = self._messages(store.messages, pinned, now, horizon)
+                mine[1][at] = part
+            fs = tuple(self._fiber(f, part, now, horizon) for f in fibers)
+        rank = part.rank
+        runs = tuple(values.kept(r, "_abs", lambda r: _fields(r, result=_result(r.result))) for r in w.runs)
+        turns = tuple((t.run, rank[t.user], sum(1 for m in part.order if m.seq < t.since)) for t in w.turns)
+        # `sent` stays last: abstract_key sorts it
+        return part, (w.runners, w.homes, w.maps, runs, fs, turns, jump, w.inbox.abstract(), w.sent)
+
+    def _fiber(self, f, part: _Messages, now, horizon: int) -> tuple:
+        """A fiber's part: itself without ids, and its ids by rank among the kept messages."""
+        return (
+            values.kept(f, "_abs", self._own),
+            _place(f.msg, part.rank, part.kept, now, horizon, self.cap),
+            part.rank.get(f.user),
+            f.created and sum(1 for m in part.made if m.created < f.created),
         )
-        for m in kept
-    )
-    fibers = tuple(
-        (
-            values.kept(f, "_abs", _fiber_own),
-            _place(f.msg, rank, kept, now, horizon, cap),
-            rank.get(f.user),
-            f.created and sum(1 for m in made if m.created < f.created),
+
+    def _own(self, f) -> tuple:
+        """`_fiber_own`, by value: a step makes a new fiber object, most often equal to one met before."""
+        if self.stores is None:
+            return _fiber_own(f)
+        own = self.owns.get(f)
+        if own is None:
+            own = self.owns[f] = _fiber_own(f)
+        return own
+
+    def _messages(self, msgs: tuple[Message, ...], pinned: frozenset, now, horizon: int) -> _Messages:
+        kept = _collapse(msgs, pinned, self.keep)
+        rank = {m.id: i for i, m in enumerate(kept)}
+        order = sorted(kept, key=lambda m: m.seq)
+        seq_rank = {m.seq: i for i, m in enumerate(order)}
+        made = sorted(kept, key=lambda m: m.when)
+        made_rank = {m.id: i for i, m in enumerate(made)}
+        part = tuple(
+            (
+                rank[m.id],
+                seq_rank[m.seq],
+                made_rank[m.id],
+                _when(m.id, now, horizon, self.cap),
+                rank.get(m.parent),
+                values.kept(m, "_abs", _kept),
+            )
+            for m in kept
         )
-        for f in w.fibers
-    )
-    runs = tuple(values.kept(r, "_abs", lambda r: _fields(r, result=_result(r.result))) for r in w.runs)
-    turns = tuple((t.run, rank[t.user], sum(1 for m in order if m.seq < t.since)) for t in w.turns)
-    # `sent` stays last: abstract_key sorts it
-    inbox = w.inbox.abstract()
-    return (msgs, w.runners, w.homes, w.maps, runs, fibers, turns, sc.server.jump_ahead(w.clock), inbox, w.sent)
+        number = self.numbers.setdefault(part, len(self.numbers)) if self.stores is not None else None
+        return _Messages(part, number, rank, kept, order, made)
+
+
+@dataclass(frozen=True)
+class _Messages:
+    """The messages' part of an abstraction, and the ranks the fibers' and turns' parts read."""
+
+    msgs: tuple
+    number: int
+    rank: dict
+    kept: list
+    order: list  # by write order
+    made: list  # by (time.created, id)
 
 
 def _kept(m: Message) -> tuple:
@@ -85,9 +168,9 @@ def _fiber_own(f) -> tuple:
     return _fields(f, msg=None, user=None, seen=(), result=_result(f.result), created=None)
 
 
-def abstract_key(w: World, system) -> int:
+def abstract_key(w: World, system, abstraction: Abstraction | None = None) -> int:
     """`abstract` as a fingerprint that every process computes alike (the `sent` set sorted)."""
-    a = abstract(w, system)
+    a = (abstraction or Abstraction(system))(w)
     return digest(repr(a[:-1] + (tuple(sorted(a[-1])),)))
 
 
@@ -165,7 +248,7 @@ class Lassos(Observer):
     def __init__(self, system, key=None, ident=None):
         self.system = system
         self.key = key
-        self.ident = ident or (lambda w: abstract(w, system))
+        self.ident = ident or Abstraction(system).key
         self.number: dict = {}
         self.edges: dict[int, tuple[Edge, ...]] = {}  # (a << 32 | b) -> the kinds of step from a to b
         self.kinds: dict[tuple[str, bool], Edge] = {}
@@ -198,6 +281,11 @@ class Lassos(Observer):
             self._remember(a, key, enabled)
         return a
 
+    def note_numbered(self, a: int, key, enabled) -> None:
+        """An explored world whose abstract state is already numbered `a`."""
+        if a not in self.rep:
+            self._remember(a, key, enabled)
+
     def numbered(self, ident) -> int:
         return self.number.setdefault(ident, len(self.number))
 
@@ -214,8 +302,8 @@ class Lassos(Observer):
         known = self.edges.get(k)
         if known is None:
             self.edges[k] = (e,)
-        elif e not in known:
-            self.edges[k] = known + (e,)
+        elif e not in known:  # kept in (fiber, progress) order, the order `find` walks them in
+            self.edges[k] = tuple(sorted(known + (e,), key=lambda e: (e.fiber, e.progress)))
 
     def _remember(self, a: int, key, enabled) -> None:
         names = frozenset(enabled)
@@ -244,11 +332,11 @@ class Lassos(Observer):
     def find(self, depth: dict) -> tuple[World, list[str]] | None:
         """A fair cycle with a loop iteration: (a concrete world on it, the fibers to go round)."""
         graph = nx.DiGraph()
-        for k, kinds in self.edges.items():
-            a, b = k >> 32, k & 0xFFFFFFFF
-            graph.add_edge(a, b, kinds=sorted(kinds, key=lambda e: (e.fiber, e.progress)))
+        graph.add_edges_from((k >> 32, k & 0xFFFFFFFF, {"kinds": kinds}) for k, kinds in self.edges.items())
         best = None
         for scc in nx.strongly_connected_components(graph):
+            if len(scc) == 1 and not graph.has_edge(a := next(iter(scc)), a):
+                continue  # one state and no step back to it: no cycle here (most components)
             sub = graph.subgraph(scc)
             edges = [(a, b, e) for a, b, d in sub.edges(data=True) for e in d["kinds"]]
             progress = [e for e in edges if e[2].progress]
@@ -292,6 +380,77 @@ class Lassos(Observer):
                 continue
             fibers += _walk(sub, start, a) + [e.fiber] + _walk(sub, b, start)
         return fibers
+
+
+class Steps:
+    """The steps of a breadth-first search by world number, made into `Lassos` only at the end.
+
+    Worlds are numbered as the search first meets them and expanded in that order, so recording
+    a step is appending one int. With `ident` (a fingerprinted search, which keeps no world) each
+    world's abstract identity, a 64-bit digest (`abstract_key`), is computed as it is met; else
+    the search's own worlds are abstracted at the end, and only if a lasso can exist: when
+    nothing was cut and the search ran to the end, none can (a fair cycle with a loop iteration
+    could be gone round for ever, each round writing an assistant, so the bound would cut a step
+    of it), and loop-terminates holds without abstracting a world.
+    """
+
+    def __init__(self, system, ident=None):
+        self.system, self.ident = system, ident
+        self.idents = array("Q")  # world number -> abstract identity, a 64-bit digest (with `ident` only)
+        self.kinds: dict[tuple[str, bool], int] = {}
+        self.kind_list: list[tuple[str, bool]] = []
+        self.codes = array("q")  # (target << 16 | kind) per step; a cut target is -1 - its index in `cut`
+        self.starts: list[int] = []  # expanded world's number -> where its steps begin in `codes`
+        self.cut: list = []  # worlds past the bound (their abstract identities, with `ident`)
+
+    def met(self, w: World) -> None:
+        """A new world, numbered next."""
+        if self.ident is not None:
+            self.idents.append(self.ident(w))
+
+    def expanded(self) -> None:
+        """The next world by number is expanded: the steps that follow are its."""
+        self.starts.append(len(self.codes))
+
+    def step(self, target: int | None, step, nxt: World) -> None:
+        """A step into world number `target`, or into `nxt` past the bound (target None)."""
+        progress = step.fiber.startswith("r") and any(e.ref in PROGRESS for e in step.events)
+        kind = self.kinds.get((step.fiber, progress))
+        if kind is None:
+            kind = self.kinds[(step.fiber, progress)] = len(self.kind_list)
+            self.kind_list.append((step.fiber, progress))
+        if target is None:
+            self.cut.append(self.ident(nxt) if self.ident is not None else nxt)
+            target = -len(self.cut)
+        self.codes.append(target << 16 | kind)
+
+    def lassos(self, keys: list, abstraction: Abstraction | None = None, key=None) -> Lassos:
+        """The abstract graph, built in the order a `Lassos` observer of the search would have:
+        each expanded world, then its steps in the order taken. `keys`: the search's visited keys
+        by number (the worlds, or with `key` their fingerprints)."""
+        ident = self.ident or (abstraction or Abstraction(self.system)).key
+        lassos = Lassos(self.system, key, ident)
+        known = self.idents if self.ident is not None else None
+        alpha = [-1] * len(keys)
+        codes, kinds, ends = self.codes, self.kind_list, self.starts[1:] + [len(self.codes)]
+        for i, (lo, hi) in enumerate(zip(self.starts, ends, strict=True)):
+            a = alpha[i]
+            if a < 0:
+                a = alpha[i] = lassos.numbered(known[i] if known is not None else ident(keys[i]))
+            mine = codes[lo:hi]
+            lassos.note_numbered(a, keys[i], (kinds[c & 0xFFFF][0] for c in mine))
+            for c in mine:
+                b = c >> 16
+                if b < 0:
+                    cut = self.cut[-1 - b]
+                    target = lassos.numbered(cut if self.ident is not None else ident(cut))
+                else:
+                    target = alpha[b]
+                    if target < 0:
+                        target = alpha[b] = lassos.numbered(known[b] if known is not None else ident(keys[b]))
+                fiber, progress = kinds[c & 0xFFFF]
+                lassos.link(a, target, fiber, progress)
+        return lassos
 
 
 def _walk(sub, a, b) -> list[str]:

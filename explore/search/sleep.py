@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 
+from turnproof.explore.search import memory
 from turnproof.explore.search.bfs import _check
 from turnproof.explore.search.liveness import Lassos
 from turnproof.explore.search.result import Observer, Result
@@ -54,6 +55,11 @@ def sleep_search(
     """Depth-first search with sleep sets and a visited set; loop-terminates as the docstring says.
     `progress(stats, depth)` is called now and then, as bfs does. `observers` are shown the explored
     graph once the search is over (read only: explore/search/mazurkiewicz.py counts its schedules)."""
+    with memory.collector_paused():
+        return _sleep_search(system, properties, progress, observers)
+
+
+def _sleep_search(system: System, properties: tuple[Property, ...], progress, observers) -> Result:
     started = time.perf_counter()
     result = Result(system, properties, strategy="sleep")
     stats = result.stats

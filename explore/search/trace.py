@@ -58,9 +58,14 @@ def replay_path(system: System, parents: dict, key) -> Trace:
     while parents[key] is not None:
         key, fiber = parents[key]
         fibers.append(fiber)
+    return replay_fibers(system, fibers[::-1])
+
+
+def replay_fibers(system: System, fibers: list[str]) -> Trace:
+    """The trace of a schedule from the initial world."""
     w = system.initial()
     steps = []
-    for name in reversed(fibers):
+    for name in fibers:
         step, w = system.apply(w, name)
         steps.append((step, w))
     return Trace(system.initial(), tuple(steps))

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from turnproof.explore.search.trace import decode, encode
+from turnproof.model.config import GRANULARITIES
 from turnproof.specs.loader import InputError, fiber_name
 
 MAX_DEPTH = 32  # a trace.json nests 6 deep (steps, messages, tools); anything far deeper is not one
@@ -65,6 +66,8 @@ def check(doc, path, properties: set[str]) -> None:
         bad("violation", "missing (is this a trace.json written by turnproof check?)")
     if not isinstance(doc["violation"], str):
         bad("violation", f"expected a string, got {_type(doc['violation'])}")
+    if "granularity" in doc and doc["granularity"] not in GRANULARITIES:
+        bad("granularity", f"expected one of {', '.join(GRANULARITIES)}, got {_show(doc['granularity'])}")
     if "highlight" in doc and not _list_of(doc["highlight"], str):
         bad("highlight", "expected a list of message ids (strings)")
     if not isinstance(doc["schedule"], str):
