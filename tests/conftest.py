@@ -135,11 +135,26 @@ def exhaustive(sys_: System, properties) -> Result:
 SLOW_SCENARIOS = frozenset({"idle-window"})
 # the two largest await-granularity spaces: a second per design through the whole CLI (graphs drawn)
 LARGE_SCENARIOS = frozenset({"async-overlap", "two-instances"})
+# A per-pair check's representatives in the fast tier: every design on tool-race, v1.15.4 on every
+# scenario, and each V2 inbox mode on the scenario written for it; so every kind of check meets every
+# design and every scenario there. The full suite runs every pair.
+FAST_DESIGN, FAST_SCENARIO = "v1.15.4", "tool-race"
+FAST_PAIRS = frozenset({("upstream-1.18.34-steer", "steer-during-tool"), ("upstream-1.18.34-queue", "abort-queued")})
+
+
+def representative(design: str, scenario: str) -> bool:
+    """Whether the fast tier runs this pair (see FAST_DESIGN)."""
+    return design == FAST_DESIGN or scenario == FAST_SCENARIO or (design, scenario) in FAST_PAIRS
 
 
 def pairs(designs, scenarios, slow=SLOW_SCENARIOS) -> list:
-    """design × scenario parameters, those on a `slow` scenario marked slow."""
-    return [pytest.param(d, s, marks=pytest.mark.slow) if s in slow else (d, s) for d in designs for s in scenarios]
+    """design × scenario parameters; those on a `slow` scenario, or not a fast-tier representative,
+    marked slow (the full suite runs them all)."""
+    return [
+        (d, s) if s not in slow and representative(d, s) else pytest.param(d, s, marks=pytest.mark.slow)
+        for d in designs
+        for s in scenarios
+    ]
 
 
 @functools.cache
