@@ -34,8 +34,8 @@ rm -f "$log"
 
 if [ "${1:-}" = "test" ]; then
   shift
-  # one worker per core and one more (pytest-xdist): the real-server cases, one worker's group, mostly
-  # wait; arguments given after `test` come later and win (-n 0: one process)
+  # one worker per core and one more (pytest-xdist): the real-server cases mostly wait on the server,
+  # and another worker searches meanwhile; arguments given after `test` come later and win (-n 0: one)
   workers=$(( $(.venv/bin/python -c 'import os; print(os.cpu_count() or 1)') + 1 ))
   exec .venv/bin/python -m pytest -n "$workers" "$@"
 fi

@@ -71,12 +71,7 @@ def pytest_unconfigure(config):
 
 def pytest_collection_modifyitems(config, items):
     """Slow tests first (otherwise in their order): xdist's workers start the long ones early and
-    fill in with the short ones, rather than one worker finishing a long test alone at the end.
-    The real-server cases form one xdist group (`--dist loadgroup`): one worker drives them, mostly
-    waiting on the server, while the others (`./run.sh test` starts one more than the cores) search."""
-    for item in items:
-        if item.get_closest_marker("conformance"):
-            item.add_marker(pytest.mark.xdist_group("real-server"))
+    fill in with the short ones, rather than one worker finishing a long test alone at the end."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
