@@ -34,7 +34,9 @@ rm -f "$log"
 
 if [ "${1:-}" = "test" ]; then
   shift
-  # one worker per core (pytest-xdist); arguments given after `test` come later and win (-n 0: one process)
-  exec .venv/bin/python -m pytest -n auto "$@"
+  # one worker per core and one more (pytest-xdist): the real-server cases mostly wait on the server,
+  # and another worker searches meanwhile; arguments given after `test` come later and win (-n 0: one)
+  workers=$(( $(.venv/bin/python -c 'import os; print(os.cpu_count() or 1)') + 1 ))
+  exec .venv/bin/python -m pytest -n "$workers" "$@"
 fi
 exec .venv/bin/turnproof "$@"

@@ -89,11 +89,12 @@ def _source_hash() -> str:
     return h.hexdigest()[:16]
 
 
-def shared(kind: str, compute, design: str, scenario: str) -> Result:
-    """`compute()` once per session for every worker: the first computes under a lock, the rest read."""
+def shared(kind: str, compute, *key: str):
+    """`compute()` once per session for every worker: the first computes under a lock, the rest read.
+    `key` names what was computed (a design and a scenario, a case's name): equal keys, one result."""
     if SHARED is None:  # (imported without pytest's configure: compute here)
         return compute()
-    name = hashlib.sha256(f"{kind}\0{design}\0{scenario}\0{_source_hash()}".encode()).hexdigest()[:24]
+    name = hashlib.sha256("\0".join((kind, *key, _source_hash())).encode()).hexdigest()[:24]
     path = SHARED / f"{name}.pickle"
     with open(SHARED / f"{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -134,18 +135,85 @@ def exhaustive(sys_: System, properties) -> Result:
 SLOW_SCENARIOS = frozenset({"idle-window"})
 # the two largest await-granularity spaces: a second per design through the whole CLI (graphs drawn)
 LARGE_SCENARIOS = frozenset({"async-overlap", "two-instances"})
+# A per-pair check's representatives in the fast tier: every design on tool-race, v1.15.4 on every
+# scenario, and each V2 inbox mode on the scenario written for it; so every kind of check meets every
+# design and every scenario there. The full suite runs every pair.
+FAST_DESIGN, FAST_SCENARIO = "v1.15.4", "tool-race"
+FAST_PAIRS = frozenset({("upstream-1.18.34-steer", "steer-during-tool"), ("upstream-1.18.34-queue", "abort-queued")})
+
+
+def representative(design: str, scenario: str) -> bool:
+    """Whether the fast tier runs this pair (see FAST_DESIGN)."""
+    return design == FAST_DESIGN or scenario == FAST_SCENARIO or (design, scenario) in FAST_PAIRS
 
 
 def pairs(designs, scenarios, slow=SLOW_SCENARIOS) -> list:
-    """design × scenario parameters, those on a `slow` scenario marked slow."""
-    return [pytest.param(d, s, marks=pytest.mark.slow) if s in slow else (d, s) for d in designs for s in scenarios]
+    """design × scenario parameters; those on a `slow` scenario, or not a fast-tier representative,
+    marked slow (the full suite runs them all)."""
+    return [
+        (d, s) if s not in slow and representative(d, s) else pytest.param(d, s, marks=pytest.mark.slow)
+        for d in designs
+        for s in scenarios
+    ]
 
 
+@functools.cache
 def auto(design: str, scenario: str) -> Result:
-    """What the default, auto, runs per built-in pair: dpor, then bfs to the shortest traces."""
+    """What the default, auto, runs per built-in pair (dpor, then bfs to the shortest traces): once
+    per session, as `checked`."""
     from turnproof.explore.strategy import search
 
-    return search(system(design, scenario), PROPERTIES, "auto")
+    return shared("auto", lambda: search(system(design, scenario), PROPERTIES, "auto"), design, scenario)
+
+
+def searched(sys_: System, properties, strategy: str = "auto", options=None) -> Result:
+    """`strategy.search` as the CLI calls it, answered from `checked` or `auto` when the inputs are
+    exactly theirs: a built-in pair as shipped, every property, no option that changes the search
+    (a progress hook or budget aside). Anything else is searched afresh, so a CLI that asked for
+    something else still gets, and shows, what it asked for."""
+    from turnproof.explore.strategy import Options, search
+
+    options = options or Options()
+    d, s = sys_.design.name, sys_.scenario.name
+    plain = (options.preemptions, options.minimize, options.state_graph) == (None, False, None)
+    plain = plain and _sequential(options.scale)
+    if (
+        plain
+        and strategy in ("auto", "bfs")
+        and properties == PROPERTIES
+        and d in builtin("design")
+        and s in builtin("scenario")
+        and sys_ == system(d, s)
+    ):
+        return checked(d, s) if strategy == "bfs" else auto(d, s)
+    return search(sys_, properties, strategy, options)
+
+
+def _sequential(scale) -> bool:
+    """No scale option, or only `--workers` left at auto on a machine where auto stays sequential."""
+    from turnproof.explore.scale import options as scaling
+
+    if scale is None or scale == scaling.Scale():
+        return True
+    auto_workers = scale == scaling.Scale(workers=None)
+    return auto_workers and (os.cpu_count() or 1) < scaling.AUTO_MIN_CORES
+
+
+@functools.cache
+def _svg(source: str, fmt: str) -> bytes:
+    """graphviz's rendering of one DOT source, once per session (dot is a pure function of it)."""
+    import graphviz
+
+    return shared("dot", lambda: graphviz.Source(source).pipe(format=fmt), fmt, source)
+
+
+@pytest.fixture
+def drawn_once(monkeypatch):
+    """Pictures whose DOT source was already drawn in this session are not drawn again: the CLI's
+    per-pair runs (bfs and auto give the same traces, so the same pictures) share the renderings."""
+    import graphviz
+
+    monkeypatch.setattr(graphviz.Digraph, "pipe", lambda d, format="pdf", **kw: _svg(d.source, format))
 
 
 def counts(res: Result) -> tuple:

@@ -27,6 +27,7 @@ from unittest import mock
 
 import pytest
 from click.testing import CliRunner
+from conftest import shared
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -555,7 +556,12 @@ def _alarm(signum, frame):
 
 @functools.cache
 def outcome(name: str) -> tuple[str, str]:
-    """(clean | traceback | hang | wrong verdict, what was printed) for the case called `name`."""
+    """(clean | traceback | hang | wrong verdict, what was printed) for the case called `name`: run
+    once per session, whichever worker asks first (the table test reads the cases' own runs)."""
+    return shared("adversarial", lambda: _run_case(name), name)
+
+
+def _run_case(name: str) -> tuple[str, str]:
     case = next(c for c in CASES if c.name == name)
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
@@ -658,6 +664,11 @@ INTERRUPTS = [
 
 @functools.cache
 def interrupted(case: tuple) -> tuple[str, str]:
+    """How Ctrl-C ended the case: run once per session, as `outcome`."""
+    return shared("interrupt", lambda: _interrupt(case), case[0])
+
+
+def _interrupt(case: tuple) -> tuple[str, str]:
     _, extra, wait = case
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "turnproof.cli", "check", "--design", "v1.15.4", "--scenario", "large/crowd"]

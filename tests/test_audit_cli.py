@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import LARGE_SCENARIOS, SEED_SESSION, SEED_SIBLINGS, SEED_USER, pairs
+from conftest import LARGE_SCENARIOS, SEED_SESSION, SEED_SIBLINGS, SEED_USER, pairs, searched
 from turnproof.audit import KINDS
 from turnproof.specs.loader import builtin, load_design
 
@@ -252,8 +252,10 @@ def test_export_session_refuses_an_inbox_design_before_the_search(cli, tmp_path)
 def test_check_export_session_then_audit_finds_the_same_violation(cli, tmp_path, monkeypatch, design, scenario):
     """Every counterexample of every built-in pair (idle-window is covered by test_audit's library round
     trip), exported by `check --export-session` and read by `audit`: the same property is violated, on
-    the same messages. Graphviz is hidden to keep this fast; the .dot files are still written."""
+    the same messages. Graphviz is hidden to keep this fast; the .dot files are still written. The
+    search is the session's one `auto` result per pair (`searched`), shared with test_cli."""
     monkeypatch.setenv("PATH", str(tmp_path / "no-bin"))
+    monkeypatch.setattr("turnproof.cli.main.search", searched)
     sessions, out = tmp_path / "sessions", tmp_path / "out"
     r = cli(
         "check",

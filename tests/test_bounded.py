@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import checked, system
+from conftest import LARGE_SCENARIOS, checked, system
 from turnproof.explore.search.bounded import bfs_preemptions
 from turnproof.explore.search.minimize import preemptions
 from turnproof.specs.loader import builtin
 from turnproof.specs.properties import PROPERTIES
+
+AWAIT = [s for s in builtin("scenario") if s != "idle-window"]
+# the large spaces: the full suite's
+SCENARIOS = [pytest.param(s, marks=pytest.mark.slow) if s in LARGE_SCENARIOS else s for s in AWAIT]
 
 
 def test_zero_preemptions_miss_the_rebinding_that_one_finds():
@@ -20,7 +24,7 @@ def test_zero_preemptions_miss_the_rebinding_that_one_finds():
     assert not none.complete and none.preemption_bound == 0
 
 
-@pytest.mark.parametrize("scenario", [s for s in builtin("scenario") if s != "idle-window"])
+@pytest.mark.parametrize("scenario", SCENARIOS)
 def test_traces_keep_within_the_bound_and_a_large_bound_equals_bfs(scenario):
     sys_ = system("v1.15.4", scenario)
     for k in (0, 1, 2):

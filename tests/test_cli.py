@@ -6,7 +6,7 @@ import json
 import shutil
 
 import pytest
-from conftest import LARGE_SCENARIOS, auto, checked, pairs
+from conftest import LARGE_SCENARIOS, auto, checked, pairs, searched
 from turnproof.explore.views.report import result_json
 from turnproof.specs.loader import builtin
 
@@ -16,7 +16,11 @@ PAIRS = pairs(builtin("design"), [s for s in builtin("scenario") if s != "idle-w
 
 @pytest.mark.parametrize("strategy", ["default", "bfs"])
 @pytest.mark.parametrize("design,scenario", PAIRS)
-def test_check_json_for_every_builtin_pair(cli, tmp_path, design, scenario, strategy):
+def test_check_json_for_every_builtin_pair(cli, tmp_path, monkeypatch, drawn_once, design, scenario, strategy):
+    """The CLI's search is answered from the session's one result per pair and strategy (the same
+    call, made once: `searched`), and a picture already drawn is not drawn again: what is tested
+    here is everything the CLI does around the search, against the search's own result."""
+    monkeypatch.setattr("turnproof.cli.main.search", searched)
     chosen = [] if strategy == "default" else ["--strategy", strategy]
     r = cli("check", "--design", design, "--scenario", scenario, *chosen, "--json", "--out", str(tmp_path))
     doc = json.loads(r.output)

@@ -62,7 +62,8 @@ BUILTIN = pairs(builtin("design"), builtin("scenario"))  # idle-window ones mark
 SMALL = [(d, s) for d in builtin("design") for s in builtin("scenario") if load_scenario(s).granularity == "await"]
 # (the two largest await spaces take the naive walk seconds: the full suite's)
 LARGE = ("async-overlap", "two-instances")
-NAIVE = [pytest.param(d, s, marks=pytest.mark.slow) if s in LARGE else (d, s) for d, s in SMALL]
+AWAIT = [s for s in builtin("scenario") if load_scenario(s).granularity == "await"]
+NAIVE = pairs(builtin("design"), AWAIT, slow=frozenset(LARGE))  # the fast tier: representatives only
 
 
 def test_the_naive_comparison_covers_most_builtin_pairs():

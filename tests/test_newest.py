@@ -8,9 +8,10 @@ import platform
 import re
 from collections import deque
 from pathlib import Path
+from unittest import mock
 
 import pytest
-from conftest import checked, system
+from conftest import checked, exhaustive, system
 from turnproof.cli.review import changes, matrix_text
 from turnproof.cli.review import review as run_review
 from turnproof.explore.search.trace import replay
@@ -169,7 +170,13 @@ def test_pr_28488_binds_the_tool_continuation_but_leaves_the_guard_open():
 def change_review():
     designs = [load_design(d) for d in ("upstream-1.18.34", "pr-28488", STEER, QUEUE)]
     scenarios = [load_scenario(s) for s in ("tool-race", "queue-plugin", "abort-queued")]
-    return run_review(designs, scenarios, Path("/tmp/turnproof-test-newest"))
+    return reviewed(designs, scenarios, Path("/tmp/turnproof-test-newest"))
+
+
+def reviewed(designs, scenarios, out: Path):
+    """`review` over built-in pairs, each pair's bfs taken from the session's shared one (`exhaustive`)."""
+    with mock.patch("turnproof.cli.review.bfs", exhaustive):
+        return run_review(designs, scenarios, out)
 
 
 def test_review_marks_what_steer_does_not_promise():
@@ -196,7 +203,7 @@ def test_the_readme_change_table_is_what_review_computes():
     args = cmd.split()
     designs = args[args.index("--designs") + 1 : args.index("--scenarios")]
     scenarios = args[args.index("--scenarios") + 1 :]
-    cells = run_review([load_design(d) for d in designs], [load_scenario(s) for s in scenarios], Path("/tmp/tpn"))
+    cells = reviewed([load_design(d) for d in designs], [load_scenario(s) for s in scenarios], Path("/tmp/tpn"))
     for c in changes(cells):
         row = next(line for line in section.splitlines() if line.startswith(f"| `{c.design.name}`"))
         cols = [x.strip() for x in row.strip("|").split("|")]
@@ -220,6 +227,7 @@ def newest_bin():
         pytest.skip(f"conformance NOT checked: cannot fetch opencode-linux-x64@1.18.34 from the npm registry ({e})")
 
 
+@pytest.mark.slow  # the real 1.18.34 server: seconds per case, mostly waiting on it
 @pytest.mark.conformance
 @pytest.mark.parametrize(
     "design,scenario,schedule,broken",

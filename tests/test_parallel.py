@@ -32,7 +32,7 @@ def agrees(res, plain, sys_):
             assert f.trace.cycle_from is not None and len(f.trace) > f.trace.cycle_from
 
 
-@pytest.mark.parametrize("design,scenario", [(d, s) for d in builtin("design") for s in SMALL])
+@pytest.mark.parametrize("design,scenario", pairs(builtin("design"), SMALL))
 def test_three_partitions_in_one_process_agree_with_bfs(design, scenario):
     """The partitioned algorithm itself (owner dedup, balancing, liveness fed by identities)."""
     sys_ = system(design, scenario)

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import system
+from conftest import LARGE_SCENARIOS, SLOW_SCENARIOS, pairs, system
 from turnproof.explore.search.dpor import dpor_search
 from turnproof.explore.strategy import search
 from turnproof.model.store import USER, Message
@@ -36,10 +36,11 @@ def test_a_replaced_value_forgets_the_old_hash_and_pickles_without_it():
         replace(m, colour="red")
 
 
-CASES = [(d, s) for d in builtin("design") for s in ("tool-race", "two-instances", "abort-race")]
+# the fast tier: the representatives (conftest.pairs) off the large spaces
+CASES = pairs(builtin("design"), ("tool-race", "two-instances", "abort-race"), slow=SLOW_SCENARIOS | LARGE_SCENARIOS)
 
 
-@pytest.mark.parametrize("design,scenario", [*CASES, ("v1.15.4", "idle-window")])
+@pytest.mark.parametrize("design,scenario", [*CASES, *pairs(["v1.15.4"], ["idle-window"])])
 def test_dpor_stopping_once_all_are_violated_has_the_whole_searchs_verdict(design, scenario):
     sys_ = system(design, scenario)
     for props in (SAFETY, (SHAPES["four-siblings"],)):
@@ -66,7 +67,9 @@ DEFINES = {"tool-race": "TOOL_RACE", "two-instances": "TWO_INSTANCES", "idle-win
 
 
 @pytest.mark.skipif(shutil.which("spin") is None or shutil.which("gcc") is None, reason="SPIN not installed")
-@pytest.mark.parametrize("scenario", sorted(DEFINES))
+@pytest.mark.parametrize(
+    "scenario", [s if s == "tool-race" else pytest.param(s, marks=pytest.mark.slow) for s in sorted(DEFINES)]
+)
 @pytest.mark.parametrize(
     "prop,macro", [("turn-binding", "TURN_BINDING"), ("no-terminal-siblings", "TERMINAL_SIBLINGS")]
 )

@@ -74,12 +74,17 @@ def test_replay_usage_errors(cli):
     assert cli("replay", "--schedule", "U1").exit_code == 2
 
 
-def test_explain_says_what_a_step_is_at_each_granularity():
-    # effect granularity is the runtime's 2048-operation budget (never overridden in 1.15.4), not
-    # a choice the code makes: the explanation says so; bundle-only steps cite the bundle
-    effect = "\n".join(narrate(trace_doc(checked("v1.15.4", "idle-window"), "no-terminal-siblings")))
+def test_explain_says_what_a_step_is_at_await_granularity():
+    # bundle-only steps cite the bundle
     plain = "\n".join(narrate(trace_doc(checked("v1.15.4", "tool-race"), "turn-binding")))
-    assert "after 2048 operations" in effect and "2048" not in plain
-    assert "until the code waits for something)" in plain
+    assert "2048" not in plain and "until the code waits for something)" in plain
     gap = "\n".join(narrate(trace_doc(checked("v1.15.4", "mint-gap"), "own-reply")))
     assert '1.15.4 bundle c057: "SessionPrompt.createUserMessage"' in gap
+
+
+@pytest.mark.slow  # idle-window's effect-granularity space
+def test_explain_says_what_a_step_is_at_effect_granularity():
+    # effect granularity is the runtime's 2048-operation budget (never overridden in 1.15.4), not
+    # a choice the code makes: the explanation says so
+    effect = "\n".join(narrate(trace_doc(checked("v1.15.4", "idle-window"), "no-terminal-siblings")))
+    assert "after 2048 operations" in effect and "until the code waits for something)" not in effect
