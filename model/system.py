@@ -45,8 +45,9 @@ class System:
 
     def successors(self, w: World) -> list[tuple[Step, World]]:
         """One successor per enabled fiber: the schedule is the only nondeterminism."""
+        # (through self.enabled: a subclass narrows it, as conform's Eager does)
         design, scenario = self.design, self.scenario
-        return [step(design, scenario, w, f) for f in w.fibers if enabled(scenario, w, f)]
+        return [step(design, scenario, w, f) for f in self.enabled(w)]
 
     def apply(self, w: World, fiber: str) -> tuple[Step, World]:
         """Run the named fiber one step (for replaying a schedule); ValueError if it cannot move."""

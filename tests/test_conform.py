@@ -512,3 +512,25 @@ def test_the_suite_table_says_when_real_and_model_disagree_and_refuses_bad_optio
     assert rows[2].endswith("| 3/3 |") and rows[3].endswith("| 2/3 **DISAGREE** |")
     assert main(["--versions", "9.9"]) == 2 and "--versions: 9.9" in capsys.readouterr().err
     assert main(["--runs", "0"]) == 2
+
+
+@pytest.mark.parametrize("scenario", ["blocking-tool-race", "shell-abort", "abort-race"])
+def test_the_eager_model_moves_only_what_it_enables(scenario):
+    """Eager narrows `enabled` to what the real server runs at once; its successors, which the
+    suite's schedules are drawn from, must take the narrowing too (a successor relation that
+    bypassed it once made the suite draw schedules the server cannot be held to)."""
+    from turnproof.conform.drive import Eager
+
+    eager = Eager(load_design("v1.15.4"), load_scenario(scenario))
+    todo, seen, narrowed = [eager.initial()], set(), 0
+    while todo:
+        w = todo.pop()
+        if w in seen:
+            continue
+        seen.add(w)
+        succ = eager.successors(w)
+        allowed = [f.name for f in eager.enabled(w)]
+        assert [s.fiber for s, _ in succ] == allowed
+        narrowed += len(allowed) < len(System.enabled(eager, w))
+        todo += [n for _, n in succ if not eager.bounded_out(n)]
+    assert narrowed, "the scenario never narrows: the test would not see a bypass"
