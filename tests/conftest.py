@@ -70,9 +70,15 @@ def pytest_unconfigure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Slow tests first (otherwise in their order): xdist's workers start the long ones early and
-    fill in with the short ones, rather than one worker finishing a long test alone at the end."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    """Slow tests first, the longest of them (idle-window's, the README's) before the rest;
+    otherwise in their order: xdist's workers start the long ones early and fill in with the short
+    ones, rather than one worker finishing a long test alone at the end."""
+
+    def later(item) -> tuple[bool, bool]:
+        slow = item.get_closest_marker("slow") is not None
+        return not slow, not ("idle-window" in item.nodeid or "test_readme" in item.nodeid)
+
+    items.sort(key=later)
 
 
 @functools.cache

@@ -44,33 +44,55 @@ def blocks(lang: str = "") -> list[str]:
     return found
 
 
-def test_the_readme_commands_print_what_it_shows(tmp_path, monkeypatch):
-    """The main job, then every `$ ./run.sh …` block in order, in one directory (later blocks
-    read what earlier ones wrote); a block with `...` shows a subset of the lines. Paths under tests/
-    (the audit fixtures) resolve there as from the repo root, where ./run.sh runs. `review` takes
-    each built-in pair's exhaustive result from the session's shared ones (the same bfs, run once)."""
-    from conftest import exhaustive
-
-    monkeypatch.setattr("turnproof.cli.review.bfs", exhaustive)
-    (tmp_path / "tests").symlink_to(Path(__file__).parent, target_is_directory=True)
+def shown() -> list[tuple[list[str], list[str], int | None]]:
+    """(arguments, lines shown, exit code or None) of the main job, then of every `$ ./run.sh …` block."""
     cmd = next(b for b in blocks("sh") if "./run.sh check" in b)
     main_args = shlex.split(cmd.splitlines()[0].split("#")[0])[1:]
     assert main_args[:5] == ["check", "--design", "v1.15.4", "--scenario", "tool-race"]
     shown_main = next(b for b in blocks() if b.startswith("design v1.15.4 × scenario tool-race"))
-    shown = [(main_args, shown_main.strip().splitlines(), 1)]
+    out = [(main_args, shown_main.strip().splitlines(), 1)]
     for block in blocks():
         if block.startswith("$ ./run.sh "):
             lines = block.strip().splitlines()
-            shown.append((shlex.split(lines[0][2:])[1:], lines[1:], None))
-    assert len(shown) >= 6
-    for args, expected, code in shown:
-        got_code, out = run(args, tmp_path)
-        out = [line.strip() for line in out]
-        expected = [TIMING.sub("in Ns", line) for line in expected]
-        if code is not None:
-            assert got_code == code
-        if "..." in expected:
-            rest = [line for line in expected if line != "..."]
-            assert all(line in out for line in rest), (args, out)
-        else:
-            assert out == expected, args
+            out.append((shlex.split(lines[0][2:])[1:], lines[1:], None))
+    return out
+
+
+def reviews() -> list[int]:
+    """The review blocks: each reads no file an earlier block wrote, so each is a test of its own
+    (they are the long ones, and xdist's workers take them side by side)."""
+    return [i for i, (args, _, _) in enumerate(shown()) if args[0] == "review"]
+
+
+def test_the_readme_commands_print_what_it_shows(tmp_path):
+    """The main job, then every `$ ./run.sh …` block but the reviews, in order, in one directory
+    (later blocks read what earlier ones wrote); a block with `...` shows a subset of the lines.
+    Paths under tests/ (the audit fixtures) resolve there as from the repo root, where ./run.sh runs."""
+    blocks_run = [b for i, b in enumerate(shown()) if i not in reviews()]
+    assert len(blocks_run) >= 6
+    (tmp_path / "tests").symlink_to(Path(__file__).parent, target_is_directory=True)
+    for args, expected, code in blocks_run:
+        _agrees(args, expected, code, tmp_path)
+
+
+@pytest.mark.parametrize("index", reviews())
+def test_the_readme_reviews_print_what_it_shows(index, tmp_path, monkeypatch):
+    """A review block of the README; `review` takes each built-in pair's exhaustive result from the
+    session's shared ones (the same bfs, run once)."""
+    from conftest import exhaustive
+
+    monkeypatch.setattr("turnproof.cli.review.bfs", exhaustive)
+    _agrees(*shown()[index], tmp_path)
+
+
+def _agrees(args: list[str], expected: list[str], code: int | None, where: Path) -> None:
+    got_code, out = run(args, where)
+    out = [line.strip() for line in out]
+    expected = [TIMING.sub("in Ns", line) for line in expected]
+    if code is not None:
+        assert got_code == code
+    if "..." in expected:
+        rest = [line for line in expected if line != "..."]
+        assert all(line in out for line in rest), (args, out)
+    else:
+        assert out == expected, args
