@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import functools
+import gc
 import hashlib
 import os
 import pickle
@@ -48,8 +49,18 @@ def system(design: str, scenario: str, **changes) -> System:
 SHARED: Path | None = None  # this session's directory of results
 
 
+# The tests walk whole state spaces themselves (footprints, the abstraction, the source anchors):
+# millions of short-lived immutable values that form no cycles. At CPython's default threshold
+# (700) the collector walks every world such a walk keeps, over and over, for nothing: half the
+# time of the footprint test. The searches pause it themselves (explore/search/memory.py); here
+# it runs less often, for the tests' own loops too. It changes no result, only when garbage in
+# cycles is freed.
+GC_THRESHOLD = (50_000, 50, 1_000)
+
+
 def pytest_configure(config):
     global SHARED
+    gc.set_threshold(*GC_THRESHOLD)
     worker = getattr(config, "workerinput", None)
     if worker is not None:
         SHARED = Path(worker["turnproof_shared"])
