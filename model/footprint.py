@@ -339,33 +339,11 @@ def written(a: World, b: World) -> frozenset:
             was = old.get(m.id)
             if was is not m and was != m:
                 add(("msg", m.id))
-    for kind, xs, ys in (("runner", a.runners, b.runners), ("home", a.homes, b.homes), ("map", a.maps, b.maps)):
-        if xs is not ys:
-            for i in range(len(xs), len(ys)):  # made by this step
-                add((kind, i))
-            for i, (x, y) in enumerate(zip(xs, ys, strict=False)):
-                if x is not y and x != y:
-                    add((kind, i))
-    if len(a.runners) != len(b.runners):
-        add(("runners",))
-    ra, rb = a.runs, b.runs
-    if ra is not rb:
-        for r in rb[len(ra) :]:
-            add(("run", r.id))
-        for r, q in zip(ra, rb, strict=False):
-            if r is not q and r != q:
-                add(("run", r.id))
-        if len(ra) != len(rb):
-            add(("runs",))
-    fa, fb = a.fibers, b.fibers
-    if fa is not fb:
-        for f in fb[len(fa) :]:
-            add(("fiber", f.name))
-        for f, g in zip(fa, fb, strict=False):
-            if f is not g and f != g:
-                add(("fiber", g.name))
-        if len(fa) != len(fb):
-            add(("fibers",))
+    _grown(add, a.runners, b.runners, "runner", _place, "runners")
+    _grown(add, a.homes, b.homes, "home", _place)
+    _grown(add, a.maps, b.maps, "map", _place)
+    _grown(add, a.runs, b.runs, "run", lambda i, r: r.id, "runs")
+    _grown(add, a.fibers, b.fibers, "fiber", lambda i, f: f.name, "fibers")
     if a.clock != b.clock:
         add(("clock",))
     if a.labels != b.labels:
@@ -380,3 +358,22 @@ def written(a: World, b: World) -> frozenset:
     if a.sent is not b.sent:
         out.update(("sent", p) for p in b.sent ^ a.sent)
     return frozenset(out)
+
+
+def _grown(add, xs: tuple, ys: tuple, kind: str, key, whole: str = "") -> None:
+    """A tuple that only grows at its end (runners, homes, maps, runs, fibers): `(kind, key)` for
+    each element this step made or changed, and `(whole,)` when it grew. Element i keeps its key
+    (a runner's place, a run's id, a fiber's name), so the old or the new one names it alike."""
+    if xs is ys:
+        return
+    for i in range(len(xs), len(ys)):  # made by this step
+        add((kind, key(i, ys[i])))
+    for i, (x, y) in enumerate(zip(xs, ys, strict=False)):
+        if x is not y and x != y:
+            add((kind, key(i, y)))
+    if whole and len(xs) != len(ys):
+        add((whole,))
+
+
+def _place(i: int, _) -> int:
+    return i
