@@ -420,9 +420,7 @@ def _run_step(tx: Tx) -> None:
             tx.say("llm.finish", f"model streams text and finish-step: {msg.label} finish=stop")
             tx.goto("next")
     elif f.pc == "tool":
-        msg = tx.w.store.get(f.msg)
-        tools = tuple(replace(p, status="completed") for p in msg.tools)
-        tx.w = tx.w.update_message(f.msg, tools=tools, finish=TOOL_CALLS, completed=True)
+        msg = settle_tools(tx)
         tx.say("llm.tool_result", f"tool completes; finish-step: {msg.label} finish=tool-calls")
         tx.goto("next")
     elif f.pc == "next":
@@ -430,6 +428,16 @@ def _run_step(tx: Tx) -> None:
         _iterate(tx)
     elif f.pc == "exit":
         _complete(tx)
+
+
+def settle_tools(tx: Tx) -> Message:
+    """The fiber's assistant: its tool calls completed and its step ended in finish tool-calls,
+    so the loop goes round (the legacy loop's finish-step and V2's Step.Ended alike; each caller
+    says which code it stands for). Returns the assistant as it was."""
+    msg = tx.w.store.get(tx.f.msg)
+    tools = tuple(replace(p, status="completed") for p in msg.tools)
+    tx.w = tx.w.update_message(tx.f.msg, tools=tools, finish=TOOL_CALLS, completed=True)
+    return msg
 
 
 def _unwind(tx: Tx) -> None:

@@ -121,9 +121,7 @@ def _drain_step(tx: Tx) -> None:
     elif f.pc == "stream":
         _stream(tx)
     elif f.pc == "tool":
-        msg = tx.w.store.get(f.msg)
-        tools = tuple(replace(p, status="completed") for p in msg.tools)
-        tx.w = tx.w.update_message(f.msg, tools=tools, finish=TOOL_CALLS, completed=True)
+        msg = legacy.settle_tools(tx)
         tx.say("v2.tool_result", f"tool settles; step ended: {msg.label} finish=tool-calls, needs continuation")
         tx.goto("next")
     elif f.pc == "next":
