@@ -143,6 +143,8 @@ class Eager(System):
     """The model restricted to the schedules the real server can be held to: a fiber whose next
     step the real server takes at once (`autonomous`) takes it before anything else moves."""
 
+    name_blind = False  # the first autonomous fiber in fiber order goes first: a place decides
+
     def enabled(self, w: World):
         fs = super().enabled(w)
         eager = [f for f in fs if autonomous(self.scenario, f)]

@@ -9,6 +9,11 @@ that stops once it has them all replaces its traces by the shortest ones. bfs ru
 it is needed: --minimize, --state-graph and --preemptions work on bfs's whole graph, and when
 dpor cannot judge a property (loop-terminates, when the bound cut steps and the reduced graph
 holds no lasso) bfs runs instead, so auto never leaves a property unjudged.
+
+Where the scenario has enough interchangeable prompts (a renaming group of order at least
+AUTO_SYMMETRY, explore/scale/symmetry.py), auto runs one bfs over their orbits instead: it judges
+every property, loop-terminates included, and its traces are the shortest, so no second search
+is needed; the statistics say how many plain-model states the orbits stand for.
 """
 
 from __future__ import annotations
@@ -22,6 +27,10 @@ from turnproof.explore.search.bfs import bfs
 from turnproof.explore.search.result import Observer, Progress, Result
 from turnproof.model.system import System
 from turnproof.specs.properties import Property
+
+# Measured in bench/run.py (reach): from three interchangeable prompts (a group of order 6) one bfs
+# over the orbits beats dpor plus the shortest-trace bfs; with two it does not.
+AUTO_SYMMETRY = 6
 
 
 class NeedsBfs(ValueError):
@@ -66,6 +75,9 @@ def auto(system: System, properties: tuple[Property, ...], options: Options) -> 
     option = options.needs_bfs()
     if option:
         return plain(system, properties, options, chosen_by=f"auto: {option} needs bfs")
+    orbits = _orbits(system, properties, options)
+    if orbits:
+        return orbits
     # Safety properties only: dpor may stop once all are violated; bfs then finds the shortest traces.
     until = frozenset(p.name for p in properties) if all(p.when != "liveness" for p in properties) else frozenset()
     res = dpor(system, properties, options, until)
@@ -74,6 +86,18 @@ def auto(system: System, properties: tuple[Property, ...], options: Options) -> 
         return _shortest(res, options.progress)
     why = f"auto, after dpor could not judge {', '.join(res.unjudged)}"
     return plain(system, properties, Options(progress=options.progress, scale=options.scale), chosen_by=why)
+
+
+def _orbits(system: System, properties: tuple[Property, ...], options: Options) -> Result | None:
+    """bfs over the orbits of interchangeable prompts, where the group is large enough to pay."""
+    from turnproof.explore.scale.symmetry import Symmetry, symmetric_bfs
+
+    if not system.name_blind or Symmetry(system.scenario).size < AUTO_SYMMETRY:
+        return None
+    res = symmetric_bfs(system, properties, options.progress)
+    groups = "; ".join(", ".join(g) for g in res.stats.symmetry["groups"])
+    res.chosen_by = f"auto: prompts {groups} are interchangeable, bfs over their orbits"
+    return res
 
 
 def dpor(system: System, properties: tuple[Property, ...], options: Options, until: frozenset = frozenset()) -> Result:

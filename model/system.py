@@ -23,6 +23,11 @@ class System:
     design: Design
     scenario: Scenario
 
+    # No step, and no choice of which fibers may move, looks at a prompt's name: renaming
+    # interchangeable prompts maps the model onto itself (explore/scale/symmetry.py relies on it).
+    # A subclass whose `enabled` picks fibers by name or place sets it False.
+    name_blind = True
+
     def initial(self) -> World:
         """Every scenario prompt is a client fiber about to send; no runner exists yet."""
         fibers = tuple(

@@ -206,3 +206,35 @@ def test_cli_symmetry_reports_the_reduction(cli, tmp_path):
 def test_scenario_bound_override_keeps_groups():
     sc = replace(load_scenario(PLUGIN_WAKES), max_messages=6)
     assert Symmetry(sc).groups == (("W1", "W2", "W3"),) and Symmetry(sc).size == 6
+
+
+@pytest.mark.parametrize("design", ["v1.15.4", "bind-and-serialize"])
+def test_auto_searches_the_orbits_where_three_prompts_are_interchangeable(design):
+    """A group of order 3! = 6: auto's one bfs over the orbits gives bfs's verdicts, its shortest
+    traces (as plain-model schedules that replay) and, through the orbits, bfs's counts."""
+    from turnproof.explore.strategy import AUTO_SYMMETRY, search
+
+    sys_ = system(design, PLUGIN_WAKES, max_messages=5)
+    assert Symmetry(sys_.scenario).size >= AUTO_SYMMETRY
+    res, plain = search(sys_, PROPERTIES, "auto"), bfs(sys_, PROPERTIES)
+    assert res.chosen_by == "auto: prompts W1, W2, W3 are interchangeable, bfs over their orbits"
+    assert res.verdict == plain.verdict and set(res.findings) == set(plain.findings) and not res.unjudged
+    assert res.stats.symmetry["represented_states"] == plain.stats.states > 5 * res.stats.states
+    for name, f in res.findings.items():
+        assert len(f.trace.steps) == len(plain.findings[name].trace.steps)
+        final = replay(sys_, f.trace.schedule).final
+        assert f.prop.check(final) is not None or f.trace.cycle_from is not None
+
+
+def test_auto_keeps_dpor_below_the_threshold_and_for_a_model_that_picks_fibers_by_place():
+    from turnproof.conform.drive import Eager
+    from turnproof.explore.strategy import AUTO_SYMMETRY, search
+
+    pair = system("v1.15.4", "async-overlap")  # W1, W2: a group of order 2
+    assert 1 < Symmetry(pair.scenario).size < AUTO_SYMMETRY
+    assert search(pair, PROPERTIES, "auto").chosen_by == "auto"
+    wakes = system("v1.15.4", PLUGIN_WAKES, max_messages=5)
+    eager = Eager(wakes.design, wakes.scenario)  # its first autonomous fiber, by place, goes first
+    res = search(eager, PROPERTIES, "auto")
+    assert not eager.name_blind and res.strategy == "bfs" and not res.stats.symmetry
+    assert res.chosen_by == "auto, after dpor could not judge loop-terminates"  # not the orbits
