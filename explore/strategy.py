@@ -71,13 +71,16 @@ def search(system: System, properties: tuple[Property, ...], strategy: str = "au
 
 
 def auto(system: System, properties: tuple[Property, ...], options: Options) -> Result:
-    """dpor for the verdict, then bfs for the shortest traces; plain bfs where dpor cannot serve."""
+    """bfs over orbits where prompts are interchangeable enough, else `reduced`; plain bfs where
+    an option needs it."""
     option = options.needs_bfs()
     if option:
         return plain(system, properties, options, chosen_by=f"auto: {option} needs bfs")
-    orbits = _orbits(system, properties, options)
-    if orbits:
-        return orbits
+    return _orbits(system, properties, options) or reduced(system, properties, options)
+
+
+def reduced(system: System, properties: tuple[Property, ...], options: Options) -> Result:
+    """dpor for the verdict, then bfs for the shortest traces; plain bfs where dpor cannot judge."""
     # Safety properties only: dpor may stop once all are violated; bfs then finds the shortest traces.
     until = frozenset(p.name for p in properties) if all(p.when != "liveness" for p in properties) else frozenset()
     res = dpor(system, properties, options, until)
