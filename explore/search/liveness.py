@@ -452,7 +452,8 @@ class Steps:
         abstracted (`_reaching_cut`): a world whose abstract state lies on an abstract cycle can
         go round that cycle for ever (the abstraction is a simulation), each round a new concrete
         world, so within the finite bounded space some step of that run is cut, and this search,
-        which took every step, has that run. The other worlds' states are on no cycle."""
+        which took every step, has that run (or it stopped first: worlds it did not expand count
+        as reaching a cut). The other worlds' states are on no cycle."""
         ident = self.ident or (abstraction or Abstraction(self.system)).key
         lassos = Lassos(self.system, key, ident)
         known = self.idents if self.ident is not None else None
@@ -483,11 +484,12 @@ class Steps:
         return lassos
 
     def _reaching_cut(self, n: int, ends: list) -> bytearray:
-        """For each world number, 1 if a step past the bound can be reached from it."""
+        """For each world number, 1 if a step past the bound can be reached from it, or a world
+        the search stopped before expanding (`until`: what lies beyond it is not known)."""
         codes, starts = self.codes, self.starts
         preds: list = [None] * n
-        hit = bytearray(n)
-        todo = []
+        hit = bytearray(len(starts)) + bytearray(b"\x01") * (n - len(starts))
+        todo = list(range(len(starts), n))
         for i in range(len(starts)):
             for c in codes[starts[i] : ends[i]]:
                 b = c >> 16
