@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 from conftest import pairs, system
 from turnproof.explore.search.bfs import bfs
-from turnproof.explore.search.liveness import abstract
+from turnproof.explore.search.liveness import Lassos, abstract
 from turnproof.explore.search.naive import naive_dfs
 from turnproof.explore.search.trace import decode, replay
 from turnproof.model import ids
@@ -156,3 +156,21 @@ def test_json_reports_the_lasso(cli, tmp_path):
     assert decode(prop["schedule"]) == decode(lasso["prefix"]) + decode(lasso["cycle"])
     assert lasso["cycle_from"] == len(decode(lasso["prefix"])) + 1
     assert "repeat" in (tmp_path / "loop-terminates" / "sequence.dot").read_text()
+
+
+@pytest.mark.parametrize("scenario", ["two-instances", "clock-skew", "id-wrap"])
+def test_bfs_abstracts_only_what_reaches_a_cut_and_finds_the_lasso_a_full_graph_does(scenario):
+    """bfs abstracts only the worlds from which a cut step can be reached; a `Lassos` observer
+    shown every world and step must find the same start world and the same cycle."""
+
+    class Every(Lassos):
+        def done(self, result, parents, depth):
+            self.found = self.find(depth)
+
+    s = system("v1.15.4", scenario)
+    every = Every(s)
+    res = bfs(s, PROPERTIES, observers=(every,))
+    trace = res.findings["loop-terminates"].trace
+    start = trace.steps[trace.cycle_from - 1][1] if trace.cycle_from else trace.initial
+    assert res.stats.cut and every.found is not None
+    assert every.found == (start, [st.fiber for st, _ in trace.steps[trace.cycle_from :]])

@@ -330,15 +330,27 @@ class Lassos(Observer):
                 result.findings[prop.name] = Finding(prop, lasso_violation(trace), trace)
 
     def find(self, depth: dict) -> tuple[World, list[str]] | None:
-        """A fair cycle with a loop iteration: (a concrete world on it, the fibers to go round)."""
-        graph = nx.DiGraph()
-        graph.add_edges_from((k >> 32, k & 0xFFFFFFFF, {"kinds": kinds}) for k, kinds in self.edges.items())
+        """A fair cycle with a loop iteration: (a concrete world on it, the fibers to go round).
+
+        Of the cycles found, the one whose start world comes first in `depth`'s (breadth-first)
+        order; within a component, edges are taken in the order the search first took them. So
+        the answer does not depend on how abstract states are numbered, only on the search."""
+        comps = _cyclic_components(self.edges)
+        if not comps:
+            return None
+        inside: dict[int, list] = {}  # component -> its edges (a, b, kind), in the order first taken
+        for k, kinds in self.edges.items():
+            a, b = k >> 32, k & 0xFFFFFFFF
+            c = comps.get(a)
+            if c is not None and comps.get(b) == c:
+                inside.setdefault(c, []).extend((a, b, e) for e in kinds)
+        members: dict[int, set] = {}
+        for a, c in comps.items():
+            members.setdefault(c, set()).add(a)
+        order: dict | None = None
         best = None
-        for scc in nx.strongly_connected_components(graph):
-            if len(scc) == 1 and not graph.has_edge(a := next(iter(scc)), a):
-                continue  # one state and no step back to it: no cycle here (most components)
-            sub = graph.subgraph(scc)
-            edges = [(a, b, e) for a, b, d in sub.edges(data=True) for e in d["kinds"]]
+        for c, edges in inside.items():
+            scc = members[c]
             progress = [e for e in edges if e[2].progress]
             starts = [a for a in scc if a in self.rep and self.rep[a] in depth]
             if not progress or not starts:
@@ -346,13 +358,19 @@ class Lassos(Observer):
             need = self._unfair(scc, edges)
             if need is None:
                 continue
-            start = min(starts, key=lambda a: depth[self.rep[a]])
-            cycle = min((self._cycle(sub, start, [p] + need) for p in progress), key=len)
-            if best is None or depth[self.rep[start]] < depth[self.rep[best[0]]]:
-                best = (start, cycle)
+            if order is None:
+                order = {k: i for i, k in enumerate(depth)}
+            rank = {a: (depth[self.rep[a]], order[self.rep[a]]) for a in starts}
+            start = min(starts, key=rank.__getitem__)
+            if best is None or rank[start] < best[0]:
+                best = (rank[start], start, edges, progress, need)
         if best is None:
             return None
-        return self.rep[best[0]], best[1]
+        _, start, edges, progress, need = best
+        sub = nx.DiGraph()
+        sub.add_edges_from((a, b, {"kinds": self.edges[a << 32 | b]}) for a, b, _ in edges)
+        cycle = min((self._cycle(sub, start, [p] + need) for p in progress), key=len)
+        return self.rep[start], cycle
 
     def _unfair(self, scc: set, edges: list) -> list | None:
         """Edges the cycle must take so every fiber enabled all along it also moves (weak fairness)."""
@@ -391,7 +409,8 @@ class Steps:
     the search's own worlds are abstracted at the end, and only if a lasso can exist: when
     nothing was cut and the search ran to the end, none can (a fair cycle with a loop iteration
     could be gone round for ever, each round writing an assistant, so the bound would cut a step
-    of it), and loop-terminates holds without abstracting a world.
+    of it), and loop-terminates holds without abstracting a world. When something was cut, only
+    the worlds from which a cut step can be reached are abstracted (see `lassos`).
     """
 
     def __init__(self, system, ident=None):
@@ -427,13 +446,23 @@ class Steps:
     def lassos(self, keys: list, abstraction: Abstraction | None = None, key=None) -> Lassos:
         """The abstract graph, built in the order a `Lassos` observer of the search would have:
         each expanded world, then its steps in the order taken. `keys`: the search's visited keys
-        by number (the worlds, or with `key` their fingerprints)."""
+        by number (the worlds, or with `key` their fingerprints).
+
+        Without `ident`, only the worlds from which a step past the bound can be reached are
+        abstracted (`_reaching_cut`): a world whose abstract state lies on an abstract cycle can
+        go round that cycle for ever (the abstraction is a simulation), each round a new concrete
+        world, so within the finite bounded space some step of that run is cut, and this search,
+        which took every step, has that run (or it stopped first: worlds it did not expand count
+        as reaching a cut). The other worlds' states are on no cycle."""
         ident = self.ident or (abstraction or Abstraction(self.system)).key
         lassos = Lassos(self.system, key, ident)
         known = self.idents if self.ident is not None else None
         alpha = [-1] * len(keys)
         codes, kinds, ends = self.codes, self.kind_list, self.starts[1:] + [len(self.codes)]
+        live = None if known is not None else self._reaching_cut(len(keys), ends)
         for i, (lo, hi) in enumerate(zip(self.starts, ends, strict=True)):
+            if live is not None and not live[i]:
+                continue
             a = alpha[i]
             if a < 0:
                 a = alpha[i] = lassos.numbered(known[i] if known is not None else ident(keys[i]))
@@ -444,6 +473,8 @@ class Steps:
                 if b < 0:
                     cut = self.cut[-1 - b]
                     target = lassos.numbered(cut if self.ident is not None else ident(cut))
+                elif live is not None and not live[b]:
+                    continue  # into a world whose state is on no cycle: no cycle takes this step
                 else:
                     target = alpha[b]
                     if target < 0:
@@ -451,6 +482,85 @@ class Steps:
                 fiber, progress = kinds[c & 0xFFFF]
                 lassos.link(a, target, fiber, progress)
         return lassos
+
+    def _reaching_cut(self, n: int, ends: list) -> bytearray:
+        """For each world number, 1 if a step past the bound can be reached from it, or a world
+        the search stopped before expanding (`until`: what lies beyond it is not known)."""
+        codes, starts = self.codes, self.starts
+        preds: list = [None] * n
+        hit = bytearray(len(starts)) + bytearray(b"\x01") * (n - len(starts))
+        todo = list(range(len(starts), n))
+        for i in range(len(starts)):
+            for c in codes[starts[i] : ends[i]]:
+                b = c >> 16
+                if b < 0:
+                    if not hit[i]:
+                        hit[i] = 1
+                        todo.append(i)
+                elif preds[b] is None:
+                    preds[b] = [i]
+                else:
+                    preds[b].append(i)
+        while todo:
+            for p in preds[todo.pop()] or ():
+                if not hit[p]:
+                    hit[p] = 1
+                    todo.append(p)
+        return hit
+
+
+def _cyclic_components(edges: dict) -> dict[int, int]:
+    """The abstract states on a cycle (a strongly connected component of two or more, or one
+    with a step back to itself), each with its component's number: Tarjan's algorithm on ints,
+    without recursion, successors in the order the steps were first taken."""
+    succ: dict[int, list[int]] = {}
+    loops = set()
+    for k in edges:
+        a, b = k >> 32, k & 0xFFFFFFFF
+        succ.setdefault(a, []).append(b)
+        if a == b:
+            loops.add(a)
+    index: dict[int, int] = {}
+    low: dict[int, int] = {}
+    stack: list[int] = []
+    on: set[int] = set()
+    comps: dict[int, int] = {}
+    count = 0
+    for root in succ:
+        if root in index:
+            continue
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on.add(root)
+        work = [(root, iter(succ[root]))]
+        while work:
+            v, it = work[-1]
+            for w in it:
+                if w not in index:
+                    index[w] = low[w] = len(index)
+                    stack.append(w)
+                    on.add(w)
+                    work.append((w, iter(succ.get(w, ()))))
+                    break
+                if w in on and index[w] < low[v]:
+                    low[v] = index[w]
+            else:
+                work.pop()
+                if work and low[v] < low[work[-1][0]]:
+                    low[work[-1][0]] = low[v]
+                if low[v] == index[v]:
+                    comp = []
+                    while True:
+                        w = stack.pop()
+                        on.discard(w)
+                        comp.append(w)
+                        if w == v:
+                            break
+                    if len(comp) > 1 or v in loops:
+                        for w in comp:
+                            comps[w] = count
+                        count += 1
+    return comps
 
 
 def _walk(sub, a, b) -> list[str]:
