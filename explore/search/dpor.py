@@ -74,12 +74,13 @@ class Move:
 
 
 class Node:
-    """An explored world: its moves, the fibers chosen to go first here, and its summary."""
+    """An explored world (the key it is kept under), its moves, the fibers chosen to go first
+    here, and its summary."""
 
-    __slots__ = ("moves", "todo", "chosen", "full", "below")
+    __slots__ = ("world", "moves", "todo", "chosen", "full", "below")
 
-    def __init__(self, moves: dict[str, Move]):
-        self.moves = moves
+    def __init__(self, world: World, moves: dict[str, Move]):
+        self.world, self.moves = world, moves
         self.todo: list[str] = []  # chosen, not yet explored
         self.chosen: set[str] = set()  # explored or to be
         self.full = False  # every enabled step is chosen
@@ -138,6 +139,7 @@ class _Search:
         self.every_step_visible = not reduce or bound is None or any(p.reads is None for p in always)
         self.kinds = {k for p in always for k in (p.reads or ())} | set(bound or ())
         self.bit: dict = {BOUND: 0}  # BOUND is handled by making steps past the bound visible
+        self.masks: dict[frozenset, int] = {}  # a footprint's set of locations -> its mask (they recur)
         self.visible_mask = 0
         self.nodes: dict[World, Node] = {}
         self.parents: dict[World, tuple | None] = {}
@@ -145,7 +147,13 @@ class _Search:
 
     # --- footprints as bit masks ---------------------------------------------------------------
 
-    def mask(self, locs) -> int:
+    def mask(self, locs: frozenset) -> int:
+        m = self.masks.get(locs)
+        if m is None:
+            m = self.masks[locs] = self._mask(locs)
+        return m
+
+    def _mask(self, locs) -> int:
         m = 0
         for loc in locs:
             b = self.bit.get(loc)
@@ -159,24 +167,28 @@ class _Search:
     def node(self, w: World) -> Node:
         """Compute a world's moves and choose the first step to explore there."""
         moves = {}
+        mask, bounded_out, every = self.mask, self.system.bounded_out, self.every_step_visible
         for st, nxt, fp in self.system.moves(w):
-            writes = self.mask(fp.writes)
-            cut = self.system.bounded_out(nxt)
-            visible = self.every_step_visible or cut or bool(writes & self.visible_mask)
-            moves[st.fiber] = Move(st, nxt, self.mask(fp.reads), writes, visible, cut)
-        node = Node(moves)
+            writes = mask(fp.writes)
+            cut = bounded_out(nxt)
+            visible = every or cut or bool(writes & self.visible_mask)
+            moves[st.fiber] = Move(st, nxt, mask(fp.reads), writes, visible, cut)
+        node = Node(w, moves)
         self.counts["enabled"] += len(moves)
         quiet = [f for f, m in moves.items() if not m.visible]
         if not quiet:
             self.expand(node)
         else:  # the invisible step that conflicts with the fewest others (then writes least): likeliest alone
-            first = min(
-                quiet,
-                key=lambda f: (
-                    sum(moves[f].conflicts(m.reads, m.writes) for m in moves.values()),
-                    bin(moves[f].writes).count("1"),
-                ),
-            )
+            first, best = quiet[0], None
+            if len(quiet) > 1:
+                for f in quiet:
+                    r, wr = moves[f].reads, moves[f].writes
+                    key = (
+                        sum(1 for m in moves.values() if wr & (m.reads | m.writes) or m.writes & r),
+                        wr.bit_count(),
+                    )
+                    if best is None or key < best:  # (the first of equals, as min takes)
+                        first, best = f, key
             node.todo.append(first)
             node.chosen.add(first)
             node.full = len(moves) == 1
@@ -239,7 +251,8 @@ class _Search:
             f = node.todo.pop(0)
             m = node.moves[f]
             stats.transitions += 1
-            _merge(node.below, {f: (m.reads, m.writes)})
+            old = node.below.get(f)
+            node.below[f] = (m.reads, m.writes) if old is None else (old[0] | m.reads, old[1] | m.writes)
             hb = self.races(events, path, f, m.reads, m.writes)
             nxt = m.nxt
             if m.cut:
@@ -251,6 +264,7 @@ class _Search:
                 continue
             seen = self.nodes.get(nxt)
             if seen is not None:
+                m.nxt = seen.world  # the world kept: later look-ups find it by identity, not field by field
                 self.summary_races(events, path, last, f, m, hb, w, nxt, seen)
                 _merge(node.below, seen.below)
                 continue
