@@ -369,12 +369,13 @@ def written(a: World, b: World) -> frozenset:
     if sa is not sb and sa != sb:  # (two messages may share an id: count them only if the stores differ)
         if sa.writes != sb.writes:
             add(("writes",))
-        old = {m.id: m for m in sa.messages}
-        if len(old) != len(sb.messages):
+        ma, mb = sa.messages, sb.messages
+        old = dict(zip(map(_ID, ma), ma, strict=True))
+        if len(old) != len(mb):
             add(("messages",))
-        for m in sb.messages:
-            was = old.get(m.id)
-            if was is not m and was != m:
+        # the messages that are not the very object the old store held under their id (in C)
+        for m in compress(mb, map(is_not, map(old.get, map(_ID, mb)), mb)):
+            if old.get(m.id) != m:
                 add(("msg", m.id))
     if a.runners is not b.runners:
         _grown(add, a.runners, b.runners, "runner", _place, "runners")
@@ -384,8 +385,16 @@ def written(a: World, b: World) -> frozenset:
         _grown(add, a.maps, b.maps, "map", _place)
     if a.runs is not b.runs:
         _grown(add, a.runs, b.runs, "run", _id, "runs")
-    if a.fibers is not b.fibers:
-        _grown(add, a.fibers, b.fibers, "fiber", _name_of, "fibers")
+    xs, ys = a.fibers, b.fibers
+    if xs is not ys:  # every step changes its own fiber: _grown, written out here
+        for i in compress(count(), map(is_not, xs, ys)):
+            y = ys[i]
+            if hash(xs[i]) != hash(y) or xs[i] != y:
+                add(("fiber", y.name))
+        if len(xs) != len(ys):
+            for y in ys[len(xs) :]:
+                add(("fiber", y.name))
+            add(("fibers",))
     if a.clock != b.clock:
         add(("clock",))
     if a.labels != b.labels:
@@ -400,6 +409,9 @@ def written(a: World, b: World) -> frozenset:
     if a.sent is not b.sent:
         out.update(("sent", p) for p in b.sent ^ a.sent)
     return frozenset(out)
+
+
+_ID = attrgetter("id")
 
 
 def _grown(add, xs: tuple, ys: tuple, kind: str, key, whole: str = "") -> None:
@@ -424,7 +436,3 @@ def _place(i: int, _) -> int:
 
 def _id(_: int, r) -> int:
     return r.id
-
-
-def _name_of(_: int, f) -> str:
-    return f.name
