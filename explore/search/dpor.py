@@ -77,10 +77,11 @@ class Node:
     """An explored world (the key it is kept under), its moves, the fibers chosen to go first
     here, and its summary."""
 
-    __slots__ = ("world", "moves", "todo", "chosen", "full", "below")
+    __slots__ = ("world", "moves", "todo", "chosen", "full", "below", "on_path")
 
     def __init__(self, world: World, moves: dict[str, Move]):
         self.world, self.moves = world, moves
+        self.on_path = False  # on the current path (a flag, not a set: no look-up by world)
         self.todo: list[str] = []  # chosen, not yet explored
         self.chosen: set[str] = set()  # explored or to be
         self.full = False  # every enabled step is chosen
@@ -135,6 +136,7 @@ class _Search:
         self.stopped = False
         self.result = Result(system, properties, strategy="dpor")
         always = [p for p in properties if p.when == "always"]
+        self.judged = {when: [p for p in properties if p.when == when] for when in ("always", "at_rest")}
         bound = getattr(system, "bound_reads", None)  # what deciding "past the bound" reads
         self.every_step_visible = not reduce or bound is None or any(p.reads is None for p in always)
         self.kinds = {k for p in always for k in (p.reads or ())} | set(bound or ())
@@ -228,7 +230,7 @@ class _Search:
         events: list[Event] = []  # events[i] goes from frames[i] to frames[i + 1]
         last: dict[str, int] = {}  # fiber -> its latest event on the path, or the event that forked it
         undo: list[list[tuple[str, int | None]]] = []
-        on_path = {init}
+        path[0].on_path = True
         while frames:
             if self.until and self.until <= res.findings.keys():
                 self.stopped = True
@@ -237,8 +239,7 @@ class _Search:
             node = path[-1]
             if not node.todo:
                 frames.pop()
-                path.pop()
-                on_path.discard(w)
+                path.pop().on_path = False
                 if events:
                     events.pop()
                     for f, before in undo.pop():
@@ -258,12 +259,12 @@ class _Search:
             if m.cut:
                 stats.cut += 1
                 continue
-            if nxt in on_path:  # a cycle: C3 cannot be had cheaply, so no reduction at all
-                if self.reduce:
-                    raise _Cycle
-                continue
             seen = self.nodes.get(nxt)
             if seen is not None:
+                if seen.on_path:  # a cycle: C3 cannot be had cheaply, so no reduction at all
+                    if self.reduce:
+                        raise _Cycle
+                    continue
                 m.nxt = seen.world  # the world kept: later look-ups find it by identity, not field by field
                 self.summary_races(events, path, last, f, m, hb, w, nxt, seen)
                 _merge(node.below, seen.below)
@@ -280,7 +281,7 @@ class _Search:
             events.append(Event(f, m.reads, m.writes, hb))
             frames.append(nxt)
             path.append(new)
-            on_path.add(nxt)
+            new.on_path = True
         self.finish()
         return res
 
@@ -296,8 +297,8 @@ class _Search:
         return node
 
     def check(self, w: World, when: str) -> None:
-        for prop in self.result.properties:
-            if prop.when == when and prop.name not in self.result.findings:
+        for prop in self.judged[when]:
+            if prop.name not in self.result.findings:
                 v = prop.check(w)
                 if v is not None:
                     self.result.findings[prop.name] = Finding(prop, v, path_to(self.parents, w))
@@ -307,7 +308,8 @@ class _Search:
     def races(self, events: list[Event], path: list[Node], fiber: str, reads: int, writes: int) -> int:
         """The new event's happens-before set; each race it closes adds its reversal where it began."""
         hb = 0
-        direct = [i for i, e in enumerate(events) if e.writes & (reads | writes) or writes & e.reads]
+        both = reads | writes
+        direct = [i for i, e in enumerate(events) if e.writes & both or writes & e.reads]
         for i in direct:
             hb |= events[i].hb | (1 << i)
         if not self.reduce:
@@ -346,10 +348,9 @@ class _Search:
         forked = set(_forked(w, y))
         for g, (r, wr) in seen.below.items():
             lg = n if g == fiber or g in forked else last.get(g)
-            for i, e in enumerate(evs):
-                if e.fiber == g or path[i].full:
-                    continue
-                if not (e.writes & (r | wr) or wr & e.reads):
+            both = r | wr
+            for i in [i for i, e in enumerate(evs) if e.writes & both or wr & e.reads]:  # the dependent ones
+                if evs[i].fiber == g or path[i].full:
                     continue
                 if lg is not None and (lg == i or evs[lg].hb >> i & 1):
                     continue  # every event of g below y comes after one that comes after event i
