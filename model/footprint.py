@@ -424,7 +424,7 @@ def _grown(add, xs: tuple, ys: tuple, kind: str, key, whole: str = "") -> None:
         add((kind, key(i, ys[i])))
     for i in compress(count(), map(is_not, xs, ys)):  # (the places of other objects, found in C)
         y = ys[i]
-        if hash(xs[i]) != hash(y) or xs[i] != y:  # (the hash is kept: the world's needs it anyway)
+        if hash(xs[i]) != hash(y) or xs[i] != y:  # (a value keeps its hash: the world's hash needs it anyway)
             add((kind, key(i, y)))
     if whole and len(xs) != len(ys):
         add((whole,))
