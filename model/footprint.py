@@ -26,7 +26,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from operator import attrgetter
+from itertools import compress, count
+from operator import attrgetter, is_not
 
 from turnproof.model.store import ASSISTANT, Message
 from turnproof.model.world import World
@@ -99,8 +100,14 @@ class Watched:
 
     __slots__ = ("world", "reads", "_store")
 
-    def __init__(self, world: World, reads: set):
-        self.world, self.reads, self._store = world, reads, None
+    def __init__(self, world: World, reads: set, store: WatchedStore | None = None):
+        self.world, self.reads, self._store = world, reads, store
+
+    def then(self, world: World) -> Watched:
+        """The world an update returned, watched by the same reads; its store keeps its wrapper
+        (and the messages already wrapped) when the update left the store alone."""
+        store = self._store
+        return self.__class__(world, self.reads, store if store is not None and store.store is world.store else None)
 
     def __getattr__(self, name: str):
         raise AttributeError(f"World.{name} is not recorded for footprints: add it to _NOTES in model/footprint.py")
@@ -301,13 +308,13 @@ def _accessor(name: str, notes: Callable[..., list[Loc]]):
     method = getattr(World, name)
 
     def call(self: Watched, *args, **kwargs):
-        world, reads = self.world, self.reads
-        reads.update(notes(world, *args, **kwargs))
+        world = self.world
+        self.reads.update(notes(world, *args, **kwargs))
         out = method(world, *args, **kwargs)
         if out.__class__ is World:
-            return Watched(out, reads)
+            return self.then(out)
         if out.__class__ is tuple and out and out[0].__class__ is World:
-            return (Watched(out[0], reads), *out[1:])
+            return (self.then(out[0]), *out[1:])
         return out
 
     call.__name__ = name
@@ -317,6 +324,36 @@ def _accessor(name: str, notes: Callable[..., list[Loc]]):
 
 for _name, _notes in _NOTES.items():
     setattr(Watched, _name, _accessor(_name, _notes))
+
+
+# The accessors every step calls, written out: the same notes as in _NOTES, without the generic
+# call's list and argument packing (tests/test_footprint.py checks they note the same locations).
+
+
+def _fiber(self: Watched, name: str):
+    self.reads.add(("fiber", name))
+    return self.world.fiber(name)
+
+
+def _set_fiber(self: Watched, f):
+    self.reads.add(("fiber", f.name))
+    return self.then(self.world.set_fiber(f))
+
+
+def _run(self: Watched, rid: int):
+    self.reads.add(("run", rid))
+    return self.world.run(rid)
+
+
+def _set_run(self: Watched, r):
+    self.reads.add(("run", r.id))
+    return self.then(self.world.set_run(r))
+
+
+FAST = {"fiber": _fiber, "set_fiber": _set_fiber, "run": _run, "set_run": _set_run}
+for _name, _fast in FAST.items():
+    _fast.__name__, _fast.__doc__ = _name, f"World.{_name}, noting what it reads or overwrites."
+    setattr(Watched, _name, _fast)
 
 
 def written(a: World, b: World) -> frozenset:
@@ -332,18 +369,32 @@ def written(a: World, b: World) -> frozenset:
     if sa is not sb and sa != sb:  # (two messages may share an id: count them only if the stores differ)
         if sa.writes != sb.writes:
             add(("writes",))
-        old = {m.id: m for m in sa.messages}
-        if len(old) != len(sb.messages):
+        ma, mb = sa.messages, sb.messages
+        old = dict(zip(map(_ID, ma), ma, strict=True))
+        if len(old) != len(mb):
             add(("messages",))
-        for m in sb.messages:
-            was = old.get(m.id)
-            if was is not m and was != m:
+        # the messages that are not the very object the old store held under their id (in C)
+        for m in compress(mb, map(is_not, map(old.get, map(_ID, mb)), mb)):
+            if old.get(m.id) != m:
                 add(("msg", m.id))
-    _grown(add, a.runners, b.runners, "runner", _place, "runners")
-    _grown(add, a.homes, b.homes, "home", _place)
-    _grown(add, a.maps, b.maps, "map", _place)
-    _grown(add, a.runs, b.runs, "run", lambda i, r: r.id, "runs")
-    _grown(add, a.fibers, b.fibers, "fiber", lambda i, f: f.name, "fibers")
+    if a.runners is not b.runners:
+        _grown(add, a.runners, b.runners, "runner", _place, "runners")
+    if a.homes is not b.homes:
+        _grown(add, a.homes, b.homes, "home", _place)
+    if a.maps is not b.maps:
+        _grown(add, a.maps, b.maps, "map", _place)
+    if a.runs is not b.runs:
+        _grown(add, a.runs, b.runs, "run", _id, "runs")
+    xs, ys = a.fibers, b.fibers
+    if xs is not ys:  # every step changes its own fiber: _grown, written out here
+        for i in compress(count(), map(is_not, xs, ys)):
+            y = ys[i]
+            if hash(xs[i]) != hash(y) or xs[i] != y:
+                add(("fiber", y.name))
+        if len(xs) != len(ys):
+            for y in ys[len(xs) :]:
+                add(("fiber", y.name))
+            add(("fibers",))
     if a.clock != b.clock:
         add(("clock",))
     if a.labels != b.labels:
@@ -360,6 +411,9 @@ def written(a: World, b: World) -> frozenset:
     return frozenset(out)
 
 
+_ID = attrgetter("id")
+
+
 def _grown(add, xs: tuple, ys: tuple, kind: str, key, whole: str = "") -> None:
     """A tuple that only grows at its end (runners, homes, maps, runs, fibers): `(kind, key)` for
     each element this step made or changed, and `(whole,)` when it grew. Element i keeps its key
@@ -368,8 +422,9 @@ def _grown(add, xs: tuple, ys: tuple, kind: str, key, whole: str = "") -> None:
         return
     for i in range(len(xs), len(ys)):  # made by this step
         add((kind, key(i, ys[i])))
-    for i, (x, y) in enumerate(zip(xs, ys, strict=False)):
-        if x is not y and x != y:
+    for i in compress(count(), map(is_not, xs, ys)):  # (the places of other objects, found in C)
+        y = ys[i]
+        if hash(xs[i]) != hash(y) or xs[i] != y:  # (a value keeps its hash: the world's hash needs it anyway)
             add((kind, key(i, y)))
     if whole and len(xs) != len(ys):
         add((whole,))
@@ -377,3 +432,7 @@ def _grown(add, xs: tuple, ys: tuple, kind: str, key, whole: str = "") -> None:
 
 def _place(i: int, _) -> int:
     return i
+
+
+def _id(_: int, r) -> int:
+    return r.id

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from turnproof.model.config import Design, Scenario
-from turnproof.model.fibers import Step, enabled
+from turnproof.model.fibers import WAITS, Step, enabled
 from turnproof.model.footprint import Footprint, Watched, written
 from turnproof.model.inbox import step  # the design's engine: legacy steps, or the V2 inbox's
 from turnproof.model.session_input import Inbox
@@ -68,15 +68,19 @@ class System:
         enabledness included) and what it changed. A step into a world past the bound also writes
         BOUND, which every step reads: the search does not go on from there, so it commutes with
         nothing."""
+        # (through self.enabled, as `successors`: a subclass narrows it)
         out = []
-        for f in w.fibers:
-            if not enabled(self.scenario, w, f):
-                continue
+        design, scenario = self.design, self.scenario
+        for f in self.enabled(w):
             reads = {("fiber", f.name), BOUND}
-            enabled(self.scenario, Watched(w, reads), f)  # again, to note what it reads
-            st, after = step(self.design, self.scenario, Watched(w, reads), f)
+            watched = Watched(w, reads)
+            if f.pc in WAITS:  # only a wait's enabledness reads the world: again, watched, to note it
+                enabled(scenario, watched, f)
+            st, after = step(design, scenario, watched, f)
             nxt = after.world
-            writes = written(w, nxt) | ({BOUND} if self.bounded_out(nxt) else frozenset())
+            writes = written(w, nxt)
+            if self.bounded_out(nxt):
+                writes |= {BOUND}
             out.append((st, nxt, Footprint(frozenset(reads), writes)))
         return out
 

@@ -74,12 +74,14 @@ class Move:
 
 
 class Node:
-    """An explored world: its moves, the fibers chosen to go first here, and its summary."""
+    """An explored world (the key it is kept under), its moves, the fibers chosen to go first
+    here, and its summary."""
 
-    __slots__ = ("moves", "todo", "chosen", "full", "below")
+    __slots__ = ("world", "moves", "todo", "chosen", "full", "below", "on_path")
 
-    def __init__(self, moves: dict[str, Move]):
-        self.moves = moves
+    def __init__(self, world: World, moves: dict[str, Move]):
+        self.world, self.moves = world, moves
+        self.on_path = False  # on the current path (a flag, not a set: no look-up by world)
         self.todo: list[str] = []  # chosen, not yet explored
         self.chosen: set[str] = set()  # explored or to be
         self.full = False  # every enabled step is chosen
@@ -134,10 +136,12 @@ class _Search:
         self.stopped = False
         self.result = Result(system, properties, strategy="dpor")
         always = [p for p in properties if p.when == "always"]
+        self.judged = {when: [p for p in properties if p.when == when] for when in ("always", "at_rest")}
         bound = getattr(system, "bound_reads", None)  # what deciding "past the bound" reads
         self.every_step_visible = not reduce or bound is None or any(p.reads is None for p in always)
         self.kinds = {k for p in always for k in (p.reads or ())} | set(bound or ())
         self.bit: dict = {BOUND: 0}  # BOUND is handled by making steps past the bound visible
+        self.masks: dict[frozenset, int] = {}  # a footprint's set of locations -> its mask (they recur)
         self.visible_mask = 0
         self.nodes: dict[World, Node] = {}
         self.parents: dict[World, tuple | None] = {}
@@ -145,7 +149,13 @@ class _Search:
 
     # --- footprints as bit masks ---------------------------------------------------------------
 
-    def mask(self, locs) -> int:
+    def mask(self, locs: frozenset) -> int:
+        m = self.masks.get(locs)
+        if m is None:
+            m = self.masks[locs] = self._mask(locs)
+        return m
+
+    def _mask(self, locs) -> int:
         m = 0
         for loc in locs:
             b = self.bit.get(loc)
@@ -159,24 +169,28 @@ class _Search:
     def node(self, w: World) -> Node:
         """Compute a world's moves and choose the first step to explore there."""
         moves = {}
+        mask, bounded_out, every = self.mask, self.system.bounded_out, self.every_step_visible
         for st, nxt, fp in self.system.moves(w):
-            writes = self.mask(fp.writes)
-            cut = self.system.bounded_out(nxt)
-            visible = self.every_step_visible or cut or bool(writes & self.visible_mask)
-            moves[st.fiber] = Move(st, nxt, self.mask(fp.reads), writes, visible, cut)
-        node = Node(moves)
+            writes = mask(fp.writes)
+            cut = bounded_out(nxt)
+            visible = every or cut or bool(writes & self.visible_mask)
+            moves[st.fiber] = Move(st, nxt, mask(fp.reads), writes, visible, cut)
+        node = Node(w, moves)
         self.counts["enabled"] += len(moves)
         quiet = [f for f, m in moves.items() if not m.visible]
         if not quiet:
             self.expand(node)
         else:  # the invisible step that conflicts with the fewest others (then writes least): likeliest alone
-            first = min(
-                quiet,
-                key=lambda f: (
-                    sum(moves[f].conflicts(m.reads, m.writes) for m in moves.values()),
-                    bin(moves[f].writes).count("1"),
-                ),
-            )
+            first, best = quiet[0], None
+            if len(quiet) > 1:
+                for f in quiet:
+                    r, wr = moves[f].reads, moves[f].writes
+                    key = (
+                        sum(1 for m in moves.values() if wr & (m.reads | m.writes) or m.writes & r),
+                        wr.bit_count(),
+                    )
+                    if best is None or key < best:  # (the first of equals, as min takes)
+                        first, best = f, key
             node.todo.append(first)
             node.chosen.add(first)
             node.full = len(moves) == 1
@@ -216,7 +230,7 @@ class _Search:
         events: list[Event] = []  # events[i] goes from frames[i] to frames[i + 1]
         last: dict[str, int] = {}  # fiber -> its latest event on the path, or the event that forked it
         undo: list[list[tuple[str, int | None]]] = []
-        on_path = {init}
+        path[0].on_path = True
         while frames:
             if self.until and self.until <= res.findings.keys():
                 self.stopped = True
@@ -225,8 +239,7 @@ class _Search:
             node = path[-1]
             if not node.todo:
                 frames.pop()
-                path.pop()
-                on_path.discard(w)
+                path.pop().on_path = False
                 if events:
                     events.pop()
                     for f, before in undo.pop():
@@ -239,18 +252,20 @@ class _Search:
             f = node.todo.pop(0)
             m = node.moves[f]
             stats.transitions += 1
-            _merge(node.below, {f: (m.reads, m.writes)})
+            old = node.below.get(f)
+            node.below[f] = (m.reads, m.writes) if old is None else (old[0] | m.reads, old[1] | m.writes)
             hb = self.races(events, path, f, m.reads, m.writes)
             nxt = m.nxt
             if m.cut:
                 stats.cut += 1
                 continue
-            if nxt in on_path:  # a cycle: C3 cannot be had cheaply, so no reduction at all
-                if self.reduce:
-                    raise _Cycle
-                continue
             seen = self.nodes.get(nxt)
             if seen is not None:
+                if seen.on_path:  # a cycle: C3 cannot be had cheaply, so no reduction at all
+                    if self.reduce:
+                        raise _Cycle
+                    continue
+                m.nxt = seen.world  # the world kept: later look-ups find it by identity, not field by field
                 self.summary_races(events, path, last, f, m, hb, w, nxt, seen)
                 _merge(node.below, seen.below)
                 continue
@@ -266,7 +281,7 @@ class _Search:
             events.append(Event(f, m.reads, m.writes, hb))
             frames.append(nxt)
             path.append(new)
-            on_path.add(nxt)
+            new.on_path = True
         self.finish()
         return res
 
@@ -282,8 +297,8 @@ class _Search:
         return node
 
     def check(self, w: World, when: str) -> None:
-        for prop in self.result.properties:
-            if prop.when == when and prop.name not in self.result.findings:
+        for prop in self.judged[when]:
+            if prop.name not in self.result.findings:
                 v = prop.check(w)
                 if v is not None:
                     self.result.findings[prop.name] = Finding(prop, v, path_to(self.parents, w))
@@ -293,7 +308,8 @@ class _Search:
     def races(self, events: list[Event], path: list[Node], fiber: str, reads: int, writes: int) -> int:
         """The new event's happens-before set; each race it closes adds its reversal where it began."""
         hb = 0
-        direct = [i for i, e in enumerate(events) if e.writes & (reads | writes) or writes & e.reads]
+        both = reads | writes
+        direct = [i for i, e in enumerate(events) if e.writes & both or writes & e.reads]
         for i in direct:
             hb |= events[i].hb | (1 << i)
         if not self.reduce:
@@ -332,10 +348,9 @@ class _Search:
         forked = set(_forked(w, y))
         for g, (r, wr) in seen.below.items():
             lg = n if g == fiber or g in forked else last.get(g)
-            for i, e in enumerate(evs):
-                if e.fiber == g or path[i].full:
-                    continue
-                if not (e.writes & (r | wr) or wr & e.reads):
+            both = r | wr
+            for i in [i for i, e in enumerate(evs) if e.writes & both or wr & e.reads]:  # the dependent ones
+                if evs[i].fiber == g or path[i].full:
                     continue
                 if lg is not None and (lg == i or evs[lg].hb >> i & 1):
                     continue  # every event of g below y comes after one that comes after event i
