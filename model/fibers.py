@@ -54,6 +54,11 @@ class Tx:
     def goto(self, pc: str, **changes) -> None:
         self.f = replace(self.f, pc=pc, **changes)
 
+    def told(self) -> World:
+        """The world for an event's text alone: reads through it are not noted in the step's
+        footprint (model/footprint.py), so nothing the step does may depend on them."""
+        return getattr(self.w, "world", self.w)  # (a Watched world wraps the plain one)
+
     def label(self, mid: Id | None) -> str:
         return self.w.store.get(mid).label
 
@@ -158,7 +163,7 @@ def _on_idle(tx: Tx, idx: int) -> None:
         tx.say("runstate.onIdle", f"onIdle of runner #{idx}: status idle; the map entry is kept")
         return
     home = tx.w.homes[idx]
-    held = tx.w.maps[home]
+    held = tx.told().maps[home]  # (for the text: the delete is blind, whatever the entry holds)
     tx.w = tx.w.set_map(home, None)
     note = "" if held in (idx, None) else f" (it held runner #{held}, not #{idx})"
     tx.say("runstate.onIdle", f"onIdle of runner #{idx}: deletes the session from instance {home}'s map{note}")

@@ -12,6 +12,10 @@ turn and ("turns",) the order in which the open turns were opened (ghosts for th
 ("sent", prompt) whether the server accepted that prompt; ("inbox",) the V2 engine's
 session_input rows, event seq and coordinator entry, as one location.
 
+A step that empties a runner-map entry without reading it (onIdle's delete) clears it: the
+location is in its `clears`, not its reads or writes. Two clears of one entry commute (it ends
+empty in either order); a clear still conflicts with every read and every other write of it.
+
 Reads are recorded while the step runs, on a `Watched` view of the world: each accessor the
 fiber programs use notes what it reads, and what a step overwrites counts as read too (so a
 write of an equal value still conflicts with another write). Messages come out of a watched
@@ -40,13 +44,30 @@ class Footprint:
     """The locations a step read (or overwrote) and those it changed."""
 
     reads: frozenset
-    writes: frozenset
+    writes: frozenset  # what it changed, its clears aside
+    clears: frozenset = frozenset()  # what it emptied without reading it first (onIdle's delete)
 
     def conflicts(self, other: Footprint) -> bool:
-        """Dependent: one changes what the other reads or changes."""
-        return not (self.writes.isdisjoint(other.reads) and self.writes.isdisjoint(other.writes)) or not (
-            other.writes.isdisjoint(self.reads)
-        )
+        """Dependent: one changes what the other reads or changes; but two clears of one location
+        commute (it ends empty in either order), so they alone are no conflict."""
+        return dependent(self.reads, self.writes, self.clears, other.reads, other.writes, other.clears)
+
+
+def dependent(r1, w1, c1, r2, w2, c2) -> bool:
+    """The dependency relation on (reads, writes, clears), as sets or as bit masks alike: one
+    changes what the other reads or changes, two clears of one location aside."""
+    return bool((w1 | c1) & r2 or (w2 | c2) & r1 or w1 & (w2 | c2) or w2 & c1)
+
+
+CLEARED = "cleared"  # ("cleared", loc) among a step's noted reads: a clear of loc, not a read
+
+
+def split(reads: set) -> tuple[frozenset, frozenset]:
+    """A step's noted reads as (reads, clears)."""
+    clears = frozenset(loc[1] for loc in reads if loc[0] == CLEARED)
+    if not clears:
+        return frozenset(reads), clears
+    return frozenset(loc for loc in reads if loc[0] != CLEARED), clears
 
 
 # Fields of a message that no update changes: reading them reads only which messages exist.
@@ -78,7 +99,7 @@ _NOTES: dict[str, Callable[..., list[Loc]]] = {
     "new_run": lambda w, *args: [("runs",)],
     "set_runner": lambda w, idx, st: [("runner", idx)],
     "new_runner": lambda w, instance: [("runners",), ("map", instance)],
-    "set_map": lambda w, instance, runner: [("map", instance)],
+    "set_map": lambda w, instance, runner: [("map", instance) if runner is not None else (CLEARED, ("map", instance))],
     "mint": lambda w, sc: [("clock",)],
     "now": lambda w, sc: [("clock",)],
     "write": lambda w, msg: [("messages",), ("msg", msg.id), ("writes",)],

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from turnproof.model.config import Design, Scenario
 from turnproof.model.fibers import WAITS, Step, enabled
-from turnproof.model.footprint import Footprint, Watched, written
+from turnproof.model.footprint import Footprint, Watched, split, written
 from turnproof.model.inbox import step  # the design's engine: legacy steps, or the V2 inbox's
 from turnproof.model.session_input import Inbox
 from turnproof.model.world import Fiber, World
@@ -78,10 +78,11 @@ class System:
                 enabled(scenario, watched, f)
             st, after = step(design, scenario, watched, f)
             nxt = after.world
-            writes = written(w, nxt)
+            reads, clears = split(reads)
+            writes = written(w, nxt) - clears if clears else written(w, nxt)
             if self.bounded_out(nxt):
                 writes |= {BOUND}
-            out.append((st, nxt, Footprint(frozenset(reads), writes)))
+            out.append((st, nxt, Footprint(reads, writes, clears)))
         return out
 
     def quiescent(self, w: World) -> bool:

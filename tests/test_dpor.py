@@ -40,9 +40,10 @@ def test_dpor_agrees_with_bfs(design, scenario):
     assert s["enabled"] == reduced.stats.transitions + s["pruned"] and s["pruned"] >= 0
     if scenario == "idle-window" and sys_.design.engine == "legacy":
         # the largest built-in spaces: fewer states, far fewer transitions (under the inbox engine
-        # idle-window is small: a few hundred states, every step writing what a property reads)
-        assert reduced.stats.states * 3 < plain.stats.states * 2
-        assert reduced.stats.transitions * 3 < plain.stats.transitions
+        # idle-window is small: a few hundred states, every step writing what a property reads);
+        # 4x since onIdle's deletes are clears that commute (3x before)
+        assert reduced.stats.states * 2 < plain.stats.states
+        assert reduced.stats.transitions * 4 < plain.stats.transitions
     for name, f in reduced.findings.items():
         again = replay(sys_, f.trace.schedule)  # a schedule of the plain model
         assert again.final == f.trace.final

@@ -10,7 +10,7 @@ from collections import deque
 import pytest
 from conftest import pairs, system
 from turnproof.model.fibers import enabled
-from turnproof.model.footprint import _NOTES, FAST, Footprint, Watched, _accessor, written
+from turnproof.model.footprint import _NOTES, FAST, Footprint, Watched, _accessor, split, written
 from turnproof.model.inbox import step
 from turnproof.model.system import BOUND
 from turnproof.specs.loader import builtin
@@ -54,8 +54,9 @@ def the_long_way(sys_, w) -> dict:
         reads = {("fiber", f.name), BOUND}
         enabled(sys_.scenario, Generic(w, reads), f)
         _, after = step(sys_.design, sys_.scenario, Generic(w, reads), f)
-        writes = written(w, after.world) | ({BOUND} if sys_.bounded_out(after.world) else frozenset())
-        out[f.name] = Footprint(frozenset(reads), writes)
+        reads, clears = split(reads)
+        writes = (written(w, after.world) - clears) | ({BOUND} if sys_.bounded_out(after.world) else frozenset())
+        out[f.name] = Footprint(reads, writes, clears)
     return out
 
 
@@ -108,3 +109,22 @@ def test_an_unrecorded_accessor_fails_rather_than_going_unnoticed():
     w = system("v1.15.4", "tool-race").initial()
     with pytest.raises(AttributeError, match="not recorded"):
         Watched(w, set()).write_everything()
+
+
+def test_two_blind_clears_commute_but_a_clear_conflicts_with_a_read_or_a_write():
+    entry = ("map", 0)
+    clear = Footprint(frozenset(), frozenset(), frozenset({entry}))
+    assert not clear.conflicts(clear)
+    for other in (Footprint(frozenset({entry}), frozenset()), Footprint(frozenset({entry}), frozenset({entry}))):
+        assert clear.conflicts(other) and other.conflicts(clear)
+
+
+def test_two_runners_going_idle_clear_the_map_entry_independently():
+    """two-instances: two onIdle deletes of one map entry, each blind (the entry it held is only
+    named in the event's text), are independent; the commutation test above proves them so."""
+    sys_ = system("v1.15.4", "two-instances")
+    found = 0
+    for here in reachable(sys_).values():
+        clears = [fp for _, _, fp in here.values() if fp.clears]
+        found += len(clears) >= 2 and not clears[0].conflicts(clears[1])
+    assert found > 0

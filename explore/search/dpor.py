@@ -52,6 +52,7 @@ from turnproof.explore.search import memory
 from turnproof.explore.search.liveness import Lassos
 from turnproof.explore.search.result import Finding, Observer, Result
 from turnproof.explore.search.trace import path_to
+from turnproof.model.footprint import dependent
 from turnproof.model.system import BOUND, System
 from turnproof.model.world import World
 from turnproof.specs.properties import Property
@@ -64,13 +65,14 @@ class _Cycle(Exception):
 class Move:
     """One enabled step of a world, its footprint as bit masks, and whether it is visible."""
 
-    __slots__ = ("step", "nxt", "reads", "writes", "visible", "cut")
+    __slots__ = ("step", "nxt", "reads", "writes", "clears", "visible", "cut")
 
-    def __init__(self, step, nxt: World, reads: int, writes: int, visible: bool, cut: bool):
-        self.step, self.nxt, self.reads, self.writes, self.visible, self.cut = step, nxt, reads, writes, visible, cut
+    def __init__(self, step, nxt: World, reads: int, writes: int, clears: int, visible: bool, cut: bool):
+        self.step, self.nxt, self.reads, self.writes, self.clears = step, nxt, reads, writes, clears
+        self.visible, self.cut = visible, cut
 
-    def conflicts(self, reads: int, writes: int) -> bool:
-        return bool(self.writes & (reads | writes) or writes & self.reads)
+    def conflicts(self, reads: int, writes: int, clears: int) -> bool:
+        return dependent(self.reads, self.writes, self.clears, reads, writes, clears)
 
 
 class Node:
@@ -85,16 +87,16 @@ class Node:
         self.todo: list[str] = []  # chosen, not yet explored
         self.chosen: set[str] = set()  # explored or to be
         self.full = False  # every enabled step is chosen
-        self.below: dict[str, tuple[int, int]] = {}  # fiber -> (reads, writes) of its events from here on
+        self.below: dict[str, tuple[int, int, int]] = {}  # fiber -> (reads, writes, clears) of its events below
 
 
 class Event:
     """A step on the current path: its fiber, footprint, and the path indices it happens after."""
 
-    __slots__ = ("fiber", "reads", "writes", "hb")
+    __slots__ = ("fiber", "reads", "writes", "clears", "hb")
 
-    def __init__(self, fiber: str, reads: int, writes: int, hb: int):
-        self.fiber, self.reads, self.writes, self.hb = fiber, reads, writes, hb
+    def __init__(self, fiber: str, reads: int, writes: int, clears: int, hb: int):
+        self.fiber, self.reads, self.writes, self.clears, self.hb = fiber, reads, writes, clears, hb
 
 
 def dpor_search(
@@ -171,10 +173,10 @@ class _Search:
         moves = {}
         mask, bounded_out, every = self.mask, self.system.bounded_out, self.every_step_visible
         for st, nxt, fp in self.system.moves(w):
-            writes = mask(fp.writes)
+            writes, clears = mask(fp.writes), mask(fp.clears)
             cut = bounded_out(nxt)
-            visible = every or cut or bool(writes & self.visible_mask)
-            moves[st.fiber] = Move(st, nxt, mask(fp.reads), writes, visible, cut)
+            visible = every or cut or bool((writes | clears) & self.visible_mask)
+            moves[st.fiber] = Move(st, nxt, mask(fp.reads), writes, clears, visible, cut)
         node = Node(w, moves)
         self.counts["enabled"] += len(moves)
         quiet = [f for f, m in moves.items() if not m.visible]
@@ -184,10 +186,10 @@ class _Search:
             first, best = quiet[0], None
             if len(quiet) > 1:
                 for f in quiet:
-                    r, wr = moves[f].reads, moves[f].writes
+                    mf = moves[f]
                     key = (
-                        sum(1 for m in moves.values() if wr & (m.reads | m.writes) or m.writes & r),
-                        wr.bit_count(),
+                        sum(1 for m in moves.values() if mf.conflicts(m.reads, m.writes, m.clears)),
+                        (mf.writes | mf.clears).bit_count(),
                     )
                     if best is None or key < best:  # (the first of equals, as min takes)
                         first, best = f, key
@@ -253,8 +255,9 @@ class _Search:
             m = node.moves[f]
             stats.transitions += 1
             old = node.below.get(f)
-            node.below[f] = (m.reads, m.writes) if old is None else (old[0] | m.reads, old[1] | m.writes)
-            hb = self.races(events, path, f, m.reads, m.writes)
+            fp = (m.reads, m.writes, m.clears)
+            node.below[f] = fp if old is None else (old[0] | m.reads, old[1] | m.writes, old[2] | m.clears)
+            hb = self.races(events, path, f, *fp)
             nxt = m.nxt
             if m.cut:
                 stats.cut += 1
@@ -278,7 +281,7 @@ class _Search:
             for g, _ in changed:
                 last[g] = len(events)
             undo.append(changed)
-            events.append(Event(f, m.reads, m.writes, hb))
+            events.append(Event(f, m.reads, m.writes, m.clears, hb))
             frames.append(nxt)
             path.append(new)
             new.on_path = True
@@ -305,11 +308,10 @@ class _Search:
 
     # --- races -----------------------------------------------------------------------------------
 
-    def races(self, events: list[Event], path: list[Node], fiber: str, reads: int, writes: int) -> int:
+    def races(self, events: list[Event], path: list[Node], fiber: str, reads: int, writes: int, clears: int) -> int:
         """The new event's happens-before set; each race it closes adds its reversal where it began."""
         hb = 0
-        both = reads | writes
-        direct = [i for i, e in enumerate(events) if e.writes & both or writes & e.reads]
+        direct = [i for i, e in enumerate(events) if dependent(e.reads, e.writes, e.clears, reads, writes, clears)]
         for i in direct:
             hb |= events[i].hb | (1 << i)
         if not self.reduce:
@@ -343,13 +345,12 @@ class _Search:
         """Races between the path (with the step into y) and the events below the cached world y."""
         if not self.reduce or not seen.below:
             return
-        evs = events + [Event(fiber, m.reads, m.writes, hb)]
+        evs = events + [Event(fiber, m.reads, m.writes, m.clears, hb)]
         n = len(evs) - 1
         forked = set(_forked(w, y))
-        for g, (r, wr) in seen.below.items():
+        for g, (r, wr, c) in seen.below.items():
             lg = n if g == fiber or g in forked else last.get(g)
-            both = r | wr
-            for i in [i for i, e in enumerate(evs) if e.writes & both or wr & e.reads]:  # the dependent ones
+            for i in [i for i, e in enumerate(evs) if dependent(e.reads, e.writes, e.clears, r, wr, c)]:
                 if evs[i].fiber == g or path[i].full:
                     continue
                 if lg is not None and (lg == i or evs[lg].hb >> i & 1):
@@ -373,7 +374,7 @@ class _Search:
         for h, mv in pre.moves.items():
             if h == evs[i].fiber or (h != g and h not in seen.below):
                 continue
-            if h == g or not any(mv.conflicts(e.reads, e.writes) for e in after):
+            if h == g or not any(mv.conflicts(e.reads, e.writes, e.clears) for e in after):
                 self.add(pre, h)
             if pre.full:
                 return
@@ -459,6 +460,6 @@ def _forked(w, nxt) -> tuple[str, ...]:
 
 
 def _merge(into: dict, more: dict) -> None:
-    for f, (r, w) in more.items():
+    for f, (r, w, c) in more.items():
         old = into.get(f)
-        into[f] = (r, w) if old is None else (old[0] | r, old[1] | w)
+        into[f] = (r, w, c) if old is None else (old[0] | r, old[1] | w, old[2] | c)

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from turnproof.explore.search.dpor import dpor_search
 from turnproof.explore.search.result import Observer, Result
 from turnproof.explore.search.sleep import sleep_search
+from turnproof.model.footprint import dependent
 from turnproof.model.system import System
 from turnproof.model.world import World
 from turnproof.specs.properties import PROPERTIES
@@ -77,11 +78,15 @@ class _Footprints:
         return m
 
     def of(self, w: World) -> dict:
-        """fiber -> (next world, reads, writes, cut)."""
+        """fiber -> (next world, (reads, writes, clears), cut)."""
         out = self.cache.get(w)
         if out is None:
             out = self.cache[w] = {
-                st.fiber: (nxt, self.mask(fp.reads), self.mask(fp.writes), self.system.bounded_out(nxt))
+                st.fiber: (
+                    nxt,
+                    (self.mask(fp.reads), self.mask(fp.writes), self.mask(fp.clears)),
+                    self.system.bounded_out(nxt),
+                )
                 for st, nxt, fp in self.system.moves(w)
             }
         return out
@@ -92,13 +97,13 @@ def traces(system: System, limit: int = LIMIT, follow: Callable[[World], object]
     through those steps) and name each by its canonical form; TooLarge past `limit` schedules."""
     moves = _Footprints(system)
     out = Traces()
-    path: list[tuple[str, int, int, int]] = []  # (fiber, reads, writes, Foata level) per event
+    path: list[tuple[str, tuple, int]] = []  # (fiber, footprint masks, Foata level) per event
 
     def end(rest: World | None) -> None:
         out.schedules += 1
         if out.schedules > limit:
             raise TooLarge(f"{_name(system)}: more than {limit:,} schedules, too many to count traces one by one")
-        form = tuple(f for _, f in sorted((level, f) for f, _, _, level in path))
+        form = tuple(f for _, f in sorted((level, f) for f, _, level in path))
         out.forms.add(form)
         if rest is None:
             out.past.add(form)
@@ -111,12 +116,9 @@ def traces(system: System, limit: int = LIMIT, follow: Callable[[World], object]
             end(w)
             return
         for f in here if follow is None else follow(w):
-            nxt, reads, writes, cut = here[f]
-            level = 1 + max(
-                (lv for g, r, wr, lv in path if g == f or wr & (reads | writes) or writes & r),
-                default=0,
-            )
-            path.append((f, reads, writes, level))
+            nxt, fp, cut = here[f]
+            level = 1 + max((lv for g, other, lv in path if g == f or dependent(*other, *fp)), default=0)
+            path.append((f, fp, level))
             if cut:
                 end(None)
             else:
