@@ -16,13 +16,15 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from dataclasses import replace as with_fields
 
 from turnproof.explore.search.fingerprint import encode
 from turnproof.explore.search.trace import Trace
 from turnproof.model.config import Scenario
 from turnproof.model.store import ASSISTANT, USER
 from turnproof.model.system import System
+from turnproof.model.values import replace
 from turnproof.model.world import World
 
 # A name could be mistaken for a value that is not a prompt's name in these fields (an assistant
@@ -31,6 +33,11 @@ NOT_A_NAME = re.compile(r"^(A[0-9]+|busy|cancelled|idle|ok|interrupted|completed
 
 Renaming = dict[str, str]
 
+MEMO = 1 << 16  # entries a Symmetry's memos hold before they are cleared
+ALONE = ", " + repr((False, (), (), (), (), (), (), 0, ()))[1:]  # a signature's tail: nothing names the member
+SENT_ALONE = ", " + repr((True, (), (), (), (), (), (), 0, ()))[1:]
+NONE = ((), ())
+
 
 def groups(scenario: Scenario) -> tuple[tuple[str, ...], ...]:
     """The sets of interchangeable prompts (two or more each), in scenario order."""
@@ -38,12 +45,17 @@ def groups(scenario: Scenario) -> tuple[tuple[str, ...], ...]:
     by: dict = {}
     for p in scenario.prompts:
         if p.name not in waited and not NOT_A_NAME.match(p.name):
-            by.setdefault(replace(p, name=""), []).append(p.name)
+            by.setdefault(with_fields(p, name=""), []).append(p.name)
     return tuple(tuple(names) for names in by.values() if len(names) > 1)
 
 
 class Symmetry:
-    """The renamings of one scenario's interchangeable prompts, and the least world of an orbit."""
+    """The renamings of one scenario's interchangeable prompts, and the least world of an orbit.
+
+    It keeps two memos (cleared when they grow past MEMO): each fiber's part of a signature, and
+    each renamed part of a world, so that the renamed worlds of a search share their parts as the
+    plain model's worlds do (cheap to hash and compare) and a part met again is not renamed again.
+    """
 
     def __init__(self, scenario: Scenario):
         self.groups = groups(scenario)
@@ -51,88 +63,218 @@ class Symmetry:
         self.pos = {p.name: i for i, p in enumerate(scenario.prompts)}
         self.members = frozenset(n for g in self.groups for n in g)
         self.size = math.prod(math.factorial(len(g)) for g in self.groups)  # the group's order
+        self.handle = {self.pos[n] + 1: n for n in self.members}  # a shell handle names its client's place
+        self._memos: tuple[dict, ...] = ({}, {}, {}, {}, {})  # per kind of part: see _signatures
+        self._renamed: dict = {}
+
+    def __getstate__(self) -> dict:
+        """Pickled without the memos (a worker builds its own)."""
+        return {**self.__dict__, "_memos": ({}, {}, {}, {}, {}), "_renamed": {}}
 
     # --- renaming ---------------------------------------------------------------------------
 
-    def rename(self, w: World, m: Renaming) -> World:
-        """The world with every prompt name n replaced by m.get(n, n), fibers kept in place by name."""
+    def rename(self, w: World, m: Renaming, key: tuple | None = None) -> World:
+        """The world with every prompt name n replaced by m.get(n, n), fibers kept in place by name.
+
+        Only the parts that name a renamed prompt are rebuilt, each once per part and renaming
+        (`key` stands for m in the memo; by default its sorted pairs): renamed worlds share their
+        parts, as the plain model's worlds do, which keeps them cheap to hash and compare."""
         if not m:
             return w
-
-        def name(x):
-            return m.get(x, x)
-
+        memo = self._renamed
+        if len(memo) > MEMO:
+            memo.clear()
+        if key is None:
+            key = tuple(sorted(m.items()))
         fibers = list(w.fibers)
-        for f in w.fibers[: self.clients]:
-            g = replace(f, name=name(f.name), prompt=name(f.prompt), target=name(f.target), result=name(f.result))
-            fibers[self.pos[g.name]] = g
-        for i in range(self.clients, len(fibers)):
-            f = fibers[i]
-            if f.prompt in m or f.target in m:
-                fibers[i] = replace(f, prompt=name(f.prompt), target=name(f.target))
+        clients = self.clients
+        for i, f in enumerate(w.fibers):
+            client = i < clients
+            if f.prompt in m or f.target in m or (client and (f.name in m or f.result in m)):
+                k = (f, key)
+                g = memo.get(k)
+                if g is None:
+                    g = memo[k] = self._fiber(f, m, client)
+                fibers[self.pos[m[f.name]] if client and f.name in m else i] = g
+        changes: dict = {"fibers": tuple(fibers)}
+        for part, field, how in (
+            (w.store, "store", self._store),
+            (w.runs, "runs", self._runs),
+            (w.runners, "runners", self._runners),
+            (w.sent, "sent", self._sent),
+            (w.inbox, "inbox", self._inbox),
+        ):
+            k = (part, key)
+            new = memo.get(k)
+            if new is None:
+                new = memo[k] = how(part, m)
+            if new is not part:
+                changes[field] = new
+        return replace(w, **changes)
+
+    @staticmethod
+    def _fiber(f, m: Renaming, client: bool):
+        """A client's fiber: its name, prompt, abort target and result renamed; another fiber (a
+        run, a tool): its prompt and target."""
+        if client:
+            return replace(
+                f,
+                name=m.get(f.name, f.name),
+                prompt=m.get(f.prompt, f.prompt),
+                target=m.get(f.target, f.target),
+                result=m.get(f.result, f.result),
+            )
+        return replace(f, prompt=m.get(f.prompt, f.prompt), target=m.get(f.target, f.target))
+
+    @staticmethod
+    def _store(store, m: Renaming):
+        if not any((x.label if x.role == USER else x.source) in m for x in store.messages):
+            return store
         msgs = tuple(
-            replace(x, label=name(x.label))
+            replace(x, label=m[x.label])
             if x.role == USER and x.label in m
-            else replace(x, source=name(x.source))
+            else replace(x, source=m[x.source])
             if x.role == ASSISTANT and x.source in m
             else x
-            for x in w.store.messages
+            for x in store.messages
         )
-        runs = tuple(
-            replace(r, starter=name(r.starter), prompt=r.prompt and name(r.prompt))
+        return replace(store, messages=msgs)
+
+    @staticmethod
+    def _runs(runs, m: Renaming):
+        if not any(r.starter in m or r.prompt in m for r in runs):
+            return runs
+        return tuple(
+            replace(r, starter=m.get(r.starter, r.starter), prompt=r.prompt and m.get(r.prompt, r.prompt))
             if r.starter in m or r.prompt in m
             else r
-            for r in w.runs
+            for r in runs
         )
-        shell = {i + 1: self.pos[name(f.name)] + 1 for i, f in enumerate(w.fibers[: self.clients])}
-        runners = tuple(replace(s, shell=shell[s.shell]) if s.shell in shell else s for s in w.runners)
-        return replace(
-            w,
-            store=replace(w.store, messages=msgs),
-            fibers=tuple(fibers),
-            runs=runs,
-            runners=runners,
-            sent=frozenset(name(n) for n in w.sent),
-            inbox=replace(w.inbox, rows=tuple(replace(r, name=name(r.name)) for r in w.inbox.rows)),
-        )
+
+    def _runners(self, runners, m: Renaming):
+        shell = {self.pos[old] + 1: self.pos[new] + 1 for old, new in m.items()}  # a handle: its client's place
+        if not any(s.shell in shell for s in runners):
+            return runners
+        return tuple(replace(s, shell=shell[s.shell]) if s.shell in shell else s for s in runners)
+
+    @staticmethod
+    def _sent(sent, m: Renaming):
+        return sent if sent.isdisjoint(m) else frozenset(m.get(n, n) for n in sent)
+
+    @staticmethod
+    def _inbox(inbox, m: Renaming):
+        if not any(r.name in m for r in inbox.rows):
+            return inbox
+        return replace(inbox, rows=tuple(replace(r, name=m[r.name]) if r.name in m else r for r in inbox.rows))
 
     # --- the least member of an orbit ---------------------------------------------------------
 
-    def _signature(self, w: World, n: str) -> str:
-        """What world w says about member n, with every member's name blanked out: equal for n in
-        w and for m(n) in the renamed world, whatever the renaming m."""
+    def _signatures(self, w: World) -> tuple[dict[str, str], dict[str, bool]]:
+        """What world w says about each member n, with every member's name blanked out: equal for n
+        in w and for m(n) in the renamed world, whatever the renaming m; and whether n is untouched.
 
-        def blank(x):
-            return "*" if x in self.members else x
+        The places that name a member are read once per store, runs, runners and inbox object
+        (worlds share them) and a fiber's own part once per fiber."""
+        members, clients, pos, sent = self.members, self.clients, self.pos, w.sent
+        by_message = self._kept(0, w.store, self._messages_naming)
+        by_run = self._kept(1, w.runs, self._runs_naming)
+        by_shell = self._kept(2, w.runners, self._runners_naming)
+        by_row = self._kept(3, w.inbox, self._rows_naming)
+        fibers = w.fibers
+        targets: dict = {}
+        forks: dict = {}
+        for i, g in enumerate(fibers):
+            if g.target in members:
+                targets[g.target] = targets.get(g.target, 0) + 1
+            if i >= clients and g.prompt in members:
+                forks[g.prompt] = forks.get(g.prompt, ()) + (i,)
+        sigs = {}
+        untouched = {}
+        for n in members:
+            f = fibers[pos[n]]
+            own = self._kept(4, f, self._own)
+            untouched[n] = f.pc == "send" and n not in sent
+            a = by_message.get(n, NONE)
+            b = by_run.get(n, NONE)
+            shells = by_shell.get(n, ())
+            rows = by_row.get(n, ())
+            mine = forks.get(n, ())
+            t = targets.get(n, 0)
+            if a is NONE and b is NONE and not (shells or rows or mine or t):
+                sigs[n] = own + (SENT_ALONE if n in sent else ALONE)
+            else:
+                sigs[n] = own + ", " + repr((n in sent, a[0], a[1], b[0], b[1], mine, shells, t, rows))[1:]
+        return sigs, untouched
 
-        f = w.fibers[self.pos[n]]
+    def _kept(self, kind: int, obj, make):
+        """make(obj), kept per object (by identity, the object held) until the memo grows past MEMO."""
+        memo = self._memos[kind]
+        found = memo.get(id(obj))
+        if found is not None and found[0] is obj:
+            return found[1]
+        if len(memo) > MEMO:
+            memo.clear()
+        made = make(obj)
+        memo[id(obj)] = (obj, made)
+        return made
+
+    def _messages_naming(self, store) -> dict:
+        """member -> (places of its user messages, places of the assistants it wrote)."""
+        user: dict = {}
+        wrote: dict = {}
+        for i, x in enumerate(store.messages):
+            if x.role == USER:
+                if x.label in self.members:
+                    user[x.label] = user.get(x.label, ()) + (i,)
+            elif x.role == ASSISTANT and x.source in self.members:
+                wrote[x.source] = wrote.get(x.source, ()) + (i,)
+        return {n: (user.get(n, ()), wrote.get(n, ())) for n in user.keys() | wrote.keys()}
+
+    def _runs_naming(self, runs) -> dict:
+        """member -> (runs it started, runs whose guarded work writes it)."""
+        started: dict = {}
+        prompted: dict = {}
+        for r in runs:
+            if r.starter in self.members:
+                started[r.starter] = started.get(r.starter, ()) + (r.id,)
+            if r.prompt in self.members:
+                prompted[r.prompt] = prompted.get(r.prompt, ()) + (r.id,)
+        return {n: (started.get(n, ()), prompted.get(n, ())) for n in started.keys() | prompted.keys()}
+
+    def _runners_naming(self, runners) -> dict:
+        """member -> the Runners whose shell handle is its client's place."""
+        out: dict = {}
+        for i, s in enumerate(runners):
+            n = self.handle.get(s.shell)
+            if n is not None:
+                out[n] = out.get(n, ()) + (i,)
+        return out
+
+    def _rows_naming(self, inbox) -> dict:
+        """member -> its session_input rows, with their places."""
+        out: dict = {}
+        for i, r in enumerate(inbox.rows):
+            if r.name in self.members:
+                out[r.name] = out.get(r.name, ()) + ((i, r.delivery, r.admitted, r.promoted, r.wake, r.by),)
+        return out
+
+    def _own(self, f) -> str:
+        """What a member's fiber says of it (names of members blanked): the head of its signature."""
+        target = "*" if f.target in self.members else f.target
+        result = "*" if f.result in self.members else f.result
         mine = (f.pc, f.run, f.runner, f.instance, f.msg, f.user, f.seen, f.answer, f.idle, f.interrupt)
-        mine += (blank(f.target), blank(f.result), n in w.sent)
-        mine += (tuple(i for i, x in enumerate(w.store.messages) if x.label == n and x.role == USER),)
-        mine += (tuple(i for i, x in enumerate(w.store.messages) if x.source == n and x.role == ASSISTANT),)
-        mine += (tuple(r.id for r in w.runs if r.starter == n), tuple(r.id for r in w.runs if r.prompt == n))
-        mine += (tuple(i for i, g in enumerate(w.fibers) if i >= self.clients and g.prompt == n),)
-        mine += (tuple(i for i, s in enumerate(w.runners) if s.shell == self.pos[n] + 1),)
-        mine += (sum(1 for g in w.fibers if g.target == n),)
-        mine += (
-            tuple(
-                (i, r.delivery, r.admitted, r.promoted, r.wake, r.by) for i, r in enumerate(w.inbox.rows) if r.name == n
-            ),
-        )
-        return repr(mine)
-
-    def _untouched(self, w: World, n: str) -> bool:
-        """Not sent yet: nothing in w refers to n, so two untouched members swap to the same world."""
-        return n not in w.sent and w.fibers[self.pos[n]].pc == "send"
+        return repr(mine + (target, result))[:-1]
 
     def _blocks(self, w: World):
-        """Per group: its members sorted by signature, cut into blocks of equal signature."""
+        """Per group: its members sorted by signature, cut into blocks of equal signature, each
+        with whether its members are untouched (not sent yet: nothing in w refers to them, so
+        any two of them swap to the same world)."""
+        sigs, untouched = self._signatures(w)
         out = []
         for g in self.groups:
-            sigs = {n: self._signature(w, n) for n in g}
             ordered = sorted(g, key=sigs.__getitem__)
             blocks = [list(b) for _, b in itertools.groupby(ordered, key=sigs.__getitem__)]
-            out.append((g, blocks))
+            out.append((g, [(b, all(untouched[n] for n in b)) for b in blocks]))
         return out
 
     def canonical(self, w: World) -> tuple[World, Renaming]:
@@ -144,28 +286,43 @@ class Symmetry:
         """
         if not self.groups:
             return w, {}
+        sigs, untouched = self._signatures(w)
+        m = {}
+        orders = []
+        for g in self.groups:
+            ordered = sorted(g, key=sigs.__getitem__)
+            for a, b in itertools.pairwise(ordered):
+                if sigs[a] == sigs[b] and not untouched[a]:  # a tie among sent members: try them all
+                    return self._least(w, self._blocks(w))
+            orders.append(tuple(ordered))
+            for old, new in zip(ordered, g, strict=True):
+                if old != new:
+                    m[old] = new
+        return self.rename(w, m, ("in order", *orders)), m
+
+    def _least(self, w: World, blocks) -> tuple[World, Renaming]:
+        """The least encoding among the renamings that put the blocks in order, every order of
+        the blocks of sent members tried."""
         choices = []  # per group: the candidate orders of its members
-        for g, blocks in self._blocks(w):
-            options = [
-                [b] if all(self._untouched(w, n) for n in b) else [list(p) for p in itertools.permutations(b)]
-                for b in blocks
-            ]
+        for g, bs in blocks:
+            options = [[b] if untouched else [list(p) for p in itertools.permutations(b)] for b, untouched in bs]
             choices.append([(g, [n for part in combo for n in part]) for combo in itertools.product(*options)])
         candidates = []
         for combo in itertools.product(*choices):
             m = {old: new for g, order in combo for old, new in zip(order, g, strict=True) if old != new}
             candidates.append((self.rename(w, m), m))
-        if len(candidates) == 1:
-            return candidates[0]
         return min(candidates, key=lambda c: encode(c[0]))
 
     def orbit(self, w: World) -> int:
-        """How many distinct worlds w's orbit holds: the group's order over w's stabilizer's."""
+        """How many distinct worlds w's orbit holds: the group's order over w's stabilizer's.
+
+        A renaming that fixes w keeps every signature, so it permutes blocks within themselves:
+        any permutation of untouched members, and those of touched ones that give w back."""
         stab = 1
         touched = []
-        for _g, blocks in self._blocks(w):
-            for b in blocks:
-                if all(self._untouched(w, n) for n in b):
+        for _g, bs in self._blocks(w):
+            for b, untouched in bs:
+                if untouched:
                     stab *= math.factorial(len(b))
                 elif len(b) > 1:
                     touched.append(b)
