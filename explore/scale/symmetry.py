@@ -34,9 +34,15 @@ NOT_A_NAME = re.compile(r"^(A[0-9]+|busy|cancelled|idle|ok|interrupted|completed
 Renaming = dict[str, str]
 
 MEMO = 1 << 16  # entries a Symmetry's memos hold before they are cleared
-ALONE = ", " + repr((False, (), (), (), (), (), (), 0, ()))[1:]  # a signature's tail: nothing names the member
-SENT_ALONE = ", " + repr((True, (), (), (), (), (), (), 0, ()))[1:]
-NONE = ((), ())
+NO_TWO = "(), ()"  # two empty tuples, rendered
+# The parts of a world that name members, besides fibers and `sent`, by memo number: the field,
+# what names whom in it (for signatures), and how it is renamed.
+PARTS = (
+    ("store", "_messages_naming", "_store"),
+    ("runs", "_runs_naming", "_runs"),
+    ("runners", "_runners_naming", "_runners"),
+    ("inbox", "_rows_naming", "_inbox"),
+)
 
 
 def groups(scenario: Scenario) -> tuple[tuple[str, ...], ...]:
@@ -87,29 +93,35 @@ class Symmetry:
         if key is None:
             key = tuple(sorted(m.items()))
         fibers = list(w.fibers)
-        clients = self.clients
-        for i, f in enumerate(w.fibers):
-            client = i < clients
-            if f.prompt in m or f.target in m or (client and (f.name in m or f.result in m)):
+        pos = self.pos
+        for i in range(self.clients):
+            f = w.fibers[i]
+            if f.name in m or f.prompt in m or f.target in m or f.result in m:
                 k = (f, key)
                 g = memo.get(k)
                 if g is None:
-                    g = memo[k] = self._fiber(f, m, client)
-                fibers[self.pos[m[f.name]] if client and f.name in m else i] = g
+                    g = memo[k] = self._fiber(f, m, True)
+                fibers[pos[g.name]] = g
+        for i in range(self.clients, len(fibers)):
+            f = w.fibers[i]
+            if f.prompt in m or f.target in m:
+                k = (f, key)
+                g = memo.get(k)
+                if g is None:
+                    g = memo[k] = self._fiber(f, m, False)
+                fibers[i] = g
         changes: dict = {"fibers": tuple(fibers)}
-        for part, field, how in (
-            (w.store, "store", self._store),
-            (w.runs, "runs", self._runs),
-            (w.runners, "runners", self._runners),
-            (w.sent, "sent", self._sent),
-            (w.inbox, "inbox", self._inbox),
-        ):
+        if not w.sent.isdisjoint(m):
+            changes["sent"] = frozenset(m.get(n, n) for n in w.sent)
+        for kind, (field, naming, renamed) in enumerate(PARTS):  # only the parts that name a moved member
+            part = getattr(w, field)
+            if self._kept(kind, part, getattr(self, naming)).keys().isdisjoint(m):
+                continue
             k = (part, key)
             new = memo.get(k)
             if new is None:
-                new = memo[k] = how(part, m)
-            if new is not part:
-                changes[field] = new
+                new = memo[k] = getattr(self, renamed)(part, m)
+            changes[field] = new
         return replace(w, **changes)
 
     @staticmethod
@@ -126,22 +138,24 @@ class Symmetry:
             )
         return replace(f, prompt=m.get(f.prompt, f.prompt), target=m.get(f.target, f.target))
 
-    @staticmethod
-    def _store(store, m: Renaming):
-        if not any((x.label if x.role == USER else x.source) in m for x in store.messages):
-            return store
-        msgs = tuple(
-            replace(x, label=m[x.label])
-            if x.role == USER and x.label in m
-            else replace(x, source=m[x.source])
-            if x.role == ASSISTANT and x.source in m
-            else x
-            for x in store.messages
-        )
-        return replace(store, messages=msgs)
+    def _store(self, store, m: Renaming):
+        """The store with its members' user messages relabelled and their assistants' sources
+        renamed; a message met again with the same new name is the same object."""
+        memo = self._renamed
+        msgs = list(store.messages)
+        changed = False
+        for i, x in enumerate(msgs):
+            n = x.label if x.role == USER else x.source if x.role == ASSISTANT else None
+            if n in m:
+                k = (x, m[n])
+                y = memo.get(k)
+                if y is None:
+                    y = memo[k] = replace(x, label=m[n]) if x.role == USER else replace(x, source=m[n])
+                msgs[i] = y
+                changed = True
+        return replace(store, messages=tuple(msgs)) if changed else store
 
-    @staticmethod
-    def _runs(runs, m: Renaming):
+    def _runs(self, runs, m: Renaming):
         if not any(r.starter in m or r.prompt in m for r in runs):
             return runs
         return tuple(
@@ -157,12 +171,7 @@ class Symmetry:
             return runners
         return tuple(replace(s, shell=shell[s.shell]) if s.shell in shell else s for s in runners)
 
-    @staticmethod
-    def _sent(sent, m: Renaming):
-        return sent if sent.isdisjoint(m) else frozenset(m.get(n, n) for n in sent)
-
-    @staticmethod
-    def _inbox(inbox, m: Renaming):
+    def _inbox(self, inbox, m: Renaming):
         if not any(r.name in m for r in inbox.rows):
             return inbox
         return replace(inbox, rows=tuple(replace(r, name=m[r.name]) if r.name in m else r for r in inbox.rows))
@@ -180,6 +189,7 @@ class Symmetry:
         by_run = self._kept(1, w.runs, self._runs_naming)
         by_shell = self._kept(2, w.runners, self._runners_naming)
         by_row = self._kept(3, w.inbox, self._rows_naming)
+        own_of = self._memos[4]
         fibers = w.fibers
         targets: dict = {}
         forks: dict = {}
@@ -192,18 +202,21 @@ class Symmetry:
         untouched = {}
         for n in members:
             f = fibers[pos[n]]
-            own = self._kept(4, f, self._own)
-            untouched[n] = f.pc == "send" and n not in sent
-            a = by_message.get(n, NONE)
-            b = by_run.get(n, NONE)
-            shells = by_shell.get(n, ())
-            rows = by_row.get(n, ())
-            mine = forks.get(n, ())
-            t = targets.get(n, 0)
-            if a is NONE and b is NONE and not (shells or rows or mine or t):
-                sigs[n] = own + (SENT_ALONE if n in sent else ALONE)
+            own = own_of.get(id(f))
+            if own is not None and own[0] is f:
+                own = own[1]
             else:
-                sigs[n] = own + ", " + repr((n in sent, a[0], a[1], b[0], b[1], mine, shells, t, rows))[1:]
+                own = self._kept(4, f, self._own)
+            sent_n = n in sent
+            untouched[n] = f.pc == "send" and not sent_n
+            mine = forks.get(n)
+            # the repr of (sent, user messages, assistants, runs started, runs prompted, forks,
+            # shells, targets, rows), each part rendered once per part object
+            sigs[n] = (
+                f"{own}, {sent_n}, {by_message.get(n, NO_TWO)}, {by_run.get(n, NO_TWO)}, "
+                f"{repr(mine) if mine else '()'}, {by_shell.get(n, '()')}, {targets.get(n, 0)}, "
+                f"{by_row.get(n, '()')})"
+            )
         return sigs, untouched
 
     def _kept(self, kind: int, obj, make):
@@ -228,7 +241,7 @@ class Symmetry:
                     user[x.label] = user.get(x.label, ()) + (i,)
             elif x.role == ASSISTANT and x.source in self.members:
                 wrote[x.source] = wrote.get(x.source, ()) + (i,)
-        return {n: (user.get(n, ()), wrote.get(n, ())) for n in user.keys() | wrote.keys()}
+        return {n: f"{user.get(n, ())!r}, {wrote.get(n, ())!r}" for n in user.keys() | wrote.keys()}
 
     def _runs_naming(self, runs) -> dict:
         """member -> (runs it started, runs whose guarded work writes it)."""
@@ -239,7 +252,7 @@ class Symmetry:
                 started[r.starter] = started.get(r.starter, ()) + (r.id,)
             if r.prompt in self.members:
                 prompted[r.prompt] = prompted.get(r.prompt, ()) + (r.id,)
-        return {n: (started.get(n, ()), prompted.get(n, ())) for n in started.keys() | prompted.keys()}
+        return {n: f"{started.get(n, ())!r}, {prompted.get(n, ())!r}" for n in started.keys() | prompted.keys()}
 
     def _runners_naming(self, runners) -> dict:
         """member -> the Runners whose shell handle is its client's place."""
@@ -248,7 +261,7 @@ class Symmetry:
             n = self.handle.get(s.shell)
             if n is not None:
                 out[n] = out.get(n, ()) + (i,)
-        return out
+        return {n: repr(t) for n, t in out.items()}
 
     def _rows_naming(self, inbox) -> dict:
         """member -> its session_input rows, with their places."""
@@ -256,7 +269,7 @@ class Symmetry:
         for i, r in enumerate(inbox.rows):
             if r.name in self.members:
                 out[r.name] = out.get(r.name, ()) + ((i, r.delivery, r.admitted, r.promoted, r.wake, r.by),)
-        return out
+        return {n: repr(t) for n, t in out.items()}
 
     def _own(self, f) -> str:
         """What a member's fiber says of it (names of members blanked): the head of its signature."""
@@ -318,13 +331,18 @@ class Symmetry:
 
         A renaming that fixes w keeps every signature, so it permutes blocks within themselves:
         any permutation of untouched members, and those of touched ones that give w back."""
+        sigs, untouched = self._signatures(w)
         stab = 1
         touched = []
-        for _g, bs in self._blocks(w):
-            for b, untouched in bs:
-                if untouched:
+        for g in self.groups:
+            ordered = sorted(g, key=sigs.__getitem__)
+            for _, block in itertools.groupby(ordered, key=sigs.__getitem__):
+                b = list(block)
+                if len(b) == 1:
+                    continue
+                if untouched[b[0]]:  # a block's members are all untouched or all touched
                     stab *= math.factorial(len(b))
-                elif len(b) > 1:
+                else:
                     touched.append(b)
         if touched:
             fixing = 0
