@@ -70,12 +70,19 @@ class Symmetry:
         self.members = frozenset(n for g in self.groups for n in g)
         self.size = math.prod(math.factorial(len(g)) for g in self.groups)  # the group's order
         self.handle = {self.pos[n] + 1: n for n in self.members}  # a shell handle names its client's place
-        self._memos: tuple[dict, ...] = ({}, {}, {}, {}, {})  # per kind of part: see _signatures
+        self._memos: tuple[dict, ...] = ({}, {}, {}, {}, {})  # per part of PARTS, then per fiber
+        self._namings = tuple(getattr(self, naming) for _, naming, _ in PARTS)
         self._renamed: dict = {}
 
     def __getstate__(self) -> dict:
         """Pickled without the memos (a worker builds its own)."""
-        return {**self.__dict__, "_memos": ({}, {}, {}, {}, {}), "_renamed": {}}
+        state = {**self.__dict__, "_memos": ({}, {}, {}, {}, {}), "_renamed": {}}
+        del state["_namings"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._namings = tuple(getattr(self, naming) for _, naming, _ in PARTS)
 
     # --- renaming ---------------------------------------------------------------------------
 
@@ -113,9 +120,9 @@ class Symmetry:
         changes: dict = {"fibers": tuple(fibers)}
         if not w.sent.isdisjoint(m):
             changes["sent"] = frozenset(m.get(n, n) for n in w.sent)
-        for kind, (field, naming, renamed) in enumerate(PARTS):  # only the parts that name a moved member
+        for kind, (field, _, renamed) in enumerate(PARTS):  # only the parts that name a moved member
             part = getattr(w, field)
-            if self._kept(kind, part, getattr(self, naming)).keys().isdisjoint(m):
+            if self._named(kind, part).keys().isdisjoint(m):
                 continue
             k = (part, key)
             new = memo.get(k)
@@ -178,58 +185,64 @@ class Symmetry:
 
     # --- the least member of an orbit ---------------------------------------------------------
 
-    def _signatures(self, w: World) -> tuple[dict[str, str], dict[str, bool]]:
+    def _signatures(self, w: World) -> dict[str, str]:
         """What world w says about each member n, with every member's name blanked out: equal for n
-        in w and for m(n) in the renamed world, whatever the renaming m; and whether n is untouched.
+        in w and for m(n) in the renamed world, whatever the renaming m.
 
         The places that name a member are read once per store, runs, runners and inbox object
         (worlds share them) and a fiber's own part once per fiber."""
         members, clients, pos, sent = self.members, self.clients, self.pos, w.sent
-        by_message = self._kept(0, w.store, self._messages_naming)
-        by_run = self._kept(1, w.runs, self._runs_naming)
-        by_shell = self._kept(2, w.runners, self._runners_naming)
-        by_row = self._kept(3, w.inbox, self._rows_naming)
+        named = []  # per part: member -> the places in it that name the member, rendered
+        for memo, part, naming in zip(self._memos, (w.store, w.runs, w.runners, w.inbox), self._namings, strict=False):
+            found = memo.get(id(part))
+            if found is None or found[0] is not part:
+                found = self._keep(memo, part, naming(part))
+            named.append(found[1])
+        by_message, by_run, by_shell, by_row = named
         own_of = self._memos[4]
         fibers = w.fibers
         targets: dict = {}
+        for n in [g.target for g in fibers if g.target in members]:
+            targets[n] = targets.get(n, 0) + 1
         forks: dict = {}
-        for i, g in enumerate(fibers):
-            if g.target in members:
-                targets[g.target] = targets.get(g.target, 0) + 1
-            if i >= clients and g.prompt in members:
-                forks[g.prompt] = forks.get(g.prompt, ()) + (i,)
+        for i, n in [(i, g.prompt) for i, g in enumerate(fibers[clients:], clients) if g.prompt in members]:
+            forks[n] = forks.get(n, ()) + (i,)
         sigs = {}
-        untouched = {}
         for n in members:
             f = fibers[pos[n]]
             own = own_of.get(id(f))
-            if own is not None and own[0] is f:
-                own = own[1]
-            else:
-                own = self._kept(4, f, self._own)
-            sent_n = n in sent
-            untouched[n] = f.pc == "send" and not sent_n
+            if own is None or own[0] is not f:
+                own = self._keep(own_of, f, self._own(f))
             mine = forks.get(n)
             # the repr of (sent, user messages, assistants, runs started, runs prompted, forks,
             # shells, targets, rows), each part rendered once per part object
             sigs[n] = (
-                f"{own}, {sent_n}, {by_message.get(n, NO_TWO)}, {by_run.get(n, NO_TWO)}, "
+                f"{own[1]}, {n in sent}, {by_message.get(n, NO_TWO)}, {by_run.get(n, NO_TWO)}, "
                 f"{repr(mine) if mine else '()'}, {by_shell.get(n, '()')}, {targets.get(n, 0)}, "
                 f"{by_row.get(n, '()')})"
             )
-        return sigs, untouched
+        return sigs
 
-    def _kept(self, kind: int, obj, make):
-        """make(obj), kept per object (by identity, the object held) until the memo grows past MEMO."""
-        memo = self._memos[kind]
-        found = memo.get(id(obj))
-        if found is not None and found[0] is obj:
-            return found[1]
+    @staticmethod
+    def _keep(memo: dict, obj, made) -> tuple:
+        """Keep what was made of obj, by obj's identity (obj held so that its id is not reused),
+        until the memo grows past MEMO."""
         if len(memo) > MEMO:
             memo.clear()
-        made = make(obj)
-        memo[id(obj)] = (obj, made)
-        return made
+        found = memo[id(obj)] = (obj, made)
+        return found
+
+    def _untouched(self, w: World, n: str) -> bool:
+        """Not sent yet: nothing in w refers to n, so two untouched members swap to the same world."""
+        return n not in w.sent and w.fibers[self.pos[n]].pc == "send"
+
+    def _named(self, kind: int, part) -> dict:
+        """member -> the places in this part (PARTS[kind]) that name it, rendered; kept per part."""
+        memo = self._memos[kind]
+        found = memo.get(id(part))
+        if found is None or found[0] is not part:
+            found = self._keep(memo, part, self._namings[kind](part))
+        return found[1]
 
     def _messages_naming(self, store) -> dict:
         """member -> (places of its user messages, places of the assistants it wrote)."""
@@ -282,12 +295,12 @@ class Symmetry:
         """Per group: its members sorted by signature, cut into blocks of equal signature, each
         with whether its members are untouched (not sent yet: nothing in w refers to them, so
         any two of them swap to the same world)."""
-        sigs, untouched = self._signatures(w)
+        sigs = self._signatures(w)
         out = []
         for g in self.groups:
             ordered = sorted(g, key=sigs.__getitem__)
             blocks = [list(b) for _, b in itertools.groupby(ordered, key=sigs.__getitem__)]
-            out.append((g, [(b, all(untouched[n] for n in b)) for b in blocks]))
+            out.append((g, [(b, all(self._untouched(w, n) for n in b)) for b in blocks]))
         return out
 
     def canonical(self, w: World) -> tuple[World, Renaming]:
@@ -299,13 +312,13 @@ class Symmetry:
         """
         if not self.groups:
             return w, {}
-        sigs, untouched = self._signatures(w)
+        sigs = self._signatures(w)
         m = {}
         orders = []
         for g in self.groups:
             ordered = sorted(g, key=sigs.__getitem__)
             for a, b in itertools.pairwise(ordered):
-                if sigs[a] == sigs[b] and not untouched[a]:  # a tie among sent members: try them all
+                if sigs[a] == sigs[b] and not self._untouched(w, a):  # a tie among sent members: try them all
                     return self._least(w, self._blocks(w))
             orders.append(tuple(ordered))
             for old, new in zip(ordered, g, strict=True):
@@ -331,7 +344,7 @@ class Symmetry:
 
         A renaming that fixes w keeps every signature, so it permutes blocks within themselves:
         any permutation of untouched members, and those of touched ones that give w back."""
-        sigs, untouched = self._signatures(w)
+        sigs = self._signatures(w)
         stab = 1
         touched = []
         for g in self.groups:
@@ -340,7 +353,7 @@ class Symmetry:
                 b = list(block)
                 if len(b) == 1:
                     continue
-                if untouched[b[0]]:  # a block's members are all untouched or all touched
+                if self._untouched(w, b[0]):  # a block's members are all untouched or all touched
                     stab *= math.factorial(len(b))
                 else:
                     touched.append(b)
