@@ -473,26 +473,36 @@ def _lift_cycle(q: Quotient, trace: Trace, start: World, steps: list) -> Trace:
 
 
 class Orbits:
-    """Observer of a quotient search: how many plain-model states and steps its orbits stand for."""
+    """Observer of a quotient search: how many plain-model states and steps its orbits stand for.
+
+    A world is quiescent when no step follows its `seen` before the next `seen` (or `done`): the
+    search takes every step of a world right after it (bfs), so enabled() is not asked again."""
 
     def __init__(self, q: Quotient):
         self.q = q
         self.states = self.transitions = self.quiescent = self.cut = 0
         self.current = 1
+        self.steps: int | None = None  # steps taken from the current world (None: no world yet)
 
     def seen(self, w: World) -> None:
+        self._close()
         self.current = self.q.symmetry.orbit(w)
         self.states += self.current
-        if not self.q.system.enabled(w):
-            self.quiescent += self.current
+        self.steps = 0
 
     def edge(self, w: World, step, nxt: World, depths) -> None:
+        self.steps += 1
         self.transitions += self.current
         if depths[1] is None:
             self.cut += self.current
 
     def done(self, result, parents, depth) -> None:
-        pass
+        self._close()
+        self.steps = None
+
+    def _close(self) -> None:
+        if self.steps == 0:
+            self.quiescent += self.current
 
 
 def symmetric_bfs(system: System, properties, progress=None, fingerprint: bool = False):
