@@ -5,10 +5,12 @@ replay under the plain model."""
 from __future__ import annotations
 
 import json
+import pickle
 from dataclasses import replace
 
 import pytest
 from conftest import checked, counts, pairs, system
+from turnproof.explore.scale import symmetry
 from turnproof.explore.scale.symmetry import Quotient, Symmetry, groups, symmetric_bfs
 from turnproof.explore.search.bfs import bfs
 from turnproof.explore.search.liveness import abstract
@@ -238,3 +240,24 @@ def test_auto_keeps_dpor_below_the_threshold_and_for_a_model_that_picks_fibers_b
     res = search(eager, PROPERTIES, "auto")
     assert not eager.name_blind and res.strategy == "bfs" and not res.stats.symmetry
     assert res.chosen_by == "auto, after dpor could not judge loop-terminates"  # not the orbits
+
+
+def test_memos_are_only_caches(monkeypatch):
+    """Symmetry keeps memos (signature parts, renamed parts): cleared every few entries, or left
+    behind by pickling (worker processes), the quotient search finds the same least worlds,
+    orbit sizes, counts and traces."""
+    sys_ = system("v1.15.4", PLUGIN_WAKES, max_messages=5)
+    kept = symmetric_bfs(sys_, PROPERTIES)
+    monkeypatch.setattr(symmetry, "MEMO", 3)
+    cleared = symmetric_bfs(sys_, PROPERTIES)
+    assert counts(cleared) == counts(kept) and cleared.stats.symmetry == kept.stats.symmetry
+    assert {k: f.trace.schedule for k, f in cleared.findings.items()} == {
+        k: f.trace.schedule for k, f in kept.findings.items()
+    }
+    q = Quotient.of(sys_)
+    worlds = list(reachable(sys_))[:300]
+    least = [q.symmetry.canonical(w) for w in worlds]
+    copy = pickle.loads(pickle.dumps(q))
+    assert not any(copy.symmetry._memos) and not copy.symmetry._renamed
+    assert [copy.symmetry.canonical(w) for w in worlds] == least
+    assert [copy.symmetry.orbit(c) for c, _ in least] == [q.symmetry.orbit(c) for c, _ in least]
