@@ -258,6 +258,6 @@ def test_memos_are_only_caches(monkeypatch):
     worlds = list(reachable(sys_))[:300]
     least = [q.symmetry.canonical(w) for w in worlds]
     copy = pickle.loads(pickle.dumps(q))
-    assert not any(copy.symmetry._memos) and not copy.symmetry._renamed
+    assert not any(copy.symmetry._named_in) and not copy.symmetry._heads and not copy.symmetry._renamed
     assert [copy.symmetry.canonical(w) for w in worlds] == least
     assert [copy.symmetry.orbit(c) for c, _ in least] == [q.symmetry.orbit(c) for c, _ in least]

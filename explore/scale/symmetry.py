@@ -58,9 +58,11 @@ def groups(scenario: Scenario) -> tuple[tuple[str, ...], ...]:
 class Symmetry:
     """The renamings of one scenario's interchangeable prompts, and the least world of an orbit.
 
-    It keeps two memos (cleared when they grow past MEMO): each fiber's part of a signature, and
-    each renamed part of a world, so that the renamed worlds of a search share their parts as the
-    plain model's worlds do (cheap to hash and compare) and a part met again is not renamed again.
+    Canonicalizing is most of a quotient search's cost, so it keeps memos, each cleared when it
+    grows past MEMO: per store, runs, runners and inbox object, which members it names and where
+    (worlds share these objects); per fiber, its head of a signature; and per part and renaming,
+    the renamed part, so that renamed worlds share their parts as the plain model's worlds do
+    (cheap to hash and compare). They are caches only: the results do not depend on them.
     """
 
     def __init__(self, scenario: Scenario):
@@ -70,13 +72,14 @@ class Symmetry:
         self.members = frozenset(n for g in self.groups for n in g)
         self.size = math.prod(math.factorial(len(g)) for g in self.groups)  # the group's order
         self.handle = {self.pos[n] + 1: n for n in self.members}  # a shell handle names its client's place
-        self._memos: tuple[dict, ...] = ({}, {}, {}, {}, {})  # per part of PARTS, then per fiber
+        self._named_in: tuple[dict, ...] = tuple({} for _ in PARTS)  # per part of PARTS, by identity
+        self._heads: dict = {}  # per fiber, by identity
+        self._renamed: dict = {}  # (field, part, renaming) -> the renamed part; (message, name) -> ...
         self._namings = tuple(getattr(self, naming) for _, naming, _ in PARTS)
-        self._renamed: dict = {}
 
     def __getstate__(self) -> dict:
         """Pickled without the memos (a worker builds its own)."""
-        state = {**self.__dict__, "_memos": ({}, {}, {}, {}, {}), "_renamed": {}}
+        state = {**self.__dict__, "_named_in": tuple({} for _ in PARTS), "_heads": {}, "_renamed": {}}
         del state["_namings"]
         return state
 
@@ -124,7 +127,7 @@ class Symmetry:
             part = getattr(w, field)
             if self._named(kind, part).keys().isdisjoint(m):
                 continue
-            k = (part, key)
+            k = (field, part, key)
             new = memo.get(k)
             if new is None:
                 new = memo[k] = getattr(self, renamed)(part, m)
@@ -193,13 +196,14 @@ class Symmetry:
         (worlds share them) and a fiber's own part once per fiber."""
         members, clients, pos, sent = self.members, self.clients, self.pos, w.sent
         named = []  # per part: member -> the places in it that name the member, rendered
-        for memo, part, naming in zip(self._memos, (w.store, w.runs, w.runners, w.inbox), self._namings, strict=False):
+        parts = (w.store, w.runs, w.runners, w.inbox)
+        for memo, part, naming in zip(self._named_in, parts, self._namings, strict=True):
             found = memo.get(id(part))
             if found is None or found[0] is not part:
                 found = self._keep(memo, part, naming(part))
             named.append(found[1])
         by_message, by_run, by_shell, by_row = named
-        own_of = self._memos[4]
+        own_of = self._heads
         fibers = w.fibers
         targets: dict = {}
         for n in [g.target for g in fibers if g.target in members]:
@@ -225,8 +229,8 @@ class Symmetry:
 
     @staticmethod
     def _keep(memo: dict, obj, made) -> tuple:
-        """Keep what was made of obj, by obj's identity (obj held so that its id is not reused),
-        until the memo grows past MEMO."""
+        """Keep what was made of obj under obj's identity, obj with it (so that its id is not
+        reused while the entry lives), until the memo grows past MEMO."""
         if len(memo) > MEMO:
             memo.clear()
         found = memo[id(obj)] = (obj, made)
@@ -238,7 +242,7 @@ class Symmetry:
 
     def _named(self, kind: int, part) -> dict:
         """member -> the places in this part (PARTS[kind]) that name it, rendered; kept per part."""
-        memo = self._memos[kind]
+        memo = self._named_in[kind]
         found = memo.get(id(part))
         if found is None or found[0] is not part:
             found = self._keep(memo, part, self._namings[kind](part))
