@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from conftest import checked, counts, pairs, system
@@ -20,6 +22,7 @@ from turnproof.specs.properties import PROPERTIES
 from turnproof.specs.shapes import SHAPES
 
 PLUGIN_WAKES = "large/plugin-wakes"
+ROOT = Path(__file__).parent.parent
 SMALL = [s for s in builtin("scenario") if s != "idle-window"]
 PAIRS = pairs(builtin("design"), SMALL) + pairs(["bind-and-serialize", "one-runner"], ["idle-window"])
 
@@ -261,3 +264,24 @@ def test_memos_are_only_caches(monkeypatch):
     assert not any(copy.symmetry._named_in) and not copy.symmetry._heads and not copy.symmetry._renamed
     assert [copy.symmetry.canonical(w) for w in worlds] == least
     assert [copy.symmetry.orbit(c) for c, _ in least] == [q.symmetry.orbit(c) for c, _ in least]
+
+
+def test_cli_default_says_it_searched_the_orbits(cli, tmp_path):
+    """`check` with no strategy on three identical plugin wakes: the orbits, said in text and JSON,
+    with the plain search's verdict and counts (a bound of 6 keeps the plain search quick)."""
+    scenario = tmp_path / "wakes.toml"
+    text = (ROOT / "specs" / "scenarios" / "large" / "plugin-wakes.toml").read_text()
+    scenario.write_text(re.sub(r"(?m)^max_messages = \d+", "max_messages = 6", text))
+    args = ("check", "--design", "v1.15.4", "--scenario", str(scenario), "--json")
+    doc, plain = json.loads(cli(*args).output), json.loads(cli(*args, "--strategy", "bfs").output)
+    assert (doc["strategy"], doc["chosen_by"]) == (
+        "bfs",
+        "auto: prompts W1, W2, W3 are interchangeable, bfs over their orbits",
+    )
+    assert (
+        doc["verdict"] == plain["verdict"]
+        and doc["stats"]["symmetry"]["represented_states"] == plain["stats"]["states"]
+    )
+    assert [p["holds"] for p in doc["properties"]] == [p["holds"] for p in plain["properties"]]
+    r = cli("check", "--design", "v1.15.4", "--scenario", str(scenario), "--out", str(tmp_path / "out"))
+    assert "strategy bfs: chosen by auto: prompts W1, W2, W3" in r.output and "orbits stand for" in r.output

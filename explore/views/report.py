@@ -183,7 +183,7 @@ def text(res: Result) -> str:
             f"shortest traces by bfs: {b['states']} states, {b['transitions']} transitions to depth "
             f"{b['max_depth']}, in {b['seconds']:.2f}s"
         )
-    if res.chosen_by.startswith("auto, after dpor"):
+    if res.chosen_by.startswith(("auto, after dpor", "auto: prompts")):
         lines.append(f"strategy {res.strategy}: chosen by {res.chosen_by}")
     return "\n".join(lines + _scale_text(s))
 
