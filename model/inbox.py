@@ -9,13 +9,12 @@ Designs with `engine = "legacy"` take the v1.15.4 steps of model/fibers.py uncha
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from turnproof.model import fibers as legacy
 from turnproof.model.config import Design, Prompt, Scenario
 from turnproof.model.fibers import Step, Tx
 from turnproof.model.session_input import Entry
 from turnproof.model.store import ASSISTANT, STOP, TOOL_CALLS, USER, Message, ToolPart
+from turnproof.model.values import replace
 from turnproof.model.world import Fiber, Turn, World
 
 

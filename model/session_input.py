@@ -9,10 +9,10 @@ step events only raise), and counting them would make every step depend on every
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from turnproof.model.values import replace, value
 
 
-@dataclass(frozen=True)
+@value
 class Row:
     """One `session_input` row: a prompt, its delivery, `admitted_seq` and `promoted_seq` (None: pending)."""
 
@@ -28,7 +28,7 @@ class Row:
         return self.promoted is None
 
 
-@dataclass(frozen=True)
+@value
 class Entry:
     """`SessionRunCoordinator`'s map entry for the session: the owner drain, `pendingWake`, `stopping`."""
 
@@ -37,7 +37,7 @@ class Entry:
     stopping: bool = False
 
 
-@dataclass(frozen=True)
+@value
 class Inbox:
     """Rows in admission order, the event sequence and the coordinator entry. `on`: the design's
     prompts reach the V2 engine (the specs then read the store by seq, not by parentID)."""

@@ -84,19 +84,6 @@ class World:
     labels: int = 0  # assistants written so far, for labels A1, A2, …
     inbox: Inbox = field(default_factory=Inbox)  # the V2 engine's session_input and coordinator
 
-    def __hash__(self) -> int:
-        """Hash once per world: the explorer looks each one up several times."""
-        h = self.__dict__.get("_hash")
-        if h is None:
-            h = hash((self.store, self.runners, self.homes, self.maps, self.runs, self.fibers))
-            h = hash((h, self.clock, self.turns, self.sent, self.labels, self.inbox))
-            object.__setattr__(self, "_hash", h)
-        return h
-
-    def __getstate__(self) -> dict:
-        """Pickled without the cached hash: string hashes differ from one process to the next."""
-        return {k: v for k, v in self.__dict__.items() if k != "_hash"}
-
     # --- small pure updates, used by the fiber programs -----------------------------------
 
     def fiber(self, name: str) -> Fiber:

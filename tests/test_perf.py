@@ -4,6 +4,7 @@ the SPIN rendering in bench/spin answers as turnproof does (where SPIN is instal
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 import shutil
 import subprocess
@@ -14,7 +15,7 @@ from conftest import LARGE_SCENARIOS, SLOW_SCENARIOS, pairs, system
 from turnproof.explore.search.dpor import dpor_search
 from turnproof.explore.strategy import search
 from turnproof.model.store import USER, Message
-from turnproof.model.values import replace
+from turnproof.model.values import field_names, kept, replace
 from turnproof.model.world import Fiber
 from turnproof.specs.loader import builtin
 from turnproof.specs.properties import PROPERTIES
@@ -27,13 +28,24 @@ def test_a_replaced_value_forgets_the_old_hash_and_pickles_without_it():
     f = Fiber("U1", "client", "send", prompt="U1")
     hash(f)
     g = replace(f, pc="end")
-    assert "_hash" not in g.__dict__ and g != f and g == Fiber("U1", "client", "end", prompt="U1")
+    assert g._hash is None and g != f and g == Fiber("U1", "client", "end", prompt="U1")
     assert hash(replace(g, pc="send")) == hash(f) and replace(g, pc="send") == f
     again = pickle.loads(pickle.dumps(f))
-    assert "_hash" not in again.__dict__ and again == f
+    assert again._hash is None and again == f
     m = Message((1, 1), 0, USER, "U1")
     with pytest.raises(TypeError, match="no field"):
         replace(m, colour="red")
+
+
+def test_a_value_is_frozen_keeps_its_entries_to_itself_and_stays_a_dataclass():
+    f = Fiber("U1", "client", "send", prompt="U1")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        f.pc = "end"
+    assert kept(f, "_abs", lambda f: (f.pc,)) == ("send",) and kept(f, "_abs", lambda f: 1 / 0) == ("send",)
+    g = replace(f, pc="end")
+    assert kept(g, "_abs", lambda f: (f.pc,)) == ("end",)
+    assert dataclasses.replace(f, pc="end") == g and dataclasses.astuple(g)[:3] == ("U1", "client", "end")
+    assert field_names(Fiber)[:3] == ("name", "kind", "pc") and repr(g).startswith("Fiber(name='U1', kind='client'")
 
 
 # the fast tier: the representatives (conftest.pairs) off the large spaces

@@ -158,8 +158,7 @@ def _kept(m: Message) -> tuple:
 
 def _fields(value, **changes) -> tuple:
     """The field values of a model value, some replaced: a plain tuple, cheaper than a new value."""
-    d = value.__dict__
-    return tuple([changes[n] if n in changes else d[n] for n in field_names(value.__class__)])
+    return tuple([changes[n] if n in changes else getattr(value, n) for n in field_names(value.__class__)])
 
 
 def _fiber_own(f) -> tuple:
