@@ -240,6 +240,8 @@ def test_auto_keeps_dpor_below_the_threshold_and_for_a_model_that_picks_fibers_b
     assert search(pair, PROPERTIES, "auto").chosen_by == "auto"
     wakes = system("v1.15.4", PLUGIN_WAKES, max_messages=5)
     eager = Eager(wakes.design, wakes.scenario)  # its first autonomous fiber, by place, goes first
+    with pytest.raises(ValueError, match="picks fibers by name or place"):
+        Quotient.of(eager)
     res = search(eager, PROPERTIES, "auto")
     assert not eager.name_blind and res.strategy == "bfs" and not res.stats.symmetry
     assert res.chosen_by == "auto, after dpor could not judge loop-terminates"  # not the orbits

@@ -389,6 +389,9 @@ class Quotient:
 
     @staticmethod
     def of(system: System) -> Quotient:
+        """The quotient of a model whose steps never look at a prompt's name (ValueError if not)."""
+        if not system.name_blind:
+            raise ValueError(f"{type(system).__name__} picks fibers by name or place: no symmetry reduction")
         return Quotient(system, Symmetry(system.scenario))
 
     @property
