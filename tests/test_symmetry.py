@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 from conftest import checked, counts, pairs, system
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from turnproof.explore.scale import symmetry
 from turnproof.explore.scale.symmetry import Quotient, Symmetry, groups, symmetric_bfs
 from turnproof.explore.search.bfs import bfs
@@ -287,3 +289,38 @@ def test_cli_default_says_it_searched_the_orbits(cli, tmp_path):
     assert [p["holds"] for p in doc["properties"]] == [p["holds"] for p in plain["properties"]]
     r = cli("check", "--design", "v1.15.4", "--scenario", str(scenario), "--out", str(tmp_path / "out"))
     assert "strategy bfs: chosen by auto: prompts W1, W2, W3" in r.output and "orbits stand for" in r.output
+
+
+@st.composite
+def alike_scenarios(draw):
+    """Small scenarios with three prompts alike but for their names (and maybe one more prompt)."""
+    from turnproof.model.config import Prompt, Scenario
+
+    client, route = draw(st.sampled_from([("plugin", "prompt_async"), ("web", "prompt_async"), ("tui", "prompt")]))
+    alike = tuple(Prompt(f"W{i}", client=client, route=route, tools=draw(st.integers(0, 1))) for i in (1, 2, 3))
+    alike = tuple(replace(p, tools=alike[0].tools) for p in alike)
+    other = draw(st.sampled_from([(), (Prompt("U1", tools=1),), (Prompt("U1", no_reply=True),)]))
+    granularity = draw(st.sampled_from(["await", "effect"]))
+    return Scenario("alike", other + alike, granularity=granularity, max_messages=draw(st.integers(3, 5)))
+
+
+@pytest.mark.slow  # a dozen exhaustive searches of fresh scenarios, twice each
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(design=st.sampled_from(builtin("design")), scenario=alike_scenarios())
+def test_auto_over_the_orbits_agrees_with_plain_bfs_on_random_scenarios(design, scenario):
+    """The default's orbit search against plain bfs on scenarios it was not written for: the
+    same verdicts, violated properties and shortest trace lengths, and orbits that stand for
+    exactly bfs's states and transitions."""
+    from turnproof.explore.strategy import search
+    from turnproof.model.system import System
+    from turnproof.specs.loader import load_design
+
+    sys_ = System(load_design(design), scenario)
+    res, plain = search(sys_, PROPERTIES, "auto"), bfs(sys_, PROPERTIES)
+    assert res.chosen_by.startswith("auto: prompts W1, W2, W3")
+    assert res.verdict == plain.verdict and set(res.findings) == set(plain.findings) and not res.unjudged
+    y = res.stats.symmetry
+    assert (y["represented_states"], y["represented_transitions"]) == (plain.stats.states, plain.stats.transitions)
+    for name, f in res.findings.items():
+        assert len(f.trace.steps) == len(plain.findings[name].trace.steps), name
+        replay(sys_, f.trace.schedule)  # a schedule of the plain model
