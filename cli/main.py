@@ -18,7 +18,7 @@ from turnproof.cli.guard import EXIT_CODES, Cli, writable_dir, writable_file
 from turnproof.cli.words import Words, WordsCommand
 from turnproof.explore.search.budget import Budget, OutOfBudget, chain, default_max_bytes
 from turnproof.explore.search.result import Stats
-from turnproof.explore.strategy import STRATEGIES, NeedsBfs, Options, search
+from turnproof.explore.strategy import STRATEGIES, NeedsBfs, Options, search, searches_orbits
 from turnproof.explore.views.report import result_json, text, write_graphs
 from turnproof.explore.views.stategraph import StateGraph
 from turnproof.model.config import GRANULARITIES
@@ -230,7 +230,8 @@ def check(
     except OutOfBudget as e:
         if show and tty:
             click.echo("\r" + " " * 60 + "\r", nl=False, err=True)
-        _out_of_budget(e, design, scenario, strategy, as_json)
+        advice = _advice(System(design, scenario), strategy, options)
+        _out_of_budget(e, design, scenario, strategy, as_json, advice)
     if show and tty:
         click.echo("\r" + " " * 60 + "\r", nl=False, err=True)
     files = write_graphs(res, out) if res.findings else []
@@ -261,7 +262,14 @@ ADVICE = (
 )
 
 
-def _out_of_budget(e: OutOfBudget, design, scenario, strategy: str, as_json: bool) -> None:
+def _advice(system: System, strategy: str, options: Options) -> tuple[str, ...]:
+    """What to try after a spent budget: not --symmetry where the default searched the orbits."""
+    if strategy == "auto" and searches_orbits(system, options):
+        return ADVICE[1:]
+    return ADVICE
+
+
+def _out_of_budget(e: OutOfBudget, design, scenario, strategy: str, as_json: bool, advice: tuple) -> None:
     """Print what a search explored before its budget ran out, and what to try; exit 3."""
     s = e.stats
     explored = (
@@ -276,7 +284,7 @@ def _out_of_budget(e: OutOfBudget, design, scenario, strategy: str, as_json: boo
             "strategy": strategy,
             "stopped": e.why,
             "explored": {"states": s.states, "transitions": s.transitions, "depth": e.depth, "cut": s.cut},
-            "try": list(ADVICE),
+            "try": list(advice),
         }
         click.echo(json.dumps(doc, indent=2))
     else:
@@ -284,7 +292,7 @@ def _out_of_budget(e: OutOfBudget, design, scenario, strategy: str, as_json: boo
         click.echo(f"verdict: UNDECIDED: stopped: {e.why}")
         click.echo(f"explored {explored} (--strategy {strategy}); nothing is judged from a partial search")
         click.echo("try:")
-        for a in ADVICE:
+        for a in advice:
             click.echo(f"  {a}")
     sys.exit(3)
 

@@ -93,11 +93,18 @@ def reduced(system: System, properties: tuple[Property, ...], options: Options) 
     return plain(system, properties, Options(progress=options.progress, scale=options.scale), chosen_by=why)
 
 
+def searches_orbits(system: System, options: Options) -> bool:
+    """Whether auto, given these inputs, runs one bfs over the orbits of interchangeable prompts."""
+    from turnproof.explore.scale.symmetry import Symmetry
+
+    return not options.needs_bfs() and system.name_blind and Symmetry(system.scenario).size >= AUTO_SYMMETRY
+
+
 def _orbits(system: System, properties: tuple[Property, ...], options: Options) -> Result | None:
     """bfs over the orbits of interchangeable prompts, where the group is large enough to pay."""
-    from turnproof.explore.scale.symmetry import Symmetry, symmetric_bfs
+    from turnproof.explore.scale.symmetry import symmetric_bfs
 
-    if not system.name_blind or Symmetry(system.scenario).size < AUTO_SYMMETRY:
+    if not searches_orbits(system, options):
         return None
     res = symmetric_bfs(system, properties, options.progress)
     groups = "; ".join(", ".join(g) for g in res.stats.symmetry["groups"])

@@ -324,3 +324,11 @@ def test_auto_over_the_orbits_agrees_with_plain_bfs_on_random_scenarios(design, 
     for name, f in res.findings.items():
         assert len(f.trace.steps) == len(plain.findings[name].trace.steps), name
         replay(sys_, f.trace.schedule)  # a schedule of the plain model
+
+
+def test_a_spent_budget_does_not_advise_symmetry_where_the_default_searched_the_orbits(cli, tmp_path):
+    args = ("check", "--design", "v1.15.4", "--scenario", "large/crowd", "--max-states", "300", "--json")
+    default = json.loads(cli(*args, "--out", str(tmp_path / "a")).output)
+    dpor = json.loads(cli(*args, "--strategy", "dpor", "--out", str(tmp_path / "b")).output)
+    assert default["verdict"] == dpor["verdict"] == "undecided"
+    assert not any("--symmetry" in a for a in default["try"]) and any("--symmetry" in a for a in dpor["try"])
