@@ -83,9 +83,7 @@ def auto(system: System, properties: tuple[Property, ...], options: Options) -> 
 
 def reduced(system: System, properties: tuple[Property, ...], options: Options) -> Result:
     """dpor for the verdict, then bfs for the shortest traces; plain bfs where dpor cannot judge."""
-    # Safety properties only: dpor may stop once all are violated; bfs then finds the shortest traces.
-    until = frozenset(p.name for p in properties) if all(p.when != "liveness" for p in properties) else frozenset()
-    res = dpor(system, properties, options, until)
+    res = dpor(system, properties, options, _until(properties))  # (then bfs finds the shortest traces)
     if not res.unjudged:
         res.chosen_by = "auto"
         return _shortest(res, options.progress)
@@ -106,10 +104,17 @@ def _orbits(system: System, properties: tuple[Property, ...], options: Options) 
 
     if not searches_orbits(system, options):
         return None
-    res = symmetric_bfs(system, properties, options.progress)
+    until = _until(properties)
+    res = symmetric_bfs(system, properties, options.progress, until=until)
     groups = "; ".join(", ".join(g) for g in res.stats.symmetry["groups"])
-    res.chosen_by = f"auto: prompts {groups} are interchangeable, bfs over their orbits"
+    stops = ", which stops once every property asked is violated" if until else ""
+    res.chosen_by = f"auto: prompts {groups} are interchangeable, bfs over their orbits{stops}"
     return res
+
+
+def _until(properties: tuple[Property, ...]) -> frozenset:
+    """Safety properties only: a search may stop once all are violated (the verdict is then known)."""
+    return frozenset(p.name for p in properties) if all(p.when != "liveness" for p in properties) else frozenset()
 
 
 def dpor(system: System, properties: tuple[Property, ...], options: Options, until: frozenset = frozenset()) -> Result:

@@ -332,3 +332,22 @@ def test_a_spent_budget_does_not_advise_symmetry_where_the_default_searched_the_
     dpor = json.loads(cli(*args, "--strategy", "dpor", "--out", str(tmp_path / "b")).output)
     assert default["verdict"] == dpor["verdict"] == "undecided"
     assert not any("--symmetry" in a for a in default["try"]) and any("--symmetry" in a for a in dpor["try"])
+
+
+@pytest.mark.parametrize("design", ["v1.15.4", "bind-and-serialize"])
+def test_auto_over_the_orbits_stops_once_every_safety_property_asked_is_violated(design):
+    """Asked safety properties only (`--property`, `--shape`), the orbit search stops at the level
+    where each has its shortest violation, as dpor does; where one holds it searches them all."""
+    from turnproof.explore.strategy import search
+
+    sys_ = system(design, PLUGIN_WAKES, max_messages=5)
+    asked = tuple(p for p in PROPERTIES if p.name == "turn-binding")
+    res, plain = search(sys_, asked, "auto"), bfs(sys_, asked)
+    assert res.chosen_by.endswith("bfs over their orbits, which stops once every property asked is violated")
+    assert res.verdict == plain.verdict and set(res.findings) == set(plain.findings)
+    whole = symmetric_bfs(sys_, PROPERTIES)
+    if res.findings:
+        assert len(res.findings["turn-binding"].trace.steps) == len(plain.findings["turn-binding"].trace.steps)
+        assert res.stats.states < whole.stats.states
+    else:
+        assert res.stats.states == whole.stats.states

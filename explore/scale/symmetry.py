@@ -512,13 +512,14 @@ class Orbits:
             self.quiescent += self.current
 
 
-def symmetric_bfs(system: System, properties, progress=None, fingerprint: bool = False):
-    """Breadth-first search of the quotient; findings lifted to traces of the plain model."""
+def symmetric_bfs(system: System, properties, progress=None, fingerprint: bool = False, until=frozenset()):
+    """Breadth-first search of the quotient; findings lifted to traces of the plain model.
+    `until`: stop once each property named there has its shortest violation, as bfs does."""
     from turnproof.explore.search.bfs import bfs
 
     q = Quotient.of(system)
     orbits = Orbits(q)
-    res = bfs(q, properties, progress, (orbits,), fingerprint)
+    res = bfs(q, properties, progress, (orbits,), fingerprint, until=until)
     represented = {"states": orbits.states, "transitions": orbits.transitions, "quiescent": orbits.quiescent}
     lift_findings(q, res, represented)
     return res
