@@ -221,16 +221,17 @@ def check(
     show = None if as_json or quiet else Progress(tty)
     budget = Budget(max_states, max_seconds, max_memory << 20 if max_memory else default_max_bytes())
     graph = StateGraph() if state_graph and preemptions is None else None  # (bounded search: no graph)
+    system = System(design, scenario)
     try:
         options = Options(runs, seed, preemptions, minimize, graph, chain(show, budget), scale)
         with budget.watch():
-            res = search(System(design, scenario), props, strategy, options)
+            res = search(system, props, strategy, options)
     except NeedsBfs as e:
         raise click.UsageError(str(e)) from None
     except OutOfBudget as e:
         if show and tty:
             click.echo("\r" + " " * 60 + "\r", nl=False, err=True)
-        advice = _advice(System(design, scenario), strategy, options)
+        advice = _advice(system, strategy, options)
         _out_of_budget(e, design, scenario, strategy, as_json, advice)
     if show and tty:
         click.echo("\r" + " " * 60 + "\r", nl=False, err=True)

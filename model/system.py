@@ -79,7 +79,7 @@ class System:
             st, after = step(design, scenario, watched, f)
             nxt = after.world
             reads, clears = split(reads)
-            writes = written(w, nxt) - clears if clears else written(w, nxt)
+            writes = written(w, nxt) - clears
             if self.bounded_out(nxt):
                 writes |= {BOUND}
             out.append((st, nxt, Footprint(reads, writes, clears)))

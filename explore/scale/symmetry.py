@@ -296,16 +296,14 @@ class Symmetry:
         return repr(mine + (target, result))[:-1]
 
     def _blocks(self, w: World):
-        """Per group: its members sorted by signature, cut into blocks of equal signature, each
-        with whether its members are untouched (not sent yet: nothing in w refers to them, so
-        any two of them swap to the same world)."""
+        """Per group: its members sorted by signature, cut into blocks of equal signature. A
+        block's members are all untouched or all touched (being sent is in the signature), so
+        `_untouched(w, block[0])` tells for the whole block."""
         sigs = self._signatures(w)
-        out = []
-        for g in self.groups:
-            ordered = sorted(g, key=sigs.__getitem__)
-            blocks = [list(b) for _, b in itertools.groupby(ordered, key=sigs.__getitem__)]
-            out.append((g, [(b, all(self._untouched(w, n) for n in b)) for b in blocks]))
-        return out
+        return [
+            (g, [list(b) for _, b in itertools.groupby(sorted(g, key=sigs.__getitem__), key=sigs.__getitem__)])
+            for g in self.groups
+        ]
 
     def canonical(self, w: World) -> tuple[World, Renaming]:
         """The least world of w's orbit and a renaming that maps w to it.
@@ -335,7 +333,7 @@ class Symmetry:
         the blocks of sent members tried."""
         choices = []  # per group: the candidate orders of its members
         for g, bs in blocks:
-            options = [[b] if untouched else [list(p) for p in itertools.permutations(b)] for b, untouched in bs]
+            options = [[b] if self._untouched(w, b[0]) else [list(p) for p in itertools.permutations(b)] for b in bs]
             choices.append([(g, [n for part in combo for n in part]) for combo in itertools.product(*options)])
         candidates = []
         for combo in itertools.product(*choices):
@@ -348,16 +346,13 @@ class Symmetry:
 
         A renaming that fixes w keeps every signature, so it permutes blocks within themselves:
         any permutation of untouched members, and those of touched ones that give w back."""
-        sigs = self._signatures(w)
         stab = 1
         touched = []
-        for g in self.groups:
-            ordered = sorted(g, key=sigs.__getitem__)
-            for _, block in itertools.groupby(ordered, key=sigs.__getitem__):
-                b = list(block)
+        for _, blocks in self._blocks(w):
+            for b in blocks:
                 if len(b) == 1:
                     continue
-                if self._untouched(w, b[0]):  # a block's members are all untouched or all touched
+                if self._untouched(w, b[0]):
                     stab *= math.factorial(len(b))
                 else:
                     touched.append(b)
