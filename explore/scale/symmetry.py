@@ -520,6 +520,19 @@ def symmetric_bfs(system: System, properties, progress=None, fingerprint: bool =
     return res
 
 
+def symmetric_dpor(system: System, properties, progress=None, until=frozenset()):
+    """dpor over the quotient (explore/search/dpor.py, "Over orbits"); findings lifted to traces
+    of the plain model. Its traces are the shortest within what it explored, as dpor's are."""
+    from turnproof.explore.search.dpor import dpor_search
+
+    q = Quotient.of(system)
+    orbits = Orbits(q)
+    res = dpor_search(q, properties, progress, until=until, observers=(orbits,))
+    represented = {"states": orbits.states, "transitions": orbits.transitions, "quiescent": orbits.quiescent}
+    lift_findings(q, res, represented)
+    return res
+
+
 def lift_findings(q: Quotient, res, represented: dict) -> None:
     """Make a quotient search's result one of the plain model: lifted traces, and what the
     orbits explored stand for in stats.symmetry."""

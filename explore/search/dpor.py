@@ -57,19 +57,22 @@ from turnproof.model.system import BOUND, System
 from turnproof.model.world import World
 from turnproof.specs.properties import Property
 
+NAMED = ("fiber", "sent")  # the location kinds that name a prompt (model/footprint.py)
+
 
 class _Cycle(Exception):
     """A world recurred on the current path: the space is not acyclic."""
 
 
 class Move:
-    """One enabled step of a world, its footprint as bit masks, and whether it is visible."""
+    """One enabled step of a world, its footprint as bit masks, whether it is visible, and (over
+    orbits) the renaming that made its successor the least of its orbit."""
 
-    __slots__ = ("step", "nxt", "reads", "writes", "clears", "visible", "cut")
+    __slots__ = ("step", "nxt", "reads", "writes", "clears", "visible", "cut", "rn")
 
-    def __init__(self, step, nxt: World, reads: int, writes: int, clears: int, visible: bool, cut: bool):
+    def __init__(self, step, nxt: World, reads: int, writes: int, clears: int, visible: bool, cut: bool, rn=None):
         self.step, self.nxt, self.reads, self.writes, self.clears = step, nxt, reads, writes, clears
-        self.visible, self.cut = visible, cut
+        self.visible, self.cut, self.rn = visible, cut, rn
 
     def conflicts(self, reads: int, writes: int, clears: int) -> bool:
         return dependent(self.reads, self.writes, self.clears, reads, writes, clears)
@@ -79,15 +82,27 @@ class Node:
     """An explored world (the key it is kept under), its moves, the fibers chosen to go first
     here, and its summary."""
 
-    __slots__ = ("world", "moves", "todo", "chosen", "full", "below", "on_path")
+    __slots__ = ("world", "moves", "todo", "chosen", "full", "below", "on_path", "via")
 
     def __init__(self, world: World, moves: dict[str, Move]):
         self.world, self.moves = world, moves
         self.on_path = False  # on the current path (a flag, not a set: no look-up by world)
+        self.via = ""  # the step of the world it was first reached from
         self.todo: list[str] = []  # chosen, not yet explored
         self.chosen: set[str] = set()  # explored or to be
         self.full = False  # every enabled step is chosen
         self.below: dict[str, tuple[int, int, int]] = {}  # fiber -> (reads, writes, clears) of its events below
+
+
+class Perm:
+    """A renaming of prompt names (the names it moves), interned per search so that footprints
+    renamed by it can be remembered under its key."""
+
+    __slots__ = ("map", "key", "inverse")
+
+    def __init__(self, m: dict[str, str], key: tuple):
+        self.map, self.key = m, key
+        self.inverse: Perm | None = None
 
 
 class Event:
@@ -134,12 +149,16 @@ class _Search:
         observers: tuple[Observer, ...] = (),
     ):
         self.system, self.reduce, self.progress, self.started = system, reduce, progress, started
+        # Over orbits (a Quotient): worlds are the least of their orbits, steps are taken in the
+        # plain model and their successors made least again; see `symmetry` in the module docstring.
+        self.sym = getattr(system, "symmetry", None)
+        self.plain = system.system if self.sym is not None else system
         self.until, self.observers = until, observers
         self.stopped = False
         self.result = Result(system, properties, strategy="dpor")
         always = [p for p in properties if p.when == "always"]
         self.judged = {when: [p for p in properties if p.when == when] for when in ("always", "at_rest")}
-        bound = getattr(system, "bound_reads", None)  # what deciding "past the bound" reads
+        bound = getattr(self.plain, "bound_reads", None)  # what deciding "past the bound" reads
         self.every_step_visible = not reduce or bound is None or any(p.reads is None for p in always)
         self.kinds = {k for p in always for k in (p.reads or ())} | set(bound or ())
         self.bit: dict = {BOUND: 0}  # BOUND is handled by making steps past the bound visible
@@ -148,6 +167,10 @@ class _Search:
         self.nodes: dict[World, Node] = {}
         self.parents: dict[World, tuple | None] = {}
         self.counts = {"enabled": 0, "races": 0, "summary_races": 0, "added": 0}
+        self.named = 0  # the bits of locations that name a prompt a renaming moves
+        self.named_loc: dict[int, tuple] = {}  # such a bit -> its location
+        self.perms: dict[tuple, Perm] = {}
+        self.renamed: dict[tuple, int] = {}  # (mask, perm key) -> the mask renamed
 
     # --- footprints as bit masks ---------------------------------------------------------------
 
@@ -165,18 +188,82 @@ class _Search:
                 b = self.bit[loc] = 1 << (len(self.bit) - 1)
                 if loc[0] in self.kinds:
                     self.visible_mask |= b
+                if self.sym is not None and loc[0] in NAMED and loc[1] in self.sym.members:
+                    self.named |= b
+                    self.named_loc[b] = loc
             m |= b
         return m
+
+    # --- renamings (over orbits only) --------------------------------------------------------
+
+    def perm(self, m: dict) -> Perm | None:
+        """The interned renaming moving what m moves (None: the identity)."""
+        if not m:
+            return None
+        key = tuple(sorted(m.items()))
+        p = self.perms.get(key)
+        if p is None:
+            p = self.perms[key] = Perm(dict(m), key)
+        return p
+
+    def then(self, a: Perm | None, b: Perm | None) -> Perm | None:
+        """Renaming a, then b."""
+        if b is None:
+            return a
+        if a is None:
+            return b
+        out = {}
+        for n in self.sym.members:
+            x = a.map.get(n, n)
+            y = b.map.get(x, x)
+            if y != n:
+                out[n] = y
+        return self.perm(out)
+
+    def back(self, p: Perm | None) -> Perm | None:
+        if p is None:
+            return None
+        if p.inverse is None:
+            p.inverse = self.perm({new: old for old, new in p.map.items()})
+        return p.inverse
+
+    def rename(self, mask: int, p: Perm | None) -> int:
+        """A footprint mask with the prompt names in its locations renamed by p."""
+        if p is None or not mask & self.named:
+            return mask
+        k = (mask, p.key)
+        out = self.renamed.get(k)
+        if out is None:
+            out = mask & ~self.named
+            rest = mask & self.named
+            while rest:
+                b = rest & -rest
+                rest ^= b
+                kind, name = self.named_loc[b]
+                out |= self._mask(((kind, p.map.get(name, name)),))
+            self.renamed[k] = out
+        return out
+
+    def renamed_below(self, below: dict, p: Perm | None) -> dict:
+        """A summary (fiber -> footprint masks) with its fibers and locations renamed by p."""
+        if p is None:
+            return below
+        r, m = self.rename, p.map
+        return {m.get(g, g): (r(a, p), r(b, p), r(c, p)) for g, (a, b, c) in below.items()}
 
     def node(self, w: World) -> Node:
         """Compute a world's moves and choose the first step to explore there."""
         moves = {}
-        mask, bounded_out, every = self.mask, self.system.bounded_out, self.every_step_visible
-        for st, nxt, fp in self.system.moves(w):
+        mask, bounded_out, every, sym = self.mask, self.plain.bounded_out, self.every_step_visible, self.sym
+        for st, nxt, fp in self.plain.moves(w):
             writes, clears = mask(fp.writes), mask(fp.clears)
             cut = bounded_out(nxt)
             visible = every or cut or bool((writes | clears) & self.visible_mask)
-            moves[st.fiber] = Move(st, nxt, mask(fp.reads), writes, clears, visible, cut)
+            rn = None
+            if sym is not None:
+                nxt, m = sym.canonical(nxt)
+                rn = self.perm(m)
+            moves[st.fiber] = Move(st, nxt, mask(fp.reads), writes, clears, visible, cut, rn)
         node = Node(w, moves)
         self.counts["enabled"] += len(moves)
         quiet = [f for f, m in moves.items() if not m.visible]
@@ -232,6 +319,10 @@ class _Search:
         events: list[Event] = []  # events[i] goes from frames[i] to frames[i + 1]
         last: dict[str, int] = {}  # fiber -> its latest event on the path, or the event that forked it
         undo: list[list[tuple[str, int | None]]] = []
+        # Over orbits, events are named as in the first world of the path: sig[k] renames those
+        # names to frames[k]'s, back[k] renames frames[k]'s to those (None: nothing to rename).
+        sig: list[Perm | None] = [None]
+        back: list[Perm | None] = [None]
         path[0].on_path = True
         while frames:
             if self.until and self.until <= res.findings.keys():
@@ -244,12 +335,15 @@ class _Search:
                 path.pop().on_path = False
                 if events:
                     events.pop()
+                    sig.pop()
+                    back.pop()
                     for f, before in undo.pop():
                         if before is None:
                             last.pop(f, None)
                         else:
                             last[f] = before
-                    _merge(path[-1].below, node.below)
+                    rn = path[-1].moves[node.via].rn if self.sym is not None else None
+                    _merge(path[-1].below, self.renamed_below(node.below, self.back(rn)))
                 continue
             f = node.todo.pop(0)
             m = node.moves[f]
@@ -257,7 +351,13 @@ class _Search:
             old = node.below.get(f)
             fp = (m.reads, m.writes, m.clears)
             node.below[f] = fp if old is None else (old[0] | m.reads, old[1] | m.writes, old[2] | m.clears)
-            hb = self.races(events, path, f, *fp)
+            to_path = back[-1]
+            if to_path is not None:  # the event as the path names it
+                f_path = to_path.map.get(f, f)
+                fp = (self.rename(fp[0], to_path), self.rename(fp[1], to_path), self.rename(fp[2], to_path))
+            else:
+                f_path = f
+            hb = self.races(events, path, sig, f_path, *fp)
             nxt = m.nxt
             if m.cut:
                 stats.cut += 1
@@ -269,19 +369,27 @@ class _Search:
                         raise _Cycle
                     continue
                 m.nxt = seen.world  # the world kept: later look-ups find it by identity, not field by field
-                self.summary_races(events, path, last, f, m, hb, w, nxt, seen)
-                _merge(node.below, seen.below)
+                below = self.renamed_below(seen.below, self.back(self.then(sig[-1], m.rn)))  # as the path names them
+                self.summary_races(events, path, sig, back, last, f_path, fp, hb, w, nxt, below)
+                _merge(node.below, self.renamed_below(seen.below, self.back(m.rn)))
                 continue
             self.parents[nxt] = (w, m.step)
             new = self.visit(nxt)
+            new.via = f
             if self.progress and stats.states % 500 == 0:
                 stats.seconds = time.perf_counter() - self.started
                 self.progress(stats, len(frames))
-            changed = [(g, last.get(g)) for g in (f, *_forked(w, nxt))]
+            changed = [(g, last.get(g)) for g in (f_path, *_forked(w, nxt))]
             for g, _ in changed:
                 last[g] = len(events)
             undo.append(changed)
-            events.append(Event(f, m.reads, m.writes, m.clears, hb))
+            events.append(Event(f_path, *fp, hb))
+            if self.sym is not None:
+                sig.append(self.then(sig[-1], m.rn))
+                back.append(self.back(sig[-1]))
+            else:
+                sig.append(None)
+                back.append(None)
             frames.append(nxt)
             path.append(new)
             new.on_path = True
@@ -308,8 +416,11 @@ class _Search:
 
     # --- races -----------------------------------------------------------------------------------
 
-    def races(self, events: list[Event], path: list[Node], fiber: str, reads: int, writes: int, clears: int) -> int:
-        """The new event's happens-before set; each race it closes adds its reversal where it began."""
+    def races(
+        self, events: list[Event], path: list[Node], sig: list, fiber: str, reads: int, writes: int, clears: int
+    ) -> int:
+        """The new event's happens-before set; each race it closes adds its reversal where it began.
+        Events and `fiber` are named as the path names them; sig[i] names them as path[i] does."""
         hb = 0
         direct = [i for i, e in enumerate(events) if dependent(e.reads, e.writes, e.clears, reads, writes, clears)]
         for i in direct:
@@ -322,10 +433,10 @@ class _Search:
                 continue
             covered |= events[i].hb
             if events[i].fiber != fiber:
-                self.reverse(events, path, i, fiber, hb)
+                self.reverse(events, path, sig[i], i, fiber, hb)
         return hb
 
-    def reverse(self, events: list[Event], path: list[Node], i: int, fiber: str, hb: int) -> None:
+    def reverse(self, events: list[Event], path: list[Node], to_pre, i: int, fiber: str, hb: int) -> None:
         """Race between event i and a new event of `fiber`: make an initial step of the reversed order
         (the events after i not ordered after it, then the new one) go first before event i."""
         pre = path[i]
@@ -337,45 +448,54 @@ class _Search:
         initials = [events[k].fiber for k in free if not events[k].hb & free_mask]
         if not hb & free_mask:
             initials.append(fiber)
+        if to_pre is not None:
+            initials = [to_pre.map.get(g, g) for g in initials]
         initials = [g for g in initials if g in pre.moves]  # the new fiber may not be runnable there
         if initials and not any(g in pre.chosen for g in initials):
             self.add(pre, initials[0])
 
-    def summary_races(self, events, path, last, fiber, m: Move, hb: int, w: World, y: World, seen: Node) -> None:
-        """Races between the path (with the step into y) and the events below the cached world y."""
-        if not self.reduce or not seen.below:
+    def summary_races(self, events, path, sig, back, last, fiber, fp, hb: int, w: World, y: World, below: dict) -> None:
+        """Races between the path (with the step into y) and the events below the cached world y,
+        `below` (its summary, named as the path names fibers)."""
+        if not self.reduce or not below:
             return
-        evs = events + [Event(fiber, m.reads, m.writes, m.clears, hb)]
+        evs = events + [Event(fiber, *fp, hb)]
         n = len(evs) - 1
         forked = set(_forked(w, y))
-        for g, (r, wr, c) in seen.below.items():
+        for g, (r, wr, c) in below.items():
             lg = n if g == fiber or g in forked else last.get(g)
             for i in [i for i, e in enumerate(evs) if dependent(e.reads, e.writes, e.clears, r, wr, c)]:
                 if evs[i].fiber == g or path[i].full:
                     continue
                 if lg is not None and (lg == i or evs[lg].hb >> i & 1):
                     continue  # every event of g below y comes after one that comes after event i
-                self.reverse_below(evs, path, i, g, seen)
+                self.reverse_below(evs, path, sig[i], back[i], i, g, below)
 
-    def reverse_below(self, evs: list[Event], path: list[Node], i: int, g: str, seen: Node) -> None:
+    def reverse_below(self, evs: list[Event], path: list[Node], to_pre, from_pre, i: int, g: str, below: dict) -> None:
         pre = path[i]
         self.counts["summary_races"] += 1
         n = len(evs) - 1
         free = [k for k in range(i + 1, n + 1) if not evs[k].hb >> i & 1]
         if free:  # the first of them begins the reversed order whatever lies below
             free_mask = sum(1 << k for k in free)
-            initials = [evs[k].fiber for k in free if not evs[k].hb & free_mask and evs[k].fiber in pre.moves]
+            initials = [evs[k].fiber for k in free if not evs[k].hb & free_mask]
+            if to_pre is not None:
+                initials = [to_pre.map.get(h, h) for h in initials]
+            initials = [h for h in initials if h in pre.moves]
             if initials and not any(h in pre.chosen for h in initials):
                 self.add(pre, initials[0])
             return
         # Every step after event i on the path comes after it: the reversed order begins below y,
         # with g itself or with a step that is the same before event i as below y. Add them all.
         after = evs[i : n + 1]
-        for h, mv in pre.moves.items():
-            if h == evs[i].fiber or (h != g and h not in seen.below):
+        r = self.rename
+        for h_pre, mv in pre.moves.items():
+            h = h_pre if from_pre is None else from_pre.map.get(h_pre, h_pre)  # as the path names it
+            if h == evs[i].fiber or (h != g and h not in below):
                 continue
-            if h == g or not any(mv.conflicts(e.reads, e.writes, e.clears) for e in after):
-                self.add(pre, h)
+            mr, mw, mc = r(mv.reads, from_pre), r(mv.writes, from_pre), r(mv.clears, from_pre)
+            if h == g or not any(dependent(mr, mw, mc, e.reads, e.writes, e.clears) for e in after):
+                self.add(pre, h_pre)
             if pre.full:
                 return
 
