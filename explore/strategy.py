@@ -11,15 +11,17 @@ dpor cannot judge a property (loop-terminates, when the bound cut steps and the 
 holds no lasso) bfs runs instead, so auto never leaves a property unjudged.
 
 Where the scenario has enough interchangeable prompts (a renaming group of order at least
-AUTO_SYMMETRY, explore/scale/symmetry.py), auto runs one bfs over their orbits instead: it judges
-every property, loop-terminates included, and its traces are the shortest, so no second search
-is needed; the statistics say how many plain-model states the orbits stand for.
+AUTO_SYMMETRY, explore/scale/symmetry.py), auto runs the same two searches over their orbits:
+dpor over the orbits for the verdict, then bfs over the orbits for the shortest traces; where
+that dpor cannot judge loop-terminates, one bfs over the orbits judges everything. The
+statistics say how many plain-model states the explored orbits stand for.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from turnproof.explore.scale.options import Scale
 from turnproof.explore.scale.options import run as scaled_bfs
@@ -99,17 +101,24 @@ def searches_orbits(system: System, options: Options) -> bool:
 
 
 def _orbits(system: System, properties: tuple[Property, ...], options: Options) -> Result | None:
-    """bfs over the orbits of interchangeable prompts, where the group is large enough to pay."""
-    from turnproof.explore.scale.symmetry import symmetric_bfs
+    """`reduced`, over the orbits of interchangeable prompts, where the group is large enough to pay."""
+    from turnproof.explore.scale.symmetry import Quotient, symmetric_bfs, symmetric_dpor
 
     if not searches_orbits(system, options):
         return None
     until = _until(properties)
-    res = symmetric_bfs(system, properties, options.progress, until=until)
+    q = Quotient.of(system)  # one for both searches: the second starts with the first's memos
+    res = symmetric_dpor(system, properties, options.progress, until=until, quotient=q)
     groups = "; ".join(", ".join(g) for g in res.stats.symmetry["groups"])
+    alike = f"auto: prompts {groups} are interchangeable"
+    if res.unjudged:
+        why = ", ".join(res.unjudged)
+        res = symmetric_bfs(system, properties, options.progress, until=until, quotient=q)
+        res.chosen_by = f"{alike}; dpor over their orbits could not judge {why}, so bfs over them"
+        return res
     stops = ", which stops once every property asked is violated" if until else ""
-    res.chosen_by = f"auto: prompts {groups} are interchangeable, bfs over their orbits{stops}"
-    return res
+    res.chosen_by = f"{alike}: dpor over their orbits{stops}, then bfs over them for the shortest traces"
+    return _shortest(res, options.progress, partial(symmetric_bfs, quotient=q, count=False))
 
 
 def _until(properties: tuple[Property, ...]) -> frozenset:
@@ -154,14 +163,15 @@ def plain(system: System, properties: tuple[Property, ...], options: Options, ch
     return res
 
 
-def _shortest(res: Result, progress=None) -> Result:
-    """Replace a reduced search's counterexamples by the shortest ones: breadth-first, stopping
-    once each violated property has its shortest violation (lassos are kept as found)."""
+def _shortest(res: Result, progress=None, breadth_first=bfs) -> Result:
+    """Replace a reduced search's counterexamples by the shortest ones: breadth-first (over the
+    orbits, given symmetric_bfs), stopping once each violated property has its shortest violation
+    (lassos are kept as found)."""
     names = frozenset(n for n, f in res.findings.items() if f.trace.lasso is None)
     if not names:
         return res
     props = tuple(p for p in res.properties if p.name in names)
-    short = bfs(res.system, props, progress=progress, until=names)
+    short = breadth_first(res.system, props, progress=progress, until=names)
     res.findings |= {n: short.findings[n] for n in names}
     s = short.stats
     res.shortest = {"states": s.states, "transitions": s.transitions, "max_depth": s.max_depth, "seconds": s.seconds}

@@ -15,7 +15,7 @@ from conftest import checked, counts, pairs, system
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from turnproof.explore.scale import symmetry
-from turnproof.explore.scale.symmetry import Quotient, Symmetry, groups, symmetric_bfs
+from turnproof.explore.scale.symmetry import Quotient, Symmetry, groups, symmetric_bfs, symmetric_dpor
 from turnproof.explore.search.bfs import bfs
 from turnproof.explore.search.liveness import abstract
 from turnproof.explore.search.trace import decode, replay
@@ -215,22 +215,49 @@ def test_scenario_bound_override_keeps_groups():
     assert Symmetry(sc).groups == (("W1", "W2", "W3"),) and Symmetry(sc).size == 6
 
 
-@pytest.mark.parametrize("design", ["v1.15.4", "bind-and-serialize"])
-def test_auto_searches_the_orbits_where_three_prompts_are_interchangeable(design):
-    """A group of order 3! = 6: auto's one bfs over the orbits gives bfs's verdicts, its shortest
-    traces (as plain-model schedules that replay) and, through the orbits, bfs's counts."""
-    from turnproof.explore.strategy import AUTO_SYMMETRY, search
+ALIKE = "auto: prompts W1, W2, W3 are interchangeable"
+BY_DPOR = f"{ALIKE}: dpor over their orbits, then bfs over them for the shortest traces"
+BY_BFS = f"{ALIKE}; dpor over their orbits could not judge loop-terminates, so bfs over them"
 
-    sys_ = system(design, PLUGIN_WAKES, max_messages=5)
-    assert Symmetry(sys_.scenario).size >= AUTO_SYMMETRY
-    res, plain = search(sys_, PROPERTIES, "auto"), bfs(sys_, PROPERTIES)
-    assert res.chosen_by == "auto: prompts W1, W2, W3 are interchangeable, bfs over their orbits"
+
+def _agrees_with_plain_bfs(sys_, res, plain) -> None:
+    """What auto over the orbits promises, against plain bfs: the verdicts and violated set, the
+    shortest traces (as plain-model schedules that replay), and every world at rest reached; a
+    bfs over the orbits stands for exactly bfs's states and transitions."""
     assert res.verdict == plain.verdict and set(res.findings) == set(plain.findings) and not res.unjudged
-    assert res.stats.symmetry["represented_states"] == plain.stats.states > 5 * res.stats.states
+    y = res.stats.symmetry
+    assert y["represented_quiescent"] == plain.stats.quiescent  # every world at rest, up to renaming
+    if res.strategy == "bfs":
+        assert (y["represented_states"], y["represented_transitions"]) == (plain.stats.states, plain.stats.transitions)
+    else:
+        assert res.strategy == "dpor" and y["represented_states"] <= plain.stats.states
     for name, f in res.findings.items():
-        assert len(f.trace.steps) == len(plain.findings[name].trace.steps)
+        assert len(f.trace.steps) == len(plain.findings[name].trace.steps), name
         final = replay(sys_, f.trace.schedule).final
         assert f.prop.check(final) is not None or f.trace.cycle_from is not None
+
+
+@pytest.mark.parametrize(
+    "design,bound,how",
+    [
+        ("v1.15.4", 5, BY_BFS),  # a bound that cuts steps
+        ("bind-and-serialize", 12, BY_DPOR),  # the scenario's own bound: nothing cut
+        pytest.param("v1.15.4", 12, BY_DPOR, marks=pytest.mark.slow),
+    ],
+)
+def test_auto_searches_the_orbits_where_three_prompts_are_interchangeable(design, bound, how):
+    """A group of order 3! = 6: auto runs dpor over the orbits, then bfs over them for the
+    shortest traces; where that dpor cannot judge loop-terminates (the bound cut steps, no lasso
+    among the orbits it explored), one bfs over the orbits judges everything. Either way bfs's
+    verdicts and shortest traces, in far fewer states."""
+    from turnproof.explore.strategy import AUTO_SYMMETRY, search
+
+    sys_ = system(design, PLUGIN_WAKES, max_messages=bound)
+    assert Symmetry(sys_.scenario).size >= AUTO_SYMMETRY
+    res, plain = search(sys_, PROPERTIES, "auto"), bfs(sys_, PROPERTIES)
+    assert res.chosen_by == how
+    _agrees_with_plain_bfs(sys_, res, plain)
+    assert plain.stats.states > 5 * res.stats.states
 
 
 def test_auto_keeps_dpor_below_the_threshold_and_for_a_model_that_picks_fibers_by_place():
@@ -278,10 +305,7 @@ def test_cli_default_says_it_searched_the_orbits(cli, tmp_path):
     scenario.write_text(re.sub(r"(?m)^max_messages = \d+", "max_messages = 6", text))
     args = ("check", "--design", "v1.15.4", "--scenario", str(scenario), "--json")
     doc, plain = json.loads(cli(*args).output), json.loads(cli(*args, "--strategy", "bfs").output)
-    assert (doc["strategy"], doc["chosen_by"]) == (
-        "bfs",
-        "auto: prompts W1, W2, W3 are interchangeable, bfs over their orbits",
-    )
+    assert (doc["strategy"], doc["chosen_by"]) == ("bfs", BY_BFS)
     assert (
         doc["verdict"] == plain["verdict"]
         and doc["stats"]["symmetry"]["represented_states"] == plain["stats"]["states"]
@@ -308,9 +332,9 @@ def alike_scenarios(draw):
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(design=st.sampled_from(builtin("design")), scenario=alike_scenarios())
 def test_auto_over_the_orbits_agrees_with_plain_bfs_on_random_scenarios(design, scenario):
-    """The default's orbit search against plain bfs on scenarios it was not written for: the
-    same verdicts, violated properties and shortest trace lengths, and orbits that stand for
-    exactly bfs's states and transitions."""
+    """The default over the orbits against plain bfs on scenarios it was not written for: the
+    same verdicts, violated properties and shortest trace lengths, every world at rest, and (bfs
+    over the orbits) orbits that stand for exactly bfs's states and transitions."""
     from turnproof.explore.strategy import search
     from turnproof.model.system import System
     from turnproof.specs.loader import load_design
@@ -318,12 +342,7 @@ def test_auto_over_the_orbits_agrees_with_plain_bfs_on_random_scenarios(design, 
     sys_ = System(load_design(design), scenario)
     res, plain = search(sys_, PROPERTIES, "auto"), bfs(sys_, PROPERTIES)
     assert res.chosen_by.startswith("auto: prompts ") and "W1, W2, W3 are" in res.chosen_by  # (U1 may be alike too)
-    assert res.verdict == plain.verdict and set(res.findings) == set(plain.findings) and not res.unjudged
-    y = res.stats.symmetry
-    assert (y["represented_states"], y["represented_transitions"]) == (plain.stats.states, plain.stats.transitions)
-    for name, f in res.findings.items():
-        assert len(f.trace.steps) == len(plain.findings[name].trace.steps), name
-        replay(sys_, f.trace.schedule)  # a schedule of the plain model
+    _agrees_with_plain_bfs(sys_, res, plain)
 
 
 def test_a_spent_budget_does_not_advise_symmetry_where_the_default_searched_the_orbits(cli, tmp_path):
@@ -343,11 +362,69 @@ def test_auto_over_the_orbits_stops_once_every_safety_property_asked_is_violated
     sys_ = system(design, PLUGIN_WAKES, max_messages=5)
     asked = tuple(p for p in PROPERTIES if p.name == "turn-binding")
     res, plain = search(sys_, asked, "auto"), bfs(sys_, asked)
-    assert res.chosen_by.endswith("bfs over their orbits, which stops once every property asked is violated")
+    assert res.chosen_by == (
+        f"{ALIKE}: dpor over their orbits, which stops once every property asked is violated, "
+        "then bfs over them for the shortest traces"
+    )
     assert res.verdict == plain.verdict and set(res.findings) == set(plain.findings)
-    whole = symmetric_bfs(sys_, PROPERTIES)
+    whole = symmetric_dpor(sys_, asked)  # the same search, not told to stop
+    assert res.search["stopped"] == bool(res.findings)
     if res.findings:
         assert len(res.findings["turn-binding"].trace.steps) == len(plain.findings["turn-binding"].trace.steps)
         assert res.stats.states < whole.stats.states
     else:
         assert res.stats.states == whole.stats.states
+
+
+@st.composite
+def renamed_scenarios(draw):
+    """Scenarios with two or three prompts alike but for their names, of any client, route,
+    instance, parts and hook, beside up to two others: where dpor over the orbits meets orbits
+    again by other names (its summaries renamed)."""
+    from turnproof.model.config import Prompt, Scenario
+
+    client, route = draw(st.sampled_from([("plugin", "prompt_async"), ("web", "prompt_async"), ("tui", "prompt")]))
+    base = Prompt(
+        "W1",
+        client=client,
+        route=route,
+        tools=draw(st.integers(0, 1)),
+        instance=draw(st.integers(0, 1)),
+        parts=draw(st.sampled_from(["text", "file"])),
+        hook=draw(st.booleans()),
+    )
+    alike = tuple(replace(base, name=f"W{i}") for i in range(1, draw(st.integers(2, 3)) + 1))
+    others = draw(
+        st.sampled_from(
+            [
+                (),
+                (Prompt("U1", tools=1),),
+                (Prompt("U1", client="plugin", no_reply=True),),
+                (Prompt("U1"), Prompt("U2", after=("U1",), instance=1)),
+            ]
+        )
+    )
+    granularity = draw(st.sampled_from(["await", "effect"]))
+    return Scenario("renamed", others + alike, granularity=granularity, max_messages=draw(st.integers(3, 4)))
+
+
+@pytest.mark.slow  # two dozen exhaustive searches of fresh scenarios, twice each
+@settings(max_examples=24, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(design=st.sampled_from(builtin("design")), scenario=renamed_scenarios())
+def test_dpor_over_the_orbits_agrees_with_bfs_over_them_on_random_scenarios(design, scenario):
+    """dpor over the orbits against bfs over them: the same violated properties, every orbit at
+    rest reached, a step past the bound met when one exists, loop-terminates judged alike or
+    left unjudged (never the other verdict), and traces that replay under the plain model."""
+    from turnproof.model.system import System
+    from turnproof.specs.loader import load_design
+
+    sys_ = System(load_design(design), scenario)
+    whole, reduced = symmetric_bfs(sys_, PROPERTIES), symmetric_dpor(sys_, PROPERTIES)
+    assert not whole.unjudged and set(reduced.unjudged) <= {"loop-terminates"}
+    assert set(reduced.findings) | set(reduced.unjudged) == set(whole.findings) | set(reduced.unjudged)
+    assert reduced.stats.quiescent == whole.stats.quiescent and reduced.complete == whole.complete
+    assert reduced.stats.states <= whole.stats.states
+    for name, f in reduced.findings.items():
+        again = replay(sys_, f.trace.schedule)
+        assert again.final == f.trace.final, name
+        assert f.prop.check(again.final) is not None or f.trace.cycle_from is not None, name

@@ -506,36 +506,41 @@ class Orbits:
         if self.steps == 0:
             self.quiescent += self.current
 
+    def represented(self) -> dict:
+        return {"states": self.states, "transitions": self.transitions, "quiescent": self.quiescent}
 
-def symmetric_bfs(system: System, properties, progress=None, fingerprint: bool = False, until=frozenset()):
+
+def symmetric_bfs(
+    system: System, properties, progress=None, fingerprint: bool = False, until=frozenset(), quotient=None, count=True
+):
     """Breadth-first search of the quotient; findings lifted to traces of the plain model.
-    `until`: stop once each property named there has its shortest violation, as bfs does."""
+    `until`: stop once each property named there has its shortest violation, as bfs does.
+    `quotient`: one already made (its memos warm); `count=False`: no stats.symmetry (a search
+    run only for its traces need not count what its orbits stand for)."""
     from turnproof.explore.search.bfs import bfs
 
-    q = Quotient.of(system)
-    orbits = Orbits(q)
-    res = bfs(q, properties, progress, (orbits,), fingerprint, until=until)
-    represented = {"states": orbits.states, "transitions": orbits.transitions, "quiescent": orbits.quiescent}
-    lift_findings(q, res, represented)
+    q = quotient or Quotient.of(system)
+    orbits = Orbits(q) if count else None
+    res = bfs(q, properties, progress, (orbits,) if orbits else (), fingerprint, until=until)
+    lift_findings(q, res, orbits and orbits.represented())
     return res
 
 
-def symmetric_dpor(system: System, properties, progress=None, until=frozenset()):
+def symmetric_dpor(system: System, properties, progress=None, until=frozenset(), quotient=None):
     """dpor over the quotient (explore/search/dpor.py, "Over orbits"); findings lifted to traces
     of the plain model. Its traces are the shortest within what it explored, as dpor's are."""
     from turnproof.explore.search.dpor import dpor_search
 
-    q = Quotient.of(system)
+    q = quotient or Quotient.of(system)
     orbits = Orbits(q)
     res = dpor_search(q, properties, progress, until=until, observers=(orbits,))
-    represented = {"states": orbits.states, "transitions": orbits.transitions, "quiescent": orbits.quiescent}
-    lift_findings(q, res, represented)
+    lift_findings(q, res, orbits and orbits.represented())
     return res
 
 
-def lift_findings(q: Quotient, res, represented: dict) -> None:
+def lift_findings(q: Quotient, res, represented: dict | None) -> None:
     """Make a quotient search's result one of the plain model: lifted traces, and what the
-    orbits explored stand for in stats.symmetry."""
+    orbits explored stand for in stats.symmetry (if counted)."""
     from turnproof.explore.search.liveness import lasso_violation
     from turnproof.explore.search.result import Finding
 
@@ -546,10 +551,11 @@ def lift_findings(q: Quotient, res, represented: dict) -> None:
         if v is None:
             raise AssertionError(f"symmetry: {name} does not hold in the lifted trace's last world")
         res.findings[name] = Finding(f.prop, v, trace)
-    res.stats.symmetry = {
-        "groups": [list(g) for g in q.symmetry.groups],
-        "represented_states": represented["states"],
-        "represented_transitions": represented["transitions"],
-        "represented_quiescent": represented["quiescent"],
-        "reduction": round(represented["states"] / max(res.stats.states, 1), 2),
-    }
+    if represented is not None:
+        res.stats.symmetry = {
+            "groups": [list(g) for g in q.symmetry.groups],
+            "represented_states": represented["states"],
+            "represented_transitions": represented["transitions"],
+            "represented_quiescent": represented["quiescent"],
+            "reduction": round(represented["states"] / max(res.stats.states, 1), 2),
+        }

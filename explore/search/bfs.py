@@ -70,6 +70,10 @@ def _bfs(system, properties, progress, observers, fingerprint, until) -> Result:
             steps = Steps(system)
         steps.met(init)
     bounded_out, successors = system.bounded_out, system.successors
+    # Stopping early (`until`), a world is judged at rest as it is met, when nothing is enabled in
+    # it (the same world as when it is expanded: both go in breadth-first order), so the search
+    # can stop before it expands the level above the violation.
+    enabled = system.enabled if until else None
     frontier = deque([(init, 0)])
     transitions = cut = quiescent = tick = 0
     while frontier and not (until and until <= result.findings.keys()):
@@ -81,7 +85,8 @@ def _bfs(system, properties, progress, observers, fingerprint, until) -> Result:
             steps.expanded()
         if not succ:
             quiescent += 1
-            check.world(w, nw, "at_rest")
+            if not enabled or nw == 0:
+                check.world(w, nw, "at_rest")
         d = depths[nw] + 1
         for step, nxt in succ:
             transitions += 1
@@ -101,6 +106,8 @@ def _bfs(system, properties, progress, observers, fingerprint, until) -> Result:
                         steps.met(nxt)
                     if check.always:
                         check.world(nxt, n, "always")
+                    if enabled and check.at_rest and not enabled(nxt):
+                        check.world(nxt, n, "at_rest")
                     frontier.append((nxt, n))
             if steps:
                 steps.step(n, step, nxt)
