@@ -41,6 +41,18 @@ Why this decides what turnproof checks, in the bounded space:
   the bound cut steps, the property is reported as not judged, never as holding.
 Counterexamples are the shortest within the explored graph, not necessarily the shortest
 overall; each one is a schedule of the plain model and replays under it.
+
+Over orbits (given a Quotient, explore/scale/symmetry.py): every world is the least of its orbit
+under renamings of interchangeable prompts, so a world is met again when any renaming of it was
+explored. A step is taken in the plain model and its successor made least by a renaming (the
+move's `rn`); footprints and the fibers of events are renamed into one naming for the whole
+path (that of its first world), races are found there, and what they add is renamed back into
+the naming of the world where it is added; a cached world's summary is renamed from its naming
+into the path's. The model and the dependency relation do not look at a prompt's name (only
+locations of kinds NAMED name one, and a renaming maps them to each other), so a renamed
+summary is what exploring below the renamed world would have given, and the argument above
+holds orbit by orbit: every orbit at rest is reached, and a violating orbit of every violated
+always-property. Traces are lifted to schedules of the plain model.
 """
 
 from __future__ import annotations
