@@ -32,8 +32,9 @@ from turnproof.specs.properties import Property
 
 # Measured (docs/scale.md, bench/run.py's reach): with two interchangeable prompts the orbits and
 # `reduced` are within milliseconds of each other on the built-ins, so auto keeps `reduced` there
-# (and the built-in pairs' outputs); from three (order 3! = 6) the orbits win: 4 prompt sources
-# 0.55 s against 1.32 s when violated, even when it holds, and the gap grows with every source.
+# (and the built-in pairs' outputs); from three (order 3! = 6) the orbits win (4 prompt sources:
+# one bfs over the orbits 0.55 s against 1.32 s when violated; dpor over them, then bfs for the
+# traces, 0.35 s), and the gap grows with every source.
 AUTO_SYMMETRY = 6
 
 
