@@ -132,7 +132,7 @@ class Workers(click.ParamType):
     "(what `opencode export` prints; `turnproof audit` reads it).",
 )
 @click.option("--fingerprint", is_flag=True, help="bfs: keep 64-bit fingerprints of worlds, not the worlds.")
-@click.option("--symmetry", is_flag=True, help="bfs: one world per orbit of prompts that differ only in name.")
+@click.option("--symmetry", is_flag=True, help="bfs or dpor: one world per orbit of prompts that differ only in name.")
 @click.option(
     "--workers",
     type=Workers(),
@@ -255,7 +255,7 @@ def check(
 
 
 ADVICE = (
-    "--symmetry (with --strategy bfs) if prompts differ only in name",
+    "--symmetry (with --strategy bfs or dpor) if prompts differ only in name",
     "--preemptions 2 (only schedules with at most 2 preemptions)",
     "--strategy random --runs 1000 (hypothesis draws and shrinks schedules)",
     "a smaller scenario (fewer prompts or tools, a lower max_messages)",

@@ -20,7 +20,7 @@ statistics say how many plain-model states the explored orbits stand for.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 from turnproof.explore.scale.options import Scale
@@ -68,8 +68,11 @@ Strategy = Callable[[System, tuple[Property, ...], Options], Result]
 
 
 def search(system: System, properties: tuple[Property, ...], strategy: str = "auto", options: Options = Options()):
-    """Run the named strategy; an option only bfs serves, given with another, is NeedsBfs."""
+    """Run the named strategy; an option only bfs serves, given with another, is NeedsBfs
+    (--symmetry alone serves dpor too: dpor over the orbits)."""
     option = options.needs_bfs()
+    if option == "--symmetry" and strategy == "dpor" and not replace(options.scale, symmetry=False).given:
+        option = ""
     if option and strategy not in ("auto", "bfs"):
         raise NeedsBfs(f"{option} needs --strategy bfs (or auto), not {strategy}")
     return STRATEGIES[strategy](system, properties, options)
@@ -128,6 +131,11 @@ def _until(properties: tuple[Property, ...]) -> frozenset:
 
 
 def dpor(system: System, properties: tuple[Property, ...], options: Options, until: frozenset = frozenset()) -> Result:
+    """dpor; over the orbits of interchangeable prompts with --symmetry."""
+    if options.scale is not None and options.scale.symmetry:
+        from turnproof.explore.scale.symmetry import symmetric_dpor
+
+        return symmetric_dpor(system, properties, options.progress, until=until)
     from turnproof.explore.search.dpor import dpor_search
 
     return dpor_search(system, properties, options.progress, until=until)

@@ -428,3 +428,20 @@ def test_dpor_over_the_orbits_agrees_with_bfs_over_them_on_random_scenarios(desi
         again = replay(sys_, f.trace.schedule)
         assert again.final == f.trace.final, name
         assert f.prop.check(again.final) is not None or f.trace.cycle_from is not None, name
+
+
+def test_cli_dpor_over_the_orbits_with_symmetry(cli, tmp_path):
+    """`--strategy dpor --symmetry` runs dpor over the orbits: plain bfs's verdict and violated
+    set, in fewer states than plain dpor, and says what the orbits stand for; --symmetry with
+    another bfs-only option, or with sleep, is still refused."""
+    args = ("check", "--design", "v1.15.4", "--scenario", PLUGIN_WAKES, "--json", "--out", str(tmp_path / "o"))
+    orbits = json.loads(cli(*args, "--strategy", "dpor", "--symmetry").output)
+    plain = json.loads(cli(*args, "--strategy", "dpor").output)
+    assert orbits["strategy"] == plain["strategy"] == "dpor" and orbits["verdict"] == plain["verdict"] == "violated"
+    assert [p["holds"] for p in orbits["properties"]] == [p["holds"] for p in plain["properties"]]
+    y = orbits["stats"]["symmetry"]
+    assert y["groups"] == [["W1", "W2", "W3"]] and orbits["stats"]["states"] < plain["stats"]["states"] / 3
+    assert y["represented_quiescent"] == plain["stats"]["quiescent"]  # every world at rest, up to renaming
+    for extra in (("--strategy", "dpor", "--symmetry", "--fingerprint"), ("--strategy", "sleep", "--symmetry")):
+        r = cli("check", "--design", "v1.15.4", "--scenario", PLUGIN_WAKES, *extra)
+        assert r.exit_code == 2 and "needs --strategy bfs" in r.output, extra

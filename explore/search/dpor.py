@@ -99,7 +99,7 @@ class Node:
     def __init__(self, world: World, moves: dict[str, Move]):
         self.world, self.moves = world, moves
         self.on_path = False  # on the current path (a flag, not a set: no look-up by world)
-        self.via = ""  # the step of the world it was first reached from
+        self.via = ""  # the fiber whose step first reached it, named as in the world it left
         self.todo: list[str] = []  # chosen, not yet explored
         self.chosen: set[str] = set()  # explored or to be
         self.full = False  # every enabled step is chosen
