@@ -79,8 +79,8 @@ def search(system: System, properties: tuple[Property, ...], strategy: str = "au
 
 
 def auto(system: System, properties: tuple[Property, ...], options: Options) -> Result:
-    """bfs over orbits where prompts are interchangeable enough, else `reduced`; plain bfs where
-    an option needs it."""
+    """`reduced` over the orbits where prompts are interchangeable enough, else `reduced`; plain
+    bfs where an option needs it."""
     option = options.needs_bfs()
     if option:
         return plain(system, properties, options, chosen_by=f"auto: {option} needs bfs")
@@ -98,7 +98,7 @@ def reduced(system: System, properties: tuple[Property, ...], options: Options) 
 
 
 def searches_orbits(system: System, options: Options) -> bool:
-    """Whether auto, given these inputs, runs one bfs over the orbits of interchangeable prompts."""
+    """Whether auto, given these inputs, searches the orbits of interchangeable prompts."""
     from turnproof.explore.scale.symmetry import Symmetry
 
     return not options.needs_bfs() and system.name_blind and Symmetry(system.scenario).size >= AUTO_SYMMETRY
