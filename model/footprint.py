@@ -398,24 +398,11 @@ def written(a: World, b: World) -> frozenset:
         for m in compress(mb, map(is_not, map(old.get, map(_ID, mb)), mb)):
             if old.get(m.id) != m:
                 add(("msg", m.id))
-    if a.runners is not b.runners:
-        _grown(add, a.runners, b.runners, "runner", _place, "runners")
-    if a.homes is not b.homes:
-        _grown(add, a.homes, b.homes, "home", _place)
-    if a.maps is not b.maps:
-        _grown(add, a.maps, b.maps, "map", _place)
-    if a.runs is not b.runs:
-        _grown(add, a.runs, b.runs, "run", _id, "runs")
-    xs, ys = a.fibers, b.fibers
-    if xs is not ys:  # every step changes its own fiber: _grown, written out here
-        for i in compress(count(), map(is_not, xs, ys)):
-            y = ys[i]
-            if hash(xs[i]) != hash(y) or xs[i] != y:
-                add(("fiber", y.name))
-        if len(xs) != len(ys):
-            for y in ys[len(xs) :]:
-                add(("fiber", y.name))
-            add(("fibers",))
+    _grown(add, a.runners, b.runners, "runner", _place, "runners")
+    _grown(add, a.homes, b.homes, "home", _place)
+    _grown(add, a.maps, b.maps, "map", _place)
+    _grown(add, a.runs, b.runs, "run", _id, "runs")
+    _grown(add, a.fibers, b.fibers, "fiber", _name, "fibers")
     if a.clock != b.clock:
         add(("clock",))
     if a.labels != b.labels:
@@ -457,3 +444,7 @@ def _place(i: int, _) -> int:
 
 def _id(_: int, r) -> int:
     return r.id
+
+
+def _name(_: int, f) -> str:
+    return f.name

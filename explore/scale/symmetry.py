@@ -195,14 +195,8 @@ class Symmetry:
         The places that name a member are read once per store, runs, runners and inbox object
         (worlds share them) and a fiber's own part once per fiber."""
         members, clients, pos, sent = self.members, self.clients, self.pos, w.sent
-        named = []  # per part: member -> the places in it that name the member, rendered
-        parts = (w.store, w.runs, w.runners, w.inbox)
-        for memo, part, naming in zip(self._named_in, parts, self._namings, strict=True):
-            found = memo.get(id(part))
-            if found is None or found[0] is not part:
-                found = self._keep(memo, part, naming(part))
-            named.append(found[1])
-        by_message, by_run, by_shell, by_row = named
+        # per part of PARTS: member -> the places in it that name the member, rendered
+        by_message, by_run, by_shell, by_row = (self._named(k, getattr(w, part[0])) for k, part in enumerate(PARTS))
         own_of = self._heads
         fibers = w.fibers
         targets: dict = {}
@@ -295,11 +289,11 @@ class Symmetry:
         mine = (f.pc, f.run, f.runner, f.instance, f.msg, f.user, f.seen, f.answer, f.idle, f.interrupt)
         return repr(mine + (target, result))[:-1]
 
-    def _blocks(self, w: World):
-        """Per group: its members sorted by signature, cut into blocks of equal signature. A
-        block's members are all untouched or all touched (being sent is in the signature), so
-        `_untouched(w, block[0])` tells for the whole block."""
-        sigs = self._signatures(w)
+    def _blocks(self, w: World, sigs: dict | None = None):
+        """Per group: its members sorted by signature (`sigs`, if already taken), cut into blocks
+        of equal signature. A block's members are all untouched or all touched (being sent is in
+        the signature), so `_untouched(w, block[0])` tells for the whole block."""
+        sigs = self._signatures(w) if sigs is None else sigs
         return [
             (g, [list(b) for _, b in itertools.groupby(sorted(g, key=sigs.__getitem__), key=sigs.__getitem__)])
             for g in self.groups
@@ -321,7 +315,7 @@ class Symmetry:
             ordered = sorted(g, key=sigs.__getitem__)
             for a, b in itertools.pairwise(ordered):
                 if sigs[a] == sigs[b] and not self._untouched(w, a):  # a tie among sent members: try them all
-                    return self._least(w, self._blocks(w))
+                    return self._least(w, self._blocks(w, sigs))
             orders.append(tuple(ordered))
             for old, new in zip(ordered, g, strict=True):
                 if old != new:

@@ -182,7 +182,7 @@ class _Search:
         self.named = 0  # the bits of locations that name a prompt a renaming moves
         self.named_loc: dict[int, tuple] = {}  # such a bit -> its location
         self.perms: dict[tuple, Perm] = {}
-        self.renamed: dict[tuple, int] = {}  # (mask, perm key) -> the mask renamed
+        self.renamings: dict[tuple, int] = {}  # (mask, perm key) -> the mask renamed
 
     # --- footprints as bit masks ---------------------------------------------------------------
 
@@ -244,7 +244,7 @@ class _Search:
         if p is None or not mask & self.named:
             return mask
         k = (mask, p.key)
-        out = self.renamed.get(k)
+        out = self.renamings.get(k)
         if out is None:
             out = mask & ~self.named
             rest = mask & self.named
@@ -253,15 +253,21 @@ class _Search:
                 rest ^= b
                 kind, name = self.named_loc[b]
                 out |= self._mask(((kind, p.map.get(name, name)),))
-            self.renamed[k] = out
+            self.renamings[k] = out
         return out
+
+    def renamed(self, fp: tuple[int, int, int], p: Perm | None) -> tuple[int, int, int]:
+        """A footprint's (reads, writes, clears) masks, renamed by p."""
+        if p is None:
+            return fp
+        r = self.rename
+        return r(fp[0], p), r(fp[1], p), r(fp[2], p)
 
     def renamed_below(self, below: dict, p: Perm | None) -> dict:
         """A summary (fiber -> footprint masks) with its fibers and locations renamed by p."""
         if p is None:
             return below
-        r, m = self.rename, p.map
-        return {m.get(g, g): (r(a, p), r(b, p), r(c, p)) for g, (a, b, c) in below.items()}
+        return {p.map.get(g, g): self.renamed(fp, p) for g, fp in below.items()}
 
     def node(self, w: World) -> Node:
         """Compute a world's moves and choose the first step to explore there."""
@@ -332,9 +338,8 @@ class _Search:
         last: dict[str, int] = {}  # fiber -> its latest event on the path, or the event that forked it
         undo: list[list[tuple[str, int | None]]] = []
         # Over orbits, events are named as in the first world of the path: sig[k] renames those
-        # names to frames[k]'s, back[k] renames frames[k]'s to those (None: nothing to rename).
+        # names to frames[k]'s (None: nothing to rename; `back(sig[k])` renames the other way).
         sig: list[Perm | None] = [None]
-        back: list[Perm | None] = [None]
         path[0].on_path = True
         while frames:
             if self.until and self.until <= res.findings.keys():
@@ -348,7 +353,6 @@ class _Search:
                 if events:
                     events.pop()
                     sig.pop()
-                    back.pop()
                     for f, before in undo.pop():
                         if before is None:
                             last.pop(f, None)
@@ -360,15 +364,10 @@ class _Search:
             f = node.todo.pop(0)
             m = node.moves[f]
             stats.transitions += 1
-            old = node.below.get(f)
             fp = (m.reads, m.writes, m.clears)
-            node.below[f] = fp if old is None else (old[0] | m.reads, old[1] | m.writes, old[2] | m.clears)
-            to_path = back[-1]
-            if to_path is not None:  # the event as the path names it
-                f_path = to_path.map.get(f, f)
-                fp = (self.rename(fp[0], to_path), self.rename(fp[1], to_path), self.rename(fp[2], to_path))
-            else:
-                f_path = f
+            _merge(node.below, {f: fp})
+            to_path = self.back(sig[-1])  # the event as the path names it
+            f_path, fp = (f, fp) if to_path is None else (to_path.map.get(f, f), self.renamed(fp, to_path))
             hb = self.races(events, path, sig, f_path, *fp)
             nxt = m.nxt
             if m.cut:
@@ -382,7 +381,7 @@ class _Search:
                     continue
                 m.nxt = seen.world  # the world kept: later look-ups find it by identity, not field by field
                 below = self.renamed_below(seen.below, self.back(self.then(sig[-1], m.rn)))  # as the path names them
-                self.summary_races(events, path, sig, back, last, f_path, fp, hb, w, nxt, below)
+                self.summary_races(events, path, sig, last, f_path, fp, hb, w, nxt, below)
                 _merge(node.below, self.renamed_below(seen.below, self.back(m.rn)))
                 continue
             self.parents[nxt] = (w, m.step)
@@ -396,12 +395,7 @@ class _Search:
                 last[g] = len(events)
             undo.append(changed)
             events.append(Event(f_path, *fp, hb))
-            if self.sym is not None:
-                sig.append(self.then(sig[-1], m.rn))
-                back.append(self.back(sig[-1]))
-            else:
-                sig.append(None)
-                back.append(None)
+            sig.append(self.then(sig[-1], m.rn))
             frames.append(nxt)
             path.append(new)
             new.on_path = True
@@ -460,13 +454,18 @@ class _Search:
         initials = [events[k].fiber for k in free if not events[k].hb & free_mask]
         if not hb & free_mask:
             initials.append(fiber)
+        self.begin(pre, to_pre, initials)
+
+    def begin(self, pre: Node, to_pre: Perm | None, initials: list[str]) -> None:
+        """Unless one of these initial steps (named as the path names them) already goes first at
+        pre, make the first of them that can go first there."""
         if to_pre is not None:
             initials = [to_pre.map.get(g, g) for g in initials]
         initials = [g for g in initials if g in pre.moves]  # the new fiber may not be runnable there
         if initials and not any(g in pre.chosen for g in initials):
             self.add(pre, initials[0])
 
-    def summary_races(self, events, path, sig, back, last, fiber, fp, hb: int, w: World, y: World, below: dict) -> None:
+    def summary_races(self, events, path, sig, last, fiber, fp, hb: int, w: World, y: World, below: dict) -> None:
         """Races between the path (with the step into y) and the events below the cached world y,
         `below` (its summary, named as the path names fibers)."""
         if not self.reduce or not below:
@@ -481,31 +480,26 @@ class _Search:
                     continue
                 if lg is not None and (lg == i or evs[lg].hb >> i & 1):
                     continue  # every event of g below y comes after one that comes after event i
-                self.reverse_below(evs, path, sig[i], back[i], i, g, below)
+                self.reverse_below(evs, path, sig[i], i, g, below)
 
-    def reverse_below(self, evs: list[Event], path: list[Node], to_pre, from_pre, i: int, g: str, below: dict) -> None:
+    def reverse_below(self, evs: list[Event], path: list[Node], to_pre, i: int, g: str, below: dict) -> None:
         pre = path[i]
         self.counts["summary_races"] += 1
         n = len(evs) - 1
         free = [k for k in range(i + 1, n + 1) if not evs[k].hb >> i & 1]
         if free:  # the first of them begins the reversed order whatever lies below
             free_mask = sum(1 << k for k in free)
-            initials = [evs[k].fiber for k in free if not evs[k].hb & free_mask]
-            if to_pre is not None:
-                initials = [to_pre.map.get(h, h) for h in initials]
-            initials = [h for h in initials if h in pre.moves]
-            if initials and not any(h in pre.chosen for h in initials):
-                self.add(pre, initials[0])
+            self.begin(pre, to_pre, [evs[k].fiber for k in free if not evs[k].hb & free_mask])
             return
         # Every step after event i on the path comes after it: the reversed order begins below y,
         # with g itself or with a step that is the same before event i as below y. Add them all.
         after = evs[i : n + 1]
-        r = self.rename
+        from_pre = self.back(to_pre)
         for h_pre, mv in pre.moves.items():
             h = h_pre if from_pre is None else from_pre.map.get(h_pre, h_pre)  # as the path names it
             if h == evs[i].fiber or (h != g and h not in below):
                 continue
-            mr, mw, mc = r(mv.reads, from_pre), r(mv.writes, from_pre), r(mv.clears, from_pre)
+            mr, mw, mc = self.renamed((mv.reads, mv.writes, mv.clears), from_pre)
             if h == g or not any(dependent(mr, mw, mc, e.reads, e.writes, e.clears) for e in after):
                 self.add(pre, h_pre)
             if pre.full:
