@@ -137,10 +137,7 @@ def reach() -> tuple[list[str], list[dict]]:
         case = f"sources={n}, tools=1 ({design})"
         timed = [_timed(lambda system=system: search(system, PROPERTIES, "auto")) for _ in range(3 if n == 5 else 1)]
         res, secs, _ = sorted(timed, key=lambda t: t[1])[len(timed) // 2]
-        y, short = res.stats.symmetry, res.shortest or {}
-        states = res.stats.states + short.get("states", 0)
-        transitions = res.stats.transitions + short.get("transitions", 0)
-        shown = f"{states:,} ({y['represented_states']:,})" if y else f"{states:,}"
+        states, transitions, shown = _explored(res)
         row = {"sources": n, "design": design, "how": "default", "seconds": secs, "states": states}
         lines.append(
             "| "
@@ -155,16 +152,22 @@ def reach() -> tuple[list[str], list[dict]]:
             other, osecs, _ = _timed(run)
             if other.verdict != res.verdict or set(other.findings) != set(res.findings):
                 raise SystemExit(f"{case}: the default and {how} disagree")
-            o_short, o_y = other.shortest or {}, other.stats.symmetry
-            o_states = other.stats.states + o_short.get("states", 0)
-            o_transitions = other.stats.transitions + o_short.get("transitions", 0)
-            o_shown = f"{o_states:,} ({o_y['represented_states']:,})" if o_y else f"{o_states:,}"
+            o_states, o_transitions, o_shown = _explored(other)
             row[how] = osecs
             cells = [case, how, other.verdict, o_shown, f"{o_transitions:,}", f"{osecs:.2f}"]
             lines.append("| " + " | ".join(cells) + f" | {o_states / osecs:,.0f} | {osecs / secs:.1f}× |")
             print(lines[-1], file=sys.stderr)
         rows.append(row)
     return lines + [""], rows
+
+
+def _explored(res) -> tuple[int, int, str]:
+    """States and transitions of a check, its shortest-trace search included, and the states as
+    shown (with what its orbits stand for, over orbits)."""
+    short, y = res.shortest or {}, res.stats.symmetry
+    states = res.stats.states + short.get("states", 0)
+    transitions = res.stats.transitions + short.get("transitions", 0)
+    return states, transitions, f"{states:,} ({y['represented_states']:,})" if y else f"{states:,}"
 
 
 def fmt(x, digits=0) -> str:
