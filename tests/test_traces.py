@@ -9,7 +9,8 @@ from conftest import system
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_dpor import OPS, Toy
-from turnproof.explore.search.mazurkiewicz import Explored, TooLarge, count, traces
+from turnproof.explore.search.dpor import dpor_search
+from turnproof.explore.search.mazurkiewicz import Explored, TooLarge, count, floor, traces
 from turnproof.explore.search.naive import naive_dfs
 from turnproof.explore.search.sleep import sleep_search
 from turnproof.specs.properties import PROPERTIES
@@ -145,3 +146,104 @@ def test_a_world_where_every_step_slept_ends_no_schedule():
     whole = Explored()
     whole.steps = {w: {st.fiber: n for st, n in sys_.successors(w)} for w in graph.steps}
     assert whole.schedules(sys_) == naive_dfs(sys_).schedules  # every step taken: every schedule
+
+
+# --- the floor: one schedule per trace -----------------------------------------------------------
+
+
+def first_of_each_trace(sys_, reverse=False) -> tuple[set, set]:
+    """By brute force: walk every maximal schedule in fiber order (or its reverse), name each by
+    its events and its ordered dependent pairs of them, and keep the worlds and steps of the first
+    schedule of each trace (the worlds before a step past the bound, as the searches count them)."""
+    worlds, steps, forms = set(), set(), set()
+
+    def walk(w, events, frames):
+        moves = sys_.moves(w)
+        if reverse:
+            moves = moves[::-1]
+        if not moves:
+            end(events, frames)
+        for step, nxt, fp in moves:
+            k = sum(1 for f, _, _ in events if f == step.fiber)
+            path = [*events, (step.fiber, k, fp)]
+            if sys_.bounded_out(nxt):
+                end(path, frames)
+            else:
+                walk(nxt, path, [*frames, (w, step.fiber, nxt)])
+
+    def end(events, frames):
+        form = (
+            frozenset((f, k) for f, k, _ in events),
+            frozenset(
+                ((a[0], a[1]), (b[0], b[1]))
+                for i, a in enumerate(events)
+                for b in events[i + 1 :]
+                if a[0] == b[0] or a[2].conflicts(b[2])
+            ),
+        )
+        if form in forms:
+            return
+        forms.add(form)
+        worlds.add(sys_.initial())
+        for w, f, nxt in frames:
+            worlds.add(nxt)
+            steps.add((w, f))
+        if len(events) > len(frames):  # the last step went past the bound, from the last world
+            steps.add((frames[-1][2] if frames else sys_.initial(), events[-1][0]))
+
+    walk(sys_.initial(), [], [])
+    return worlds, steps
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize(
+    "design,scenario",
+    [
+        ("v1.15.4", "tool-race"),
+        ("v1.15.4", "abort-race"),
+        ("v1.15.4", "client-messageid"),  # every schedule ends past the bound
+        ("v1.15.4", "mint-gap"),
+        ("bind-and-serialize", "two-instances"),
+    ],
+)
+def test_the_floor_is_the_first_schedule_of_each_trace(design, scenario, reverse):
+    sys_ = system(design, scenario)
+    worlds, steps = first_of_each_trace(sys_, reverse)
+    f = floor(sys_, reverse)
+    assert (f.worlds, f.transitions) == (worlds, len(steps))
+    # every world at rest ends some trace, so it is on the floor, and no world is there twice
+    assert naive_ends(sys_) <= f.worlds <= dfs_worlds(sys_)
+    assert f.transitions >= len(f.worlds) - 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(SMALL, st.integers(0, 3), st.booleans())
+def test_the_floor_is_the_first_schedule_of_each_trace_on_random_programs(programs, limit, reverse):
+    toy = Toy(programs, limit)
+    worlds, steps = first_of_each_trace(toy, reverse)
+    f = floor(toy, reverse)
+    assert (f.worlds, f.transitions) == (worlds, len(steps))
+
+
+def test_dpor_explores_near_the_floor_where_it_is_counted():
+    """On these, dpor explores the worlds a trace-optimal DPOR visits, give or take a few: what its
+    reduction can still gain is bounded by the dependency relation, not by the search."""
+    for design, scenario in (("v1.15.4", "abort-queued"), ("v1.15.4", "queue-plugin"), ("v1.15.4", "mint-gap")):
+        sys_ = system(design, scenario)
+        explored = dpor_search(sys_, PROPERTIES).stats.states
+        f = len(floor(sys_).worlds)
+        assert f <= explored <= 1.1 * f, (design, scenario, explored, f)
+
+
+def dfs_worlds(sys_) -> set:
+    seen, stack = set(), [sys_.initial()]
+    while stack:
+        w = stack.pop()
+        if w not in seen:
+            seen.add(w)
+            stack.extend(n for _, n in sys_.successors(w) if not sys_.bounded_out(n))
+    return seen
+
+
+def naive_ends(sys_) -> set:
+    return {w for w in dfs_worlds(sys_) if not sys_.successors(w)}

@@ -129,6 +129,73 @@ def traces(system: System, limit: int = LIMIT, follow: Callable[[World], object]
     return out
 
 
+@dataclass
+class Floor:
+    """What one schedule per trace goes through: the worlds it visits (the initial one and every
+    world before a step past the bound) and the steps it takes from them (a step past the bound
+    included), each counted once, as the stateful searches count them."""
+
+    worlds: set
+    transitions: int
+
+
+def floor(system: System, reverse: bool = False) -> Floor:
+    """The worlds and steps of one schedule per trace, the first in the naive search's order (or
+    in the reverse fiber order): what a DPOR that is optimal in traces, exploring in that order,
+    visits. Computed without walking
+    the schedules, by sleep sets over (world, sleep set) pairs: a stateless search with sleep sets
+    takes exactly the prefixes that come first in their trace (Godefroid 1996), and a pair from
+    which some step may still be taken on to a world at rest or past the bound lies on such a
+    schedule. Independent steps keep each other's footprints (tests/test_footprint.py), so a step
+    asleep in a world is asleep as the same step in the next."""
+    footprints = _Footprints(system)
+    ends: dict[tuple, bool] = {}  # (world, asleep) -> a schedule goes on from it
+
+    def ordered(w: World) -> dict:
+        here = footprints.of(w)
+        return dict(reversed(here.items())) if reverse else here
+
+    def asleep_after(here: dict, asleep, fp) -> frozenset:
+        return frozenset(u for u in asleep if not dependent(*here[u][1], *fp))
+
+    def goes_on(w: World, asleep: frozenset) -> bool:
+        key = (w, asleep)
+        known = ends.get(key)
+        if known is not None:
+            return known
+        here = ordered(w)
+        ok = not here  # a world at rest ends a schedule
+        taken: list[str] = []
+        for f, (nxt, fp, cut) in here.items():
+            if f not in asleep:
+                ok = (cut or goes_on(nxt, asleep_after(here, (*asleep, *taken), fp))) or ok
+                taken.append(f)
+        ends[key] = ok
+        return ok
+
+    init = system.initial()
+    goes_on(init, frozenset())
+    worlds, steps = set(), set()
+    stack, seen = [(init, frozenset())], set()
+    while stack:  # the pairs a schedule goes on from, reached through such pairs
+        w, asleep = key = stack.pop()
+        if key in seen or not ends[key]:
+            continue
+        seen.add(key)
+        worlds.add(w)
+        here, taken = ordered(w), []
+        for f, (nxt, fp, cut) in here.items():
+            if f in asleep:
+                continue
+            after = asleep_after(here, (*asleep, *taken), fp)
+            if cut or ends[(nxt, after)]:
+                steps.add((w, f))
+            if not cut:
+                stack.append((nxt, after))
+            taken.append(f)
+    return Floor(worlds, len(steps))
+
+
 def _name(system) -> str:
     design, scenario = getattr(system, "design", None), getattr(system, "scenario", None)
     return f"{design.name} × {scenario.name}" if design and scenario else type(system).__name__
