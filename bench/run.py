@@ -25,7 +25,7 @@ import spin as spin_bench  # noqa: E402  (bench/spin.py)
 from turnproof.explore.search.bfs import bfs  # noqa: E402
 from turnproof.explore.search.bounded import bfs_preemptions  # noqa: E402
 from turnproof.explore.search.dpor import dpor_search  # noqa: E402
-from turnproof.explore.search.mazurkiewicz import TooLarge  # noqa: E402
+from turnproof.explore.search.mazurkiewicz import TooLarge, floor  # noqa: E402
 from turnproof.explore.search.mazurkiewicz import count as count_traces  # noqa: E402
 from turnproof.explore.search.naive import naive_dfs  # noqa: E402
 from turnproof.explore.search.sleep import sleep_search  # noqa: E402
@@ -244,7 +244,9 @@ def targets(rows: list[dict], series: list[dict]) -> list[str]:
 BEFORE = {"v1.15.4 × idle-window": (6_653, 4_988), "sources=4, tools=1": (5_518, 8_402)}
 
 
-def targets_15(rows: list[dict], series: list[dict], spins: list[dict], reached: list[dict]) -> list[str]:
+def targets_15(
+    rows: list[dict], series: list[dict], spins: list[dict], reached: list[dict], floors: list[dict]
+) -> list[str]:
     """Issue 15's targets, judged from this run's rows."""
     by_case = {r["case"]: r for r in rows + series}
     lines = ["## Targets (issue 15)", ""]
@@ -277,6 +279,7 @@ def targets_15(rows: list[dict], series: list[dict], spins: list[dict], reached:
                 f"(target ≥ 10×: {'met' if ratio >= 10 else 'missed'}); DPOR faster than BFS by at least "
                 f"{speed:.1f}× ({slow['case']}) (target ≥ 5×: {'met' if speed >= 5 else 'missed'})."
             )
+            lines += _ceiling([f for f in floors if f["row"] in group])
     for r in spins:
         t, s = r["turnproof"], r["spin"]
         lines.append(
@@ -313,6 +316,30 @@ def targets_15(rows: list[dict], series: list[dict], spins: list[dict], reached:
             f"{big['seconds']:.1f} s."
         )
     return lines + [""]
+
+
+def _ceiling(floors: list[dict]) -> list[str]:
+    """What the floor section says of a group of idle-window designs: how far a DPOR optimal in traces
+    could take the ratio, and how far dpor is from that floor."""
+    if not floors:
+        return []
+    low = min(floors, key=lambda f: f["ceiling"])
+    high = max(floors, key=lambda f: f["ceiling"])
+    gap = [f["row"]["dpor"]["transitions"] / f["floor"] for f in floors]
+    commute = sum(f["commute"] for f in floors) / max(sum(f["dependent"] for f in floors), 1)
+    r = low["row"]
+    per_step = (r["bfs"]["seconds"] / r["bfs"]["transitions"]) / (r["dpor"]["seconds"] / r["dpor"]["transitions"])
+    span = f"{min(gap):.2f}" if len(gap) == 1 else f"{min(gap):.2f}–{max(gap):.2f}"
+    best = f"{low['ceiling']:.1f}× ({low['case']}" + (
+        f"; {high['ceiling']:.1f}× at best, {high['case']})" if len(floors) > 1 else ")"
+    )
+    return [
+        f"  Under this dependency relation a DPOR optimal in traces reaches at most {best}: BFS transitions "
+        f"over those of one schedule per trace. dpor's transitions are {span}× that floor. Of the pairs the "
+        f"relation calls dependent, {commute:.0%} end in the same world in either order. At the floor, and at "
+        f"this run's cost per transition (a DPOR step costs {1 / per_step:.1f}× a BFS step: it records "
+        f"footprints), DPOR would be {low['ceiling'] * per_step:.1f}× faster than BFS on {low['case']}."
+    ]
 
 
 def traces_section(designs=TRACE_DESIGNS, scenarios=None) -> list[str]:
@@ -371,6 +398,87 @@ def traces_section(designs=TRACE_DESIGNS, scenarios=None) -> list[str]:
     return lines + [""]
 
 
+def floor_section(rows: list[dict], series: list[dict]) -> tuple[list[str], list[dict]]:
+    """How far dpor is from the best a DPOR can do under this dependency relation, on the idle-window
+    designs and the 4-source cases: the worlds and steps of one schedule per trace, and how exact the
+    relation is (pairs it calls dependent that end in the same world in either order anyway)."""
+    lines = [
+        "## DPOR against the floor of its dependency relation",
+        "",
+        "Floor: the worlds and steps of one schedule per Mazurkiewicz trace, the first in the naive search's fiber "
+        "order, and in the",
+        "reverse order (explore/search/mazurkiewicz.py `floor`): what a DPOR that is optimal in traces visits "
+        "exploring in that order.",
+        "Ceiling: BFS transitions over the smaller floor's, the most BFS/DPOR such a search reaches here. "
+        "Dependent pairs: pairs of",
+        "steps enabled together in a reachable world whose footprints conflict; commute anyway: of those, pairs "
+        "that both run in either",
+        "order and end in the same world (a relation exact on these worlds would call them independent).",
+        "",
+        "| case | BFS states | BFS transitions | DPOR states | DPOR transitions | floor worlds (order / reversed) "
+        "| floor transitions (order / reversed) | DPOR / floor transitions | ceiling BFS / floor transitions "
+        "| dependent pairs | commute anyway | s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    by_case = {r["case"]: r for r in rows + series}
+    out = []
+    cases = [(f"{d} × idle-window", System(load_design(d), load_scenario("idle-window"))) for d in builtin("design")]
+    cases.append(("sources=4, tools=1", _sources(4, "v1.15.4")))
+    cases.append(("sources=4, tools=1 (bind-and-serialize)", _sources(4, "bind-and-serialize")))
+    for case, system in cases:
+        r = by_case.get(case)
+        if r is None:  # (--quick)
+            continue
+        t = time.perf_counter()
+        ahead, back = floor(system), floor(system, reverse=True)
+        dependent, commute = _exactness(system)
+        best = min(ahead.transitions, back.transitions)
+        f = {"case": case, "floor": best, "ceiling": r["bfs"]["transitions"] / best, "row": r}
+        f["commute"], f["dependent"] = commute, dependent
+        out.append(f)
+        lines.append(
+            f"| {case} | {r['bfs']['states']:,} | {r['bfs']['transitions']:,} | {r['dpor']['states']:,} "
+            f"| {r['dpor']['transitions']:,} | {len(ahead.worlds):,} / {len(back.worlds):,} "
+            f"| {ahead.transitions:,} / {back.transitions:,} | {r['dpor']['transitions'] / best:.2f} "
+            f"| {f['ceiling']:.1f}× | {dependent:,} | {commute:,} ({commute / max(dependent, 1):.0%}) "
+            f"| {time.perf_counter() - t:.1f} |"
+        )
+        print(f"floor: {case} done", file=sys.stderr)
+    return lines + [""], out
+
+
+def _exactness(system: System) -> tuple[int, int]:
+    """(pairs of steps enabled together whose footprints conflict, those of them that commute anyway),
+    over every world within the bound."""
+    moves: dict = {}
+
+    def of(w):
+        m = moves.get(w)
+        if m is None:
+            m = moves[w] = {st.fiber: (nxt, fp) for st, nxt, fp in system.moves(w)}
+        return m
+
+    dependent = commute = 0
+    stack, seen = [system.initial()], set()
+    while stack:
+        w = stack.pop()
+        if w in seen:
+            continue
+        seen.add(w)
+        here = of(w)
+        for a, (wa, fa) in here.items():
+            if system.bounded_out(wa):
+                continue
+            stack.append(wa)
+            for b, (wb, fb) in here.items():
+                if b <= a or system.bounded_out(wb) or not fa.conflicts(fb):
+                    continue
+                dependent += 1
+                ma, mb = of(wa), of(wb)
+                commute += b in ma and a in mb and ma[b][0] == mb[a][0]
+    return dependent, commute
+
+
 def _covered(r, every) -> str:
     """Traces reached, and what the missed ones end in."""
     rest, past = r.missed(every)
@@ -417,9 +525,10 @@ def main() -> None:
     spins = spin_bench.compare() if version else []
     reach_lines, reached = ([], []) if args.quick else reach()
     whole = {r["case"]: r["bfs"]["states"] for r in rows}
+    floor_lines, floors = floor_section(rows, series)
     text = "\n".join(
         head
-        + targets_15(rows, series, spins, reached)
+        + targets_15(rows, series, spins, reached, floors)
         + targets(rows, series)
         + ["## Built-in designs × scenarios", ""]
         + table(rows)
@@ -427,6 +536,7 @@ def main() -> None:
         + table(series)
         + [""]
         + reach_lines
+        + floor_lines
         + traces_section()
         + (spin_bench.table(spins, version, whole) if spins else ["SPIN: not installed (apt-get install spin)", ""])
     )
