@@ -10,7 +10,9 @@ rid) one run handle; ("runs",) how many runs exist; ("fiber", name) one fiber's 
 counter and locals; ("fibers",) the fiber list's length and order; ("turn", rid) run rid's open
 turn and ("turns",) the order in which the open turns were opened (ghosts for the specs);
 ("sent", prompt) whether the server accepted that prompt; ("inbox",) the V2 engine's
-session_input rows, event seq and coordinator entry, as one location.
+session_input rows and event seq, as one location (every admission and promotion takes the next
+seq); ("entry",) its coordinator's map entry for the session (owner, pendingWake, stopping).
+Which engine a world runs (`Inbox.on`) never changes: reading it reads nothing.
 
 A step that empties a runner-map entry without reading it (onIdle's delete) clears it: the
 location is in its `clears`, not its reads or writes. Two clears of one entry commute (it ends
@@ -108,7 +110,7 @@ _NOTES: dict[str, Callable[..., list[Loc]]] = {
     "mark_sent": lambda w, prompt: [("sent", prompt)],
     "open_turn": lambda w, turn: [("turns",), ("turn", turn.run)],
     "close_turn": lambda w, run: [("turn", run)],
-    "set_inbox": lambda w, inbox: [("inbox",)],
+    "set_inbox": lambda w, inbox: _inbox_parts(w.inbox, inbox),
 }
 
 
@@ -172,9 +174,47 @@ class Watched:
         return self.world.turns
 
     @property
-    def inbox(self):
+    def inbox(self) -> WatchedInbox:
+        return WatchedInbox(self.world.inbox, self.reads)
+
+
+class WatchedInbox:
+    """The V2 inbox as a step reads it: its rows and seq are one location, the coordinator's entry
+    another; which engine runs (`on`) never changes, so reading it notes nothing."""
+
+    __slots__ = ("inbox", "reads")
+
+    def __init__(self, inbox, reads: set):
+        self.inbox, self.reads = inbox, reads
+
+    @property
+    def on(self) -> bool:
+        return self.inbox.on
+
+    @property
+    def entry(self):
+        self.reads.add(("entry",))
+        return self.inbox.entry
+
+    def with_entry(self, entry):
+        """Overwrites the entry (which counts as reading it), keeps the rows without reading them."""
+        self.reads.add(("entry",))
+        return self.inbox.with_entry(entry)
+
+    def __getattr__(self, name: str):  # rows, seq and what reads them (pending, row, admit, promote)
         self.reads.add(("inbox",))
-        return self.world.inbox
+        return getattr(self.inbox, name)
+
+
+def _inbox_parts(a, b) -> list[Loc]:
+    """The inbox locations that differ between two inboxes, or that an update replaced by another
+    object (an overwrite counts as a read, even of an equal value)."""
+    out: list[Loc] = []
+    if a.rows is not b.rows or a.seq != b.seq or a.on != b.on:
+        out.append(("inbox",))
+    if a.entry is not b.entry:
+        out.append(("entry",))
+    return out
 
 
 class WatchedStore:
@@ -407,8 +447,12 @@ def written(a: World, b: World) -> frozenset:
         add(("clock",))
     if a.labels != b.labels:
         add(("labels",))
-    if a.inbox is not b.inbox and a.inbox != b.inbox:
-        add(("inbox",))
+    ia, ib = a.inbox, b.inbox
+    if ia is not ib and ia != ib:
+        if ia.rows != ib.rows or ia.seq != ib.seq or ia.on != ib.on:
+            add(("inbox",))
+        if ia.entry != ib.entry:
+            add(("entry",))
     if a.turns is not b.turns:
         old_turns, new_turns = {t.run: t for t in a.turns}, {t.run: t for t in b.turns}
         out.update(("turn", r) for r in old_turns.keys() | new_turns.keys() if old_turns.get(r) != new_turns.get(r))
