@@ -128,3 +128,34 @@ def test_two_runners_going_idle_clear_the_map_entry_independently():
         clears = [fp for _, _, fp in here.values() if fp.clears]
         found += len(clears) >= 2 and not clears[0].conflicts(clears[1])
     assert found > 0
+
+
+def test_the_v2_coordinator_entry_is_apart_from_the_inbox_rows():
+    """upstream-1.18.34-queue × idle-window: an admission (session_input's rows and seq) and a step
+    that only touches the coordinator's entry are independent, and no dependent pair of steps
+    conflicts only through the rows while ending in the same world in either order."""
+    sys_ = system("upstream-1.18.34-queue", "idle-window")
+    moves = reachable(sys_)
+    apart = 0
+    for here in moves.values():
+        for a, (_, wa, fa) in here.items():
+            for b, (_, wb, fb) in here.items():
+                if b <= a or sys_.bounded_out(wa) or sys_.bounded_out(wb):
+                    continue
+                kinds = {loc[0] for loc in fa.writes} | {loc[0] for loc in fb.writes}
+                if not fa.conflicts(fb):
+                    apart += {"inbox", "entry"} <= kinds
+                    continue
+                shared = {loc[0] for loc in (fa.writes & (fb.reads | fb.writes)) | (fb.writes & fa.reads)}
+                same = b in moves[wa] and a in moves[wb] and moves[wa][b][1] == moves[wb][a][1]
+                assert not (same and shared == {"inbox"}), (a, b)
+    assert apart > 0
+    # reading which engine runs notes nothing; the entry and the rows note their own locations
+    w = sys_.initial()
+    reads: set = set()
+    inbox = Watched(w, reads).inbox
+    assert inbox.on and not reads
+    inbox.entry
+    assert reads == {("entry",)}
+    inbox.pending()
+    assert reads == {("entry",), ("inbox",)}
