@@ -155,7 +155,7 @@ def test_the_v2_coordinator_entry_is_apart_from_the_inbox_rows():
     reads: set = set()
     inbox = Watched(w, reads).inbox
     assert inbox.on and not reads
-    inbox.entry
+    assert inbox.entry is None
     assert reads == {("entry",)}
     inbox.pending()
     assert reads == {("entry",), ("inbox",)}
