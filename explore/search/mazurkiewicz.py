@@ -142,10 +142,13 @@ class Floor:
 def floor(system: System, reverse: bool = False) -> Floor:
     """The worlds and steps of one schedule per trace, the first in the naive search's order (or
     in the reverse fiber order): what a DPOR that is optimal in traces, exploring in that order,
-    visits. Computed without walking
-    the schedules, by sleep sets over (world, sleep set) pairs: a stateless search with sleep sets
-    takes exactly the prefixes that come first in their trace (Godefroid 1996), and a pair from
-    which some step may still be taken on to a world at rest or past the bound lies on such a
+    visits.
+
+    Computed without walking the schedules. A stateless search with sleep sets, taking steps in a
+    fixed order, takes a prefix exactly when no earlier prefix in that order is the same trace
+    (Godefroid 1996); so the pairs (world, sleep set) it meets, kept once each, and among them the
+    pairs from which it still goes on to a world at rest or past the bound, are the schedules that
+    come first in their trace. tests/test_traces.py checks the result against walking every
     schedule. Independent steps keep each other's footprints (tests/test_footprint.py), so a step
     asleep in a world is asleep as the same step in the next."""
     footprints = _Footprints(system)
