@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import compress, count
-from operator import attrgetter, is_not
+from operator import attrgetter, is_not, ne
 
 from turnproof.model.store import ASSISTANT, Message
 from turnproof.model.world import World
@@ -206,13 +206,13 @@ class WatchedInbox:
         return getattr(self.inbox, name)
 
 
-def _inbox_parts(a, b) -> list[Loc]:
-    """The inbox locations that differ between two inboxes, or that an update replaced by another
-    object (an overwrite counts as a read, even of an equal value)."""
+def _inbox_parts(a, b, differ=is_not) -> list[Loc]:
+    """The inbox locations an update replaced by another object (an overwrite counts as a read, even
+    of an equal value); with differ=ne, those whose value changed (a step's writes)."""
     out: list[Loc] = []
-    if a.rows is not b.rows or a.seq != b.seq or a.on != b.on:
+    if differ(a.rows, b.rows) or a.seq != b.seq or a.on != b.on:
         out.append(("inbox",))
-    if a.entry is not b.entry:
+    if differ(a.entry, b.entry):
         out.append(("entry",))
     return out
 
@@ -447,12 +447,8 @@ def written(a: World, b: World) -> frozenset:
         add(("clock",))
     if a.labels != b.labels:
         add(("labels",))
-    ia, ib = a.inbox, b.inbox
-    if ia is not ib and ia != ib:
-        if ia.rows != ib.rows or ia.seq != ib.seq or ia.on != ib.on:
-            add(("inbox",))
-        if ia.entry != ib.entry:
-            add(("entry",))
+    if a.inbox is not b.inbox and a.inbox != b.inbox:
+        out.update(_inbox_parts(a.inbox, b.inbox, ne))
     if a.turns is not b.turns:
         old_turns, new_turns = {t.run: t for t in a.turns}, {t.run: t for t in b.turns}
         out.update(("turn", r) for r in old_turns.keys() | new_turns.keys() if old_turns.get(r) != new_turns.get(r))
