@@ -25,12 +25,13 @@ import spin as spin_bench  # noqa: E402  (bench/spin.py)
 from turnproof.explore.search.bfs import bfs  # noqa: E402
 from turnproof.explore.search.bounded import bfs_preemptions  # noqa: E402
 from turnproof.explore.search.dpor import dpor_search  # noqa: E402
-from turnproof.explore.search.mazurkiewicz import TooLarge, floor  # noqa: E402
+from turnproof.explore.search.mazurkiewicz import Footprints, TooLarge, floor  # noqa: E402
 from turnproof.explore.search.mazurkiewicz import count as count_traces  # noqa: E402
 from turnproof.explore.search.naive import naive_dfs  # noqa: E402
 from turnproof.explore.search.sleep import sleep_search  # noqa: E402
 from turnproof.explore.strategy import Options, reduced, search  # noqa: E402
 from turnproof.model.config import Prompt, Scenario  # noqa: E402
+from turnproof.model.footprint import dependent as conflicting  # noqa: E402
 from turnproof.model.system import System  # noqa: E402
 from turnproof.specs.loader import builtin, load_design, load_scenario  # noqa: E402
 from turnproof.specs.properties import PROPERTIES  # noqa: E402
@@ -430,8 +431,9 @@ def floor_section(rows: list[dict], series: list[dict]) -> tuple[list[str], list
         if r is None:  # (--quick)
             continue
         t = time.perf_counter()
-        ahead, back = floor(system), floor(system, reverse=True)
-        dependent, commute = _exactness(system)
+        fps = Footprints(system)  # every world's moves, once for the three figures
+        ahead, back = floor(system, footprints=fps), floor(system, reverse=True, footprints=fps)
+        dependent, commute = _exactness(fps)
         best = min(ahead.transitions, back.transitions)
         f = {"case": case, "floor": best, "ceiling": r["bfs"]["transitions"] / best, "row": r}
         f["commute"], f["dependent"] = commute, dependent
@@ -447,34 +449,26 @@ def floor_section(rows: list[dict], series: list[dict]) -> tuple[list[str], list
     return lines + [""], out
 
 
-def _exactness(system: System) -> tuple[int, int]:
+def _exactness(fps: Footprints) -> tuple[int, int]:
     """(pairs of steps enabled together whose footprints conflict, those of them that commute anyway),
     over every world within the bound."""
-    moves: dict = {}
-
-    def of(w):
-        m = moves.get(w)
-        if m is None:
-            m = moves[w] = {st.fiber: (nxt, fp) for st, nxt, fp in system.moves(w)}
-        return m
-
     dependent = commute = 0
-    stack, seen = [system.initial()], set()
+    stack, seen = [fps.system.initial()], set()
     while stack:
         w = stack.pop()
         if w in seen:
             continue
         seen.add(w)
-        here = of(w)
-        for a, (wa, fa) in here.items():
-            if system.bounded_out(wa):
+        here = fps.of(w)
+        for a, (wa, fa, cut_a) in here.items():
+            if cut_a:
                 continue
             stack.append(wa)
-            for b, (wb, fb) in here.items():
-                if b <= a or system.bounded_out(wb) or not fa.conflicts(fb):
+            for b, (wb, fb, cut_b) in here.items():
+                if b <= a or cut_b or not conflicting(*fa, *fb):
                     continue
                 dependent += 1
-                ma, mb = of(wa), of(wb)
+                ma, mb = fps.of(wa), fps.of(wb)
                 commute += b in ma and a in mb and ma[b][0] == mb[a][0]
     return dependent, commute
 

@@ -9,6 +9,7 @@ from conftest import system
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_dpor import OPS, Toy
+from test_footprint import reachable
 from turnproof.explore.search.dpor import dpor_search
 from turnproof.explore.search.mazurkiewicz import Explored, TooLarge, count, floor, traces
 from turnproof.explore.search.naive import naive_dfs
@@ -212,7 +213,8 @@ def test_the_floor_is_the_first_schedule_of_each_trace(design, scenario, reverse
     f = floor(sys_, reverse)
     assert (f.worlds, f.transitions) == (worlds, len(steps))
     # every world at rest ends some trace, so it is on the floor, and no world is there twice
-    assert naive_ends(sys_) <= f.worlds <= dfs_worlds(sys_)
+    every = reachable(sys_)  # world -> its moves
+    assert {w for w, moves in every.items() if not moves} <= f.worlds <= every.keys()
     assert f.transitions >= len(f.worlds) - 1
 
 
@@ -233,17 +235,3 @@ def test_dpor_explores_near_the_floor_where_it_is_counted():
         explored = dpor_search(sys_, PROPERTIES).stats.states
         f = len(floor(sys_).worlds)
         assert explored <= 1.1 * f, (design, scenario, explored, f)  # (it may go below: another order)
-
-
-def dfs_worlds(sys_) -> set:
-    seen, stack = set(), [sys_.initial()]
-    while stack:
-        w = stack.pop()
-        if w not in seen:
-            seen.add(w)
-            stack.extend(n for _, n in sys_.successors(w) if not sys_.bounded_out(n))
-    return seen
-
-
-def naive_ends(sys_) -> set:
-    return {w for w in dfs_worlds(sys_) if not sys_.successors(w)}

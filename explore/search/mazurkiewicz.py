@@ -60,8 +60,9 @@ class Traces:
         return len(self.forms)
 
 
-class _Footprints:
-    """Each world's moves with their footprints as bit masks, computed once per world."""
+class Footprints:
+    """Each world's moves with their footprints as bit masks, computed once per world (one of them
+    can serve several counts over the same space)."""
 
     def __init__(self, system: System):
         self.system = system
@@ -95,7 +96,7 @@ class _Footprints:
 def traces(system: System, limit: int = LIMIT, follow: Callable[[World], object] | None = None) -> Traces:
     """Walk every maximal schedule (or, with `follow(w)` naming the fibers to take in w, every one
     through those steps) and name each by its canonical form; TooLarge past `limit` schedules."""
-    moves = _Footprints(system)
+    moves = Footprints(system)
     out = Traces()
     path: list[tuple[str, tuple, int]] = []  # (fiber, footprint masks, Foata level) per event
 
@@ -139,7 +140,7 @@ class Floor:
     transitions: int
 
 
-def floor(system: System, reverse: bool = False) -> Floor:
+def floor(system: System, reverse: bool = False, footprints: Footprints | None = None) -> Floor:
     """The worlds and steps of one schedule per trace, the first in the naive search's order (or
     in the reverse fiber order): what a DPOR that is optimal in traces, exploring in that order,
     visits.
@@ -150,8 +151,9 @@ def floor(system: System, reverse: bool = False) -> Floor:
     pairs from which it still goes on to a world at rest or past the bound, are the schedules that
     come first in their trace. tests/test_traces.py checks the result against walking every
     schedule. Independent steps keep each other's footprints (tests/test_footprint.py), so a step
-    asleep in a world is asleep as the same step in the next."""
-    footprints = _Footprints(system)
+    asleep in a world is asleep as the same step in the next. `footprints`: the system's, if
+    already computed."""
+    footprints = footprints or Footprints(system)
     ends: dict[tuple, bool] = {}  # (world, asleep) -> a schedule goes on from it
 
     def ordered(w: World) -> dict:
