@@ -37,7 +37,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from turnproof.conform import Agreement, HarnessError
-from turnproof.conform.clock import AHEAD, Pacer, after_all, mint
+from turnproof.conform.clock import AHEAD, ClientClock, Pacer, after_all
 from turnproof.conform.fakellm import MARKER, Call, FakeLLM, prompt_text
 from turnproof.model import ids
 from turnproof.model.config import Design, Scenario
@@ -103,6 +103,11 @@ def check_scenario(scenario: Scenario) -> None:
         )
     for p in scenario.prompts:
         where = f"scenario {scenario.name}: prompt {p.name}"
+        if scenario.mints_apart(p):
+            raise HarnessError(
+                f"{where}: messageIDs from two client clocks: the harness mints on one client clock, so it "
+                "cannot choose which of two readings in one tick sorts first"
+            )
         if p.route not in SUPPORTED_ROUTES:
             raise HarnessError(f"{where}: route {p.route} is not driven by the harness")
         if getattr(p, "hook", False):
@@ -499,6 +504,7 @@ class Driver:
         self.off = False  # the real server left the schedule: stop driving, drain
         self.returns: list[tuple[str, str, str]] = []  # blocking request: (prompt, model's label, real label)
         self.pacer: Pacer | None = None
+        self.ahead = ClientClock()  # clock = ahead: one client's ids an hour ahead, in mint order
         if any(p.id == "client" and not math.isinf(p.clock) for p in self.scenario.prompts):
             self.pacer = Pacer()
 
@@ -720,7 +726,7 @@ class Driver:
             return after_all()
         if p.id == "client":
             tick = before.clock + p.clock
-            return self.pacer.client_id(tick) if self.pacer else mint(int(time.time() * 1000 + AHEAD * 1000))
+            return self.pacer.client_id(tick) if self.pacer else self.ahead.mint(int(time.time() * 1000 + AHEAD * 1000))
         return None
 
     def send(self, i: int, name: str, route: str, said: str, before: World) -> None:
