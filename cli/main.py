@@ -449,7 +449,7 @@ def review(designs: tuple[str, ...], scenarios: tuple[str, ...], out_dir: Path, 
     "--design",
     "design_ref",
     required=True,
-    help="The design to conform: v1.15.4 or upstream-1.18.34, or an inbox design (--opencode-version 1.18.34).",
+    help="The design to conform: v1.15.4, upstream-1.18.34 or upstream-1.19.5, or an inbox variant of one.",
 )
 @click.option("--scenario", "scenario_ref", required=True, help="Built-in scenario name or path.")
 @click.option("--schedule", help="A schedule string or a trace.json [default: the shortest driveable counterexample].")
@@ -468,8 +468,8 @@ def conform(
     Exit 0 when real and model agree in every run, 1 when they disagree, 2 on harness errors.
     """
     from turnproof.conform import HarnessError
-    from turnproof.conform.drive import FAITHFUL, check_design, load_schedule
     from turnproof.conform.drive import conform as drive
+    from turnproof.conform.drive import load_schedule, release
 
     try:
         design = load_design(design_ref)
@@ -477,7 +477,7 @@ def conform(
             design,
             load_scenario(scenario_ref),
             schedule=load_schedule(schedule) if schedule else None,
-            version=version or FAITHFUL[check_design(design)],
+            version=version or release(design),
             runs=runs,
         )
     except HarnessError as e:

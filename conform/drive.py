@@ -50,7 +50,7 @@ STEP_TIMEOUT = 30.0  # seconds the real server gets to reach the next gate
 RETRIES = 2  # drives of a run redone when the paced clock did not hold (reported as discarded)
 MAX_COMPLETION = 200  # model steps to bring a schedule to rest
 # The designs that describe a shipped release, and the release each describes.
-FAITHFUL = {"v1.15.4": "1.15.4", "upstream-1.18.34": "1.18.34"}
+FAITHFUL = {"v1.15.4": "1.15.4", "upstream-1.18.34": "1.18.34", "upstream-1.19.5": "1.19.5"}
 
 # Model step kinds that have no controllable real counterpart, said once per report.
 UNCONTROLLED = {
@@ -75,18 +75,28 @@ def _knobs(design: Design) -> dict:
 
 def check_design(design: Design) -> str:
     """Only a design that describes a shipped release can be compared with the real server: the
-    name of the faithful design it equals (v1.15.4 or upstream-1.18.34)."""
+    name of the faithful design it equals (v1.15.4, upstream-1.18.34 or upstream-1.19.5; its own name
+    first: upstream-1.19.5 has the knobs of upstream-1.18.34)."""
     from turnproof.specs.loader import load_design
 
-    for name in FAITHFUL:
+    for name in sorted(FAITHFUL, key=lambda n: n != design.name):
         if _knobs(design) == _knobs(load_design(name)):
             return name
     base = _knobs(load_design("v1.15.4"))
     changed = [k for k, v in _knobs(design).items() if v != base[k]]
     raise HarnessError(
-        f"design {design.name}: only the v1.15.4 design or upstream-1.18.34 describe a release that can be "
-        f"conformed against the real server (this one changes {', '.join(changed)} from v1.15.4)"
+        f"design {design.name}: only the v1.15.4 design or upstream-1.18.34 (or upstream-1.19.5) describe a release "
+        f"that can be conformed against the real server (this one changes {', '.join(changed)} from v1.15.4)"
     )
+
+
+def release(design: Design) -> str:
+    """The release a design describes, the one `conform` drives by default: its own, or its base's
+    (an inbox variant of a release design); else the release of the faithful design it equals."""
+    for name in (design.name, design.base):
+        if name in FAITHFUL:
+            return FAITHFUL[name]
+    return FAITHFUL[check_design(design)]
 
 
 def check_scenario(scenario: Scenario) -> None:
@@ -1106,7 +1116,7 @@ class Harness:
     def conform(self, design, scenario, schedule: str | None = None, runs: int = 1) -> ConformReport:
         """Drive `schedule` (default: the shortest driveable counterexample of the first violated
         property) `runs` times and compare each final message tree with the model's."""
-        report, trace = prepare(design, scenario, schedule, self.version, runs)
+        report, trace = prepare(design, scenario, schedule, self.server.ran or self.version, runs)
         if scenario.instances > self.server.directories:
             raise HarnessError(
                 f"scenario {scenario.name}: {scenario.instances} directory contexts; the server has "

@@ -220,6 +220,21 @@ def _kill_all() -> None:
         _kill_group(pgid, grace=1.0)
 
 
+def binary_version(binary: Path, env: dict | None = None, cwd: Path | None = None) -> str:
+    """What the binary says it is: the last line of `opencode --version` (a report is labelled by
+    what ran, not by the cache folder the binary was found in)."""
+    try:
+        out = subprocess.run(
+            [str(binary), "--version"], env=env, cwd=cwd, capture_output=True, text=True, timeout=60, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise HarnessError(f"{binary} --version: {e}") from None
+    lines = out.stdout.strip().splitlines()
+    if out.returncode != 0 or not lines:
+        raise HarnessError(f"{binary} --version: exit {out.returncode}, {(out.stderr or out.stdout).strip()[:200]!r}")
+    return lines[-1].strip()
+
+
 class OpencodeServer:
     """`with OpencodeServer(binary, llm_base_url) as srv:` — a running server at `srv.url`."""
 
@@ -242,6 +257,7 @@ class OpencodeServer:
         self.port = 0
         self.log_path: Path | None = None
         self.directories = max(1, directories)  # project directories with the same config
+        self.ran = ""  # what the binary says it is (`opencode --version`), read at start
 
     @property
     def url(self) -> str:
@@ -286,6 +302,7 @@ class OpencodeServer:
         for k in range(self.directories):
             self.directory(k).mkdir(parents=True)
             (self.directory(k) / "opencode.json").write_text(json.dumps(self.config, indent=2) + "\n", encoding="utf-8")
+        self.ran = binary_version(self.binary, env, self.project)
         self.port = free_port()
         self.log_path = self.tmp / "server.log"
         log = open(self.log_path, "wb")
