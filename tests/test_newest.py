@@ -163,6 +163,47 @@ def test_pr_28488_binds_the_tool_continuation_but_leaves_the_guard_open():
     assert final.store.count(USER) == 2
 
 
+# --- 1.19.5: the same turn machinery as 1.18.34 ------------------------------------------
+
+NEWEST = {"upstream-1.19.5": "upstream-1.18.34", "upstream-1.19.5-steer": STEER, "upstream-1.19.5-queue": QUEUE}
+
+
+@pytest.mark.parametrize("design,same_as", sorted(NEWEST.items()))
+def test_the_1_19_5_designs_are_1_18_34s_machinery_and_check_alike(design, same_as):
+    from turnproof.conform.drive import _knobs
+
+    d, e = load_design(design), load_design(same_as)
+    assert d.base and d.change and (d.base == "upstream-1.18.34" or d.base == "upstream-1.19.5")
+    assert _knobs(d) == _knobs(e) | {"base": d.base, "change": d.change}  # only the labels differ
+    for scenario in ("tool-race", "client-ids-gap", "steer-during-tool"):
+        assert violated(design, scenario) == violated(same_as, scenario), scenario
+
+
+def test_conform_picks_the_release_a_design_describes():
+    from turnproof.conform import HarnessError
+    from turnproof.conform.drive import check_design, release
+
+    assert [release(load_design(d)) for d in ("v1.15.4", "upstream-1.18.34", STEER)] == ["1.15.4", "1.18.34", "1.18.34"]
+    assert {release(load_design(d)) for d in NEWEST} == {"1.19.5"}
+    assert check_design(load_design("upstream-1.19.5")) == "upstream-1.19.5"  # its own name, not 1.18.34's twin
+    assert check_design(load_design("upstream-1.18.34")) == "upstream-1.18.34"
+    with pytest.raises(HarnessError, match="upstream-1.19.5"):
+        check_design(load_design("bind-turn"))
+
+
+def test_a_report_is_labelled_by_what_the_binary_says_it_is(tmp_path):
+    from turnproof.conform import HarnessError
+    from turnproof.conform.server import binary_version
+
+    fake = tmp_path / "opencode"
+    fake.write_text('#!/bin/sh\n[ "$1" = --version ] && echo 9.9.9 && exit 0\nexit 3\n')
+    fake.chmod(0o755)
+    assert binary_version(fake) == "9.9.9"
+    fake.write_text("#!/bin/sh\necho broken >&2; exit 3\n")
+    with pytest.raises(HarnessError, match="--version: exit 3"):
+        binary_version(fake)
+
+
 # --- review: promises and the change table -----------------------------------------------
 
 
@@ -225,6 +266,32 @@ def newest_bin():
         return fetch_binary("1.18.34")
     except RegistryUnavailable as e:
         pytest.skip(f"conformance NOT checked: cannot fetch opencode-linux-x64@1.18.34 from the npm registry ({e})")
+
+
+@pytest.fixture(scope="module")
+def release_1_19_5():
+    from turnproof.conform import RegistryUnavailable
+    from turnproof.conform.server import fetch_binary
+
+    if platform.system() != "Linux" or platform.machine() not in ("x86_64", "AMD64"):
+        pytest.skip("conformance NOT checked: opencode-linux-x64 needs linux x86_64")
+    try:
+        return fetch_binary("1.19.5")
+    except RegistryUnavailable as e:
+        pytest.skip(f"conformance NOT checked: cannot fetch opencode-linux-x64@1.19.5 from the npm registry ({e})")
+
+
+@pytest.mark.slow  # the real 1.19.5 server: seconds, mostly waiting on it
+@pytest.mark.conformance
+def test_tool_race_on_the_1_19_5_binary_agrees_and_says_so(release_1_19_5):
+    from turnproof.conform.drive import conform, release
+
+    design = load_design("upstream-1.19.5")
+    report = conform(design, load_scenario("tool-race"), None, release(design), 1, binary=release_1_19_5)
+    assert report.version == "1.19.5" and report.note == ""  # what ran: `opencode --version`
+    assert "against the real opencode 1.19.5" in report.text()
+    assert any(v.startswith("turn-binding") for v in report.model_violations)
+    assert report.conforms, report.text()
 
 
 @pytest.mark.slow  # the real 1.18.34 server: seconds per case, mostly waiting on it
