@@ -4,6 +4,7 @@ functions, the command's exit codes, and the page driven in headless Chromium.""
 from __future__ import annotations
 
 import os
+import stat
 from collections import deque
 
 import pytest
@@ -131,6 +132,9 @@ def test_the_command_writes_a_self_contained_page_and_says_what_it_holds(tmp_pat
     assert "http://" not in text.replace("http://www.w3.org", "") and "https://" not in text
     assert "<script src" not in text and "<link" not in text and '"turn-binding"' in text
     assert [p.name for p in out.parent.iterdir()] == ["explore.html"]  # written whole: no temporary file left
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~mask  # an ordinary file, not mkstemp's private one
     r = CliRunner().invoke(main, ["explore", "--design", "v1.15.4", "--scenario", "two-instances", "--html", str(out)])
     assert r.exit_code == 0 and "1,782 states" in r.output
 

@@ -208,9 +208,16 @@ def write_explorer(doc: dict, path: Path) -> None:
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(page)
+            os.chmod(tmp, 0o666 & ~_umask())  # as an ordinary new file (mkstemp makes it private)
             os.replace(tmp, path)
         except BaseException:
             os.unlink(tmp)
             raise
     except OSError as e:
         raise InputError(f"--html {path}: cannot write: {e.strerror or e}") from None
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
