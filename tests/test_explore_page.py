@@ -121,6 +121,14 @@ def test_a_cap_embeds_the_first_states_breadth_first_and_every_counterexample(tm
     assert len(a["worlds"]) > 10 and doc["search"]["states"] == 1782
 
 
+def test_a_search_past_its_budget_leaves_no_jumps_and_says_why(monkeypatch):
+    monkeypatch.setattr("turnproof.explore.views.explorer.SEARCH_STATES", 100)
+    doc = build(system("v1.15.4", "two-instances"), max_states=50)
+    assert not any("cx" in p for p in doc["props"]) and doc["start"] is None
+    assert "--max-states 100" in doc["search"]["stopped"] and doc["search"]["states"] > 100
+    assert doc["spaces"][0]["explored"] == len(doc["spaces"][0]["worlds"]) == 50
+
+
 def test_the_command_writes_a_self_contained_page_and_says_what_it_holds(tmp_path):
     out = tmp_path / "sub" / "explore.html"
     r = CliRunner().invoke(main, ["explore", "--design", "v1.15.4", "--scenario", "tool-race", "--html", str(out)])
@@ -222,7 +230,10 @@ def test_clicking_through_the_turn_binding_counterexample_fiber_by_fiber(pages, 
         ".map(e => parseFloat(getComputedStyle(e).fontSize))"
     )
     assert min(sizes) >= 14
-    assert "red border" in page.inner_text(".legend") and not errors
+    assert "red border" in page.inner_text(".legend")
+    page.goto(pages["tool-race"].as_uri() + "#step=2")  # a step of the schedule the page opens with
+    assert page.evaluate("document.body.dataset.step") == "2" and "step 2 of 6" in page.inner_text("#where")
+    assert not errors
 
 
 @pytest.mark.slow  # starts headless Chromium
