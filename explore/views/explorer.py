@@ -201,7 +201,7 @@ def write_explorer(doc: dict, path: Path) -> None:
     if len(doc["spaces"]) > 1:
         title += f" (beside {doc['spaces'][1]['design']})"
     page = TEMPLATE.read_text(encoding="utf-8").replace("__TITLE__", html.escape(title))
-    page = page.replace("__DATA__", json.dumps(doc, separators=(",", ":")).replace("</", "<\\/"))
+    page = page.replace("__DATA__", json.dumps(doc, separators=(",", ":")).replace("<", "\\u003c"))  # inert in <script>
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
