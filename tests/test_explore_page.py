@@ -211,6 +211,8 @@ def test_clicking_through_the_turn_binding_counterexample_fiber_by_fiber(pages, 
         button.click()
         assert page.evaluate("document.body.dataset.step") == str(i)
     assert row(page, "turn-binding") == "violated"
+    flipped = page.evaluate("[...document.querySelectorAll('#side0 tr[data-flipped]')].map(r => r.dataset.prop)")
+    assert flipped == ["turn-binding"]  # the one status the last step changed, in yellow
     assert "A2 continues the turn opened by U1 but its parentID is U2" in page.inner_text(
         "#side0 tr[data-prop='turn-binding']"
     )
