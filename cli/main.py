@@ -468,8 +468,8 @@ def conform(
     Exit 0 when real and model agree in every run, 1 when they disagree, 2 on harness errors.
     """
     from turnproof.conform import HarnessError
-    from turnproof.conform.drive import FAITHFUL, check_design, load_schedule
-    from turnproof.conform.drive import conform as drive
+    from turnproof.conform.harness import conform as drive
+    from turnproof.conform.schedule import FAITHFUL, check_design, load_schedule
 
     try:
         design = load_design(design_ref)
