@@ -170,7 +170,7 @@ NEWEST = {"upstream-1.19.5": "upstream-1.18.34", "upstream-1.19.5-steer": STEER,
 
 @pytest.mark.parametrize("design,same_as", sorted(NEWEST.items()))
 def test_the_1_19_5_designs_are_1_18_34s_machinery_and_check_alike(design, same_as):
-    from turnproof.conform.drive import _knobs
+    from turnproof.conform.schedule import _knobs
 
     d, e = load_design(design), load_design(same_as)
     assert d.base and d.change and (d.base == "upstream-1.18.34" or d.base == "upstream-1.19.5")
@@ -181,7 +181,7 @@ def test_the_1_19_5_designs_are_1_18_34s_machinery_and_check_alike(design, same_
 
 def test_conform_picks_the_release_a_design_describes():
     from turnproof.conform import HarnessError
-    from turnproof.conform.drive import check_design, release
+    from turnproof.conform.schedule import check_design, release
 
     assert [release(load_design(d)) for d in ("v1.15.4", "upstream-1.18.34", STEER)] == ["1.15.4", "1.18.34", "1.18.34"]
     assert {release(load_design(d)) for d in NEWEST} == {"1.19.5"}
@@ -236,10 +236,10 @@ def test_the_change_table_is_computed_against_each_base():
     assert any(n.startswith("prompt-answered") for n in found[QUEUE].narrowed + found[QUEUE].broken)
 
 
-def test_the_readme_change_table_is_what_review_computes():
-    """The README's table of upstream changes against a fresh review over the scenarios it names."""
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("## What opencode ships now", 1)[1]
+def test_the_reviewer_guide_change_table_is_what_review_computes():
+    """The reviewer's guide's table of upstream changes against a fresh review over the scenarios it names."""
+    guide = (ROOT / "docs" / "reviewer.md").read_text()
+    section = guide.split("## What opencode ships now", 1)[1]
     cmd = next(line for line in section.splitlines() if line.startswith("$ ./run.sh review --designs"))
     args = cmd.split()
     designs = args[args.index("--designs") + 1 : args.index("--scenarios")]
@@ -284,7 +284,8 @@ def release_1_19_5():
 @pytest.mark.slow  # the real 1.19.5 server: seconds, mostly waiting on it
 @pytest.mark.conformance
 def test_tool_race_on_the_1_19_5_binary_agrees_and_says_so(release_1_19_5):
-    from turnproof.conform.drive import conform, release
+    from turnproof.conform.harness import conform
+    from turnproof.conform.schedule import release
 
     design = load_design("upstream-1.19.5")
     report = conform(design, load_scenario("tool-race"), None, release(design), 1, binary=release_1_19_5)
@@ -305,7 +306,7 @@ def test_tool_race_on_the_1_19_5_binary_agrees_and_says_so(release_1_19_5):
     ],
 )
 def test_the_v2_route_agrees_with_the_inbox_model(newest_bin, design, scenario, schedule, broken):
-    from turnproof.conform.drive import conform
+    from turnproof.conform.harness import conform
 
     report = conform(load_design(design), load_scenario(scenario), schedule, "1.18.34", 1, binary=newest_bin)
     assert {re.match(r"[\w-]+", v).group() for v in report.model_violations} == broken
