@@ -255,30 +255,28 @@ def test_the_reviewer_guide_change_table_is_what_review_computes():
 # --- the real binary ---------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def newest_bin():
+def release_binary(version: str):
+    """The cached opencode-linux-x64 binary of `version`; the test SKIPS, saying conformance was not
+    checked, where it cannot run or cannot be fetched."""
     from turnproof.conform import RegistryUnavailable
     from turnproof.conform.server import fetch_binary
 
     if platform.system() != "Linux" or platform.machine() not in ("x86_64", "AMD64"):
         pytest.skip("conformance NOT checked: opencode-linux-x64 needs linux x86_64")
     try:
-        return fetch_binary("1.18.34")
+        return fetch_binary(version)
     except RegistryUnavailable as e:
-        pytest.skip(f"conformance NOT checked: cannot fetch opencode-linux-x64@1.18.34 from the npm registry ({e})")
+        pytest.skip(f"conformance NOT checked: cannot fetch opencode-linux-x64@{version} from the npm registry ({e})")
+
+
+@pytest.fixture(scope="module")
+def newest_bin():
+    return release_binary("1.18.34")
 
 
 @pytest.fixture(scope="module")
 def release_1_19_5():
-    from turnproof.conform import RegistryUnavailable
-    from turnproof.conform.server import fetch_binary
-
-    if platform.system() != "Linux" or platform.machine() not in ("x86_64", "AMD64"):
-        pytest.skip("conformance NOT checked: opencode-linux-x64 needs linux x86_64")
-    try:
-        return fetch_binary("1.19.5")
-    except RegistryUnavailable as e:
-        pytest.skip(f"conformance NOT checked: cannot fetch opencode-linux-x64@1.19.5 from the npm registry ({e})")
+    return release_binary("1.19.5")
 
 
 @pytest.mark.slow  # the real 1.19.5 server: seconds, mostly waiting on it
