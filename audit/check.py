@@ -595,8 +595,9 @@ def _msg_json(m: Msg) -> dict:
 # pictures
 
 
-def write_graphs(report: AuditReport, out: Path) -> None:
-    """message-tree.{dot,svg} per session (in a folder per session when there are several), and audit.json."""
+def write_graphs(report: AuditReport, out: Path, shown: Path | None = None) -> None:
+    """message-tree.{dot,svg} per session (in a folder per session when there are several), and audit.json;
+    the graphs are named as under `shown` (where `out` will be moved once whole) when given."""
     from turnproof.explore.views.graphs import tree_dot, write
 
     out.mkdir(parents=True, exist_ok=True)
@@ -609,7 +610,7 @@ def write_graphs(report: AuditReport, out: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         g, cut = tree(a)
         title = f"session {a.session.id}" + (f" ({cut})" if cut else "")
-        a.drawn = [str(p) for p in write(tree_dot(g, title), folder / "message-tree")]
+        a.drawn = [str((shown or out) / p.relative_to(out)) for p in write(tree_dot(g, title), folder / "message-tree")]
     (out / "audit.json").write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
 
 

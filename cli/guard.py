@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import sys
+import threading
 import traceback
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -36,9 +39,42 @@ def debugging(ctx: click.Context | None = None) -> bool:
     return flag or os.environ.get("TURNPROOF_DEBUG", "") not in ("", "0")
 
 
-def _interrupted() -> click.exceptions.Exit:
+class Signalled(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, taken the way Ctrl-C is: the same unwinding, exit 128 + the signal."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"signal {signum}")
+        self.signum = signum
+
+
+def _raise_signalled(signum, frame):
+    raise Signalled(signum)
+
+
+@contextmanager
+def signals_as_interrupts():
+    """SIGTERM and SIGHUP raise `Signalled` in the main thread meanwhile (elsewhere: no change)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {s: signal.signal(s, _raise_signalled) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def _interrupted(e: BaseException | None = None) -> click.exceptions.Exit:
     click.echo("\nturnproof: interrupted", err=True)
-    return click.exceptions.Exit(INTERRUPTED)
+    return click.exceptions.Exit(128 + e.signum if isinstance(e, Signalled) else INTERRUPTED)
+
+
+def _usage(e: click.UsageError) -> click.exceptions.Exit:
+    """A usage error on one line (click prints a three-line usage block): what was wrong, and --help."""
+    where = e.ctx.command_path if e.ctx is not None else "turnproof"
+    click.echo(f"turnproof: error: {' '.join(e.format_message().split())} (see {where} --help)", err=True)
+    return click.exceptions.Exit(INPUT_ERROR)
 
 
 class Cli(click.Group):
@@ -49,17 +85,22 @@ class Cli(click.Group):
     def make_context(self, *args, **kwargs):
         try:
             return super().make_context(*args, **kwargs)
-        except KeyboardInterrupt:
-            raise _interrupted() from None
+        except click.UsageError as e:
+            raise _usage(e) from None
+        except KeyboardInterrupt as e:
+            raise _interrupted(e) from None
 
     def invoke(self, ctx: click.Context):
         try:
-            return super().invoke(ctx)
+            with signals_as_interrupts():
+                return super().invoke(ctx)
         except InputError as e:
             click.echo(f"turnproof: error: {e}", err=True)
             ctx.exit(INPUT_ERROR)
-        except KeyboardInterrupt:
-            raise _interrupted() from None
+        except KeyboardInterrupt as e:
+            raise _interrupted(e) from None
+        except click.UsageError as e:
+            raise _usage(e) from None
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise
         except BrokenPipeError:  # stdout closed early (`| head`): nothing left to say, and no verdict
