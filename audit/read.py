@@ -152,6 +152,8 @@ def read_path(path: str | Path, session: str | None = None) -> list[Session]:
             sessions = _read_dir(p, name, session)
         elif not p.exists():
             raise AuditInputError(f"{name}: no such file or directory")
+        elif not p.is_file():  # a pipe (whose reading would block), a device, a socket
+            raise AuditInputError(f"{name}: not a regular file or a directory")
         else:
             with open(p, "rb") as fh:
                 head = fh.read(16)

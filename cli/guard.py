@@ -70,6 +70,11 @@ def _interrupted(e: BaseException | None = None) -> click.exceptions.Exit:
     return click.exceptions.Exit(128 + e.signum if isinstance(e, Signalled) else INTERRUPTED)
 
 
+def _asks_help(e: click.UsageError) -> bool:
+    """`turnproof` alone: click shows the help (its usage block is the answer, not an error)."""
+    return type(e).__name__ == "NoArgsIsHelpError"
+
+
 def _usage(e: click.UsageError) -> click.exceptions.Exit:
     """A usage error on one line (click prints a three-line usage block): what was wrong, and --help."""
     where = e.ctx.command_path if e.ctx is not None else "turnproof"
@@ -86,6 +91,8 @@ class Cli(click.Group):
         try:
             return super().make_context(*args, **kwargs)
         except click.UsageError as e:
+            if _asks_help(e):
+                raise
             raise _usage(e) from None
         except KeyboardInterrupt as e:
             raise _interrupted(e) from None
@@ -100,6 +107,8 @@ class Cli(click.Group):
         except KeyboardInterrupt as e:
             raise _interrupted(e) from None
         except click.UsageError as e:
+            if _asks_help(e):
+                raise
             raise _usage(e) from None
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise

@@ -295,6 +295,7 @@ def check(
     if as_json:
         doc = result_json(res) | {"files": [str(p) for p in files]}
         click.echo(json.dumps(doc, indent=2))
+        _no_dot(files, err=True)
     else:
         click.echo(text(res))
         if res.findings:
@@ -303,13 +304,18 @@ def check(
             click.echo(f"state graph written to {out}/state-graph.dot")
         if export_dir:
             click.echo(_exported(export_dir, exported))
-        if any(p.suffix == ".dot" for p in files) and not shutil.which("dot"):
-            click.echo(NO_DOT)
+        _no_dot(files)
     sys.exit({"holds": 0, "violated": 1}.get(res.verdict, 3))
 
 
 DEFAULT_SECONDS = 100.0  # with no budget given: a person hears "undecided" and what to try within two minutes
 NO_DOT = "graphviz's dot is not installed: only .dot files were written (for .svg: apt-get install graphviz)"
+
+
+def _no_dot(files, err: bool = False) -> None:
+    """Say so when pictures were drawn as .dot only: no result silently lacks its .svg."""
+    if any(Path(p).suffix == ".dot" for p in files) and not shutil.which("dot"):
+        click.echo(NO_DOT, err=err)
 
 
 ADVICE = (
@@ -514,6 +520,7 @@ def review(designs: tuple[str, ...], scenarios: tuple[str, ...], out_dir: Path, 
             click.echo("")
             click.echo("\n".join(table))
         click.echo(f"report written to {report}")
+        _no_dot([f for c in cells for f in c.files.values()])
     sys.exit(1 if doc["verdict"] == "violated" else 0)
 
 
@@ -606,4 +613,5 @@ def audit(file: tuple[str, ...], out: Path, as_json: bool, session_id: str | Non
     elif report.audits:
         click.echo(report.text(errors=False))
         click.echo(f"report written to {out}/audit.json")
+        _no_dot(files)
     sys.exit(report.exit_code)

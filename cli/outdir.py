@@ -71,11 +71,13 @@ class Target:
             raise
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, kind, e, tb) -> None:
         try:
             _remove(self.tmp)
         finally:
             self._unlock()
+        if isinstance(e, OSError) and _under(e.filename, self.tmp):  # a writer failed on the target's disk
+            raise _unwritable(self.flag, self.path, e) from None
 
     def stage(self) -> Path:
         """The fresh folder (or file path) to write this run's result into."""
@@ -194,6 +196,13 @@ def _replaceable(path: Path, flag: str) -> None:
         f"{flag} {path}: holds files turnproof did not write ({odd.relative_to(path)}); "
         "give an empty or new folder (the result replaces the whole folder)"
     )
+
+
+def _under(name, folder: Path) -> bool:
+    if not isinstance(name, (str, Path)):
+        return False
+    p = Path(name)
+    return p == folder or folder in p.parents
 
 
 def _unwritable(flag: str, path: Path, e: OSError) -> InputError:
