@@ -77,7 +77,7 @@ def _asks_help(e: click.UsageError) -> bool:
 
 def _usage(e: click.UsageError) -> click.exceptions.Exit:
     """A usage error on one line (click prints a three-line usage block): what was wrong, and --help."""
-    where = e.ctx.command_path if e.ctx is not None else "turnproof"
+    where = " ".join(["turnproof", *(e.ctx.command_path.split()[1:] if e.ctx is not None else [])])
     click.echo(f"turnproof: error: {' '.join(e.format_message().split())} (see {where} --help)", err=True)
     return click.exceptions.Exit(INPUT_ERROR)
 

@@ -740,10 +740,13 @@ def test_help_documents_every_exit_code():
 
 
 def test_progress_lines_when_not_a_terminal_but_not_under_json_or_quiet(tmp_path, monkeypatch):
+    from itertools import count
+
     from turnproof.cli.main import Progress, main
 
-    monkeypatch.setattr(Progress, "LINE_EVERY", 0.2)
-    base = ["check", "--design", "v1.15.4", "--scenario", "large/crowd", "--out", str(tmp_path), "--max-seconds", "2"]
+    ticks = count()  # a clock one second on at each reading: the lines do not depend on the machine's speed
+    monkeypatch.setattr(Progress, "clock", staticmethod(lambda: float(next(ticks))))
+    base = ["check", "--design", "v1.15.4", "--scenario", "large/crowd", "--out", str(tmp_path), "--max-states", "100"]
     r = CliRunner().invoke(main, base)
     lines = [line for line in r.stderr.splitlines() if re.match(r"turnproof: [\d,]+ states, depth \d+", line)]
     assert r.exit_code == 3 and len(lines) >= 3
