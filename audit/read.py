@@ -160,7 +160,7 @@ def read_path(path: str | Path, session: str | None = None) -> list[Session]:
         elif not p.exists():
             raise AuditInputError(f"{name}: no such file or directory")
         elif not p.is_file():  # a pipe (whose reading would block), a device, a socket
-            raise AuditInputError(f"{name}: not a regular file or a directory")
+            raise AuditInputError(f"{name}: cannot read: not a regular file or a directory (a pipe or a device)")
         else:
             with open(p, "rb") as fh:
                 head = fh.read(16)

@@ -243,6 +243,8 @@ def check(
     writable_dir(out, "--out")  # before the search: an unwritable path costs no search
     if export_dir:
         writable_dir(export_dir, "--export-session")
+        if export_dir.resolve() == out.resolve():
+            raise click.UsageError("--export-session and --out name one folder; give each its own")
     if exhaustive and (max_states or max_seconds):
         raise click.UsageError("--exhaustive runs with no budget; it does not go with --max-states or --max-seconds")
     default_time = not (exhaustive or max_states or max_seconds or max_memory)
@@ -251,6 +253,8 @@ def check(
     tty = sys.stderr.isatty()
     show = None if as_json or quiet else Progress(tty)
     budget = Budget(max_states, max_seconds, max_memory << 20 if max_memory else default_max_bytes())
+    if default_time:
+        budget.time_said = f"{DEFAULT_SECONDS:g}s, the default when no budget is given"
     graph = StateGraph() if state_graph and preemptions is None else None  # (bounded search: no graph)
     system = System(design, scenario)
     about = {"command": "check", "design": design.name, "scenario": scenario.name}
@@ -360,7 +364,17 @@ def _out_of_budget(e: OutOfBudget, design, scenario, strategy: str, as_json: boo
         click.echo("try:")
         for a in advice:
             click.echo(f"  {a}")
+    _leave_quickly()
     sys.exit(3)
+
+
+def _leave_quickly() -> None:
+    """Answer now: flush what was said, and spare the interpreter's exit a collection over every
+    world the stopped search still holds (seconds on a large space)."""
+    import gc
+
+    sys.stdout.flush()
+    gc.freeze()
 
 
 def _export_sessions(res, where: Path, export_dir: Path) -> dict[str, Path]:

@@ -184,6 +184,9 @@ def _replaceable(path: Path, flag: str) -> None:
     """InputError unless `path` is absent, an empty folder, or a turnproof result to replace."""
     if not path.exists():
         return
+    here = Path.cwd()
+    if path.is_dir() and (path.resolve() == here or path.resolve() in here.parents):
+        raise InputError(f"{flag} {path}: the current folder or one above it; give a folder for the result below it")
     if not path.is_dir():
         raise InputError(f"{flag} {path}: cannot write: {os.strerror(errno.ENOTDIR)}")
     if (path / MANIFEST).is_file():

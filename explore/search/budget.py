@@ -115,6 +115,7 @@ class Budget:
     max_states: int | None = None
     max_seconds: float | None = None
     max_bytes: int | None = None
+    time_said: str = ""  # how the time budget was set, when not by --max-seconds (the command's default)
 
     def __post_init__(self) -> None:
         self.started = time.monotonic()
@@ -148,7 +149,7 @@ class Budget:
         """Why time or memory is spent now, or "" (memory is read at most every MEMORY_EVERY s)."""
         now = time.monotonic() - self.started
         if self.max_seconds is not None and now > self.max_seconds:
-            return f"the time budget (--max-seconds {self.max_seconds:g}) is spent"
+            return f"the time budget ({self.time_said or f'--max-seconds {self.max_seconds:g}'}) is spent"
         if self.max_bytes is not None and now - self.measured >= MEMORY_EVERY:
             self.measured = now
             rss = resident_bytes()
