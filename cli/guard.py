@@ -29,7 +29,8 @@ BROKEN_PIPE = 141  # 128 + SIGPIPE: whoever read the output stopped reading (`| 
 EXIT_CODES = f"""Exit codes: {HOLDS} every property holds (audit: clean), {VIOLATED} a violation (or a --shape
 reached), {INPUT_ERROR} a usage or input error (one line naming the file and field), {UNDECIDED} undecided (a
 property not judged, or a budget spent: --max-states, --max-seconds, --max-memory), {INTERRUPTED}
-interrupted (Ctrl-C; SIGTERM 143, SIGHUP 129), {INTERNAL_ERROR} an internal error (a bug: --debug or TURNPROOF_DEBUG=1 shows the traceback)."""
+interrupted (Ctrl-C; SIGTERM 143, SIGHUP 129), {INTERNAL_ERROR} an internal error (a bug: --debug or
+TURNPROOF_DEBUG=1 shows the traceback)."""
 
 
 def debugging(ctx: click.Context | None = None) -> bool:
