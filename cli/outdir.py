@@ -28,6 +28,7 @@ from turnproof.specs.loader import InputError
 MANIFEST = "manifest.json"
 LEGACY = {".dot", ".svg", ".json", ".md", ".html"}  # what turnproof wrote before it wrote a manifest
 HELD_BACK = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}  # (a file's write names no file: still the target's disk)
 
 
 def version() -> str:
@@ -76,8 +77,8 @@ class Target:
             _remove(self.tmp)
         finally:
             self._unlock()
-        if isinstance(e, OSError) and _under(e.filename, self.tmp):  # a writer failed on the target's disk
-            raise _unwritable(self.flag, self.path, e) from None
+        if isinstance(e, OSError) and (_under(e.filename, self.tmp) or e.errno in DISK_FULL):
+            raise _unwritable(self.flag, self.path, e) from None  # a writer failed on the target's disk
 
     def stage(self) -> Path:
         """The fresh folder (or file path) to write this run's result into."""
@@ -106,7 +107,11 @@ class Target:
             with _held_back():
                 if self.folder and self.path.exists():
                     os.rename(self.path, self.old)
-                    os.rename(staged, self.path)
+                    try:
+                        os.rename(staged, self.path)
+                    except OSError:
+                        os.rename(self.old, self.path)  # the earlier result back where it was
+                        raise
                 else:
                     os.replace(staged, self.path)
         except OSError as e:

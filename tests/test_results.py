@@ -193,21 +193,27 @@ def test_a_read_only_disk_under_the_writer_is_exit_2(cli, tmp_path, monkeypatch)
     assert not (tmp_path / "out").exists() and leftovers(tmp_path) == []
 
 
-def test_a_read_only_disk_at_the_swap_keeps_the_earlier_result(cli, tmp_path, monkeypatch):
+@pytest.mark.parametrize("failing", [1, 2])
+def test_a_failed_swap_keeps_the_earlier_result(cli, tmp_path, monkeypatch, failing):
+    """The first rename (the old result aside) or the second (the new one in) fails: the old stays."""
     from turnproof.cli import outdir
 
     out = tmp_path / "out"
     check(cli, out, HOLDS)
     before = tree(out)
+    calls, rename = [], os.rename
 
-    def refuse(*args, **kwargs):
-        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+    def rename_or_refuse(a, b):
+        calls.append((a, b))
+        if len(calls) == failing:
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+        return rename(a, b)
 
-    monkeypatch.setattr(outdir.os, "rename", refuse)
-    monkeypatch.setattr(outdir.os, "replace", refuse)
+    monkeypatch.setattr(outdir.os, "rename", rename_or_refuse)
     r = check(cli, out)
-    assert r.exit_code == 2 and one_line(r)
+    assert r.exit_code == 2 and one_line(r) and "Read-only file system" in r.stderr
     assert tree(out) == before
+    assert leftovers(tmp_path) == []
 
 
 # --- pipes, devices, folders as inputs ------------------------------------------------------
