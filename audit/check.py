@@ -40,7 +40,9 @@ no trace in the store, so it reads as a tool-followup violation.
 
 from __future__ import annotations
 
+import gc
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -210,16 +212,31 @@ class AuditReport:
 def audit_paths(paths, out: str | Path | None = None, session: str | None = None) -> AuditReport:
     """Read and check every path; unreadable paths become report.errors (one line each)."""
     report = AuditReport()
-    for p in paths:
-        try:
-            sessions = read_path(p, session)
-        except AuditInputError as e:
-            report.errors.append(str(e))
-            continue
-        report.audits.extend(audit_session(s) for s in sessions)
+    with _collector_paused():
+        for p in paths:
+            try:
+                sessions = read_path(p, session)
+            except AuditInputError as e:
+                report.errors.append(str(e))
+                continue
+            report.audits.extend(audit_session(s) for s in sessions)
     if out is not None:
         write_graphs(report, Path(out))
     return report
+
+
+@contextmanager
+def _collector_paused():
+    """No cyclic garbage collection while sessions are read and judged: their records form no
+    cycles, and on a large session the collector's passes over every record kept so far cost more
+    than the reading (100,000 messages: a third of the time)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def audit_session(s: Session) -> SessionAudit:
