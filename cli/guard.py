@@ -168,7 +168,7 @@ def _check_path(p: Path, want_dir: bool, fail) -> None:
         if not os.access(p if p.is_dir() else p.parent, os.W_OK | os.X_OK) or (
             not p.is_dir() and not os.access(p, os.W_OK)
         ):
-            fail(errno.EACCES)
+            fail(errno.EROFS if _read_only(p) else errno.EACCES)
         return
     parent = p.parent
     while not parent.exists():  # the nearest folder that exists must be a writable folder
