@@ -55,10 +55,15 @@ class Target:
         self.tmp = self.path.parent / f".{name}.tmp-{os.getpid()}"
         self.old = self.path.parent / f".{name}.old-{os.getpid()}"
         self.fd: int | None = None
-        self.staged = False
+        self.staged = self.committed = False
+        self.made: list[Path] = []  # the folders above the target this run created (removed if it writes nothing)
 
     def __enter__(self) -> Target:
         try:
+            p = self.path.parent
+            while not p.exists() and p != p.parent:
+                self.made.append(p)
+                p = p.parent
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._lock()
             self._sweep()
@@ -77,6 +82,11 @@ class Target:
             _remove(self.tmp)
         finally:
             self._unlock()
+        for p in [] if self.committed else self.made:  # (nearest first; stops at one that is not empty)
+            try:
+                p.rmdir()
+            except OSError:
+                break
         if isinstance(e, OSError) and (_under(e.filename, self.tmp) or e.errno in DISK_FULL):
             raise _unwritable(self.flag, self.path, e) from None  # a writer failed on the target's disk
 
@@ -116,7 +126,7 @@ class Target:
                     os.replace(staged, self.path)
         except OSError as e:
             raise _unwritable(self.flag, self.path, e) from None
-        self.staged = False
+        self.staged, self.committed = False, True
         _remove(self.old)
 
     # --- the lock -----------------------------------------------------------------------------

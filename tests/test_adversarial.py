@@ -792,9 +792,10 @@ def test_ctrl_c_exits_130_quickly_without_a_traceback(case):
 # more than exit codes: --debug, progress, the default budget
 
 
-def test_debug_prints_the_traceback_and_still_exits_70(monkeypatch):
+def test_debug_prints_the_traceback_and_still_exits_70(monkeypatch, tmp_path):
     from turnproof.cli.main import main
 
+    monkeypatch.chdir(tmp_path)  # (the default --out is under the current folder)
     with mock.patch("turnproof.cli.main.search", side_effect=RuntimeError("boom")):
         r = CliRunner().invoke(main, ["--debug", "check", "--design", "v1.15.4", "--scenario", "tool-race"])
         assert r.exit_code == 70 and "Traceback" in r.stderr and "RuntimeError: boom" in r.stderr

@@ -243,8 +243,9 @@ def test_a_folder_or_a_device_is_not_a_trace(cli, tmp_path):
     for path in (tmp_path, Path("/dev/null")):
         r = cli("replay", str(path))
         assert r.exit_code == 2 and one_line(r) and "not a regular file" in r.stderr
-    r = cli("audit", "/dev/null", "--out", str(tmp_path / "o"))
+    r = cli("audit", "/dev/null", "--out", str(tmp_path / "o" / "deeper"))
     assert r.exit_code == 2 and "not a regular file" in r.stderr
+    assert not (tmp_path / "o").exists()  # no folder made for a result that was never written
 
 
 # --- budgets ----------------------------------------------------------------------------------
