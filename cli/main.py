@@ -563,8 +563,8 @@ def conform(
     Exit 0 when real and model agree in every run, 1 when they disagree, 2 on harness errors.
     """
     from turnproof.conform import HarnessError
-    from turnproof.conform.drive import FAITHFUL, check_design, load_schedule
-    from turnproof.conform.drive import conform as drive
+    from turnproof.conform.harness import conform as drive
+    from turnproof.conform.schedule import FAITHFUL, check_design, load_schedule
 
     try:
         design = load_design(design_ref)
@@ -630,3 +630,8 @@ def audit(file: tuple[str, ...], out: Path, as_json: bool, session_id: str | Non
         click.echo(f"report written to {out}/audit.json")
         _no_dot(files)
     sys.exit(report.exit_code)
+
+
+from turnproof.cli.explore import explore  # noqa: E402  (its own module; registered here)
+
+main.add_command(explore)
