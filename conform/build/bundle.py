@@ -108,8 +108,10 @@ def read(path: Path) -> Bundle:
 def local_path(name: str) -> str:
     """Where module `name` lands under the extraction folder, relative to it (never outside it)."""
     rel = name.removeprefix(ROOT)
+    up = 0
     while rel.startswith(CLIMB):  # the one name that climbs out of the root stays inside
-        rel = "_up/" + rel[len(CLIMB) :]
+        rel, up = rel[len(CLIMB) :], up + 1
+    rel = "_up/" * up + rel
     if rel.startswith("/") or "/../" in f"/{rel}/":
         raise HarnessError(f"module {name!r} would land outside the extraction folder")
     return rel

@@ -36,9 +36,10 @@ class AnchorError(HarnessError):
 # The design each release is (the model's faithful designs); a build starts from its release's values.
 RELEASE_DESIGN = {"1.15.4": "v1.15.4", "1.18.34": "upstream-1.18.34"}
 
-# The order edits are applied in: the loop's knobs first (they edit SessionPrompt.run), then the
-# runner's (SessionPrompt.prompt, the runner and the run-state map). Fixed, so combinations compose.
-KNOB_ORDER = ("order", "exit", "binding", "guard", "overlap", "cancel", "on_idle", "runner_map", "engine", "delivery")
+# The order edits are applied in: the loop's knobs first (they edit SessionPrompt.run; binding
+# before exit, whose anchor takes the exit test as binding leaves it), then the runner's
+# (SessionPrompt.prompt, the runner and the run-state map). Fixed, so combinations compose.
+KNOB_ORDER = ("order", "binding", "exit", "guard", "overlap", "cancel", "on_idle", "runner_map", "engine", "delivery")
 
 
 def knobs(design: Design) -> dict[str, str]:
@@ -65,9 +66,20 @@ def changed_knobs(design: Design, release: str) -> list[tuple[str, str]]:
     return [(k, mine[k]) for k in KNOB_ORDER if mine[k] != base[k]]
 
 
+# Knob values built only together with another knob's value (the change they stand for has both).
+NEEDS = {("binding", "pinned"): ("exit", "parent")}  # PR #28488 ends the turn on parentID === pinned
+
+
 def for_design(design: Design, release: str, catalogue: tuple[Edit, ...] | None = None) -> list[Edit]:
     """The edits that make `release` behave as `design`, in application order."""
     catalogue = all_edits() if catalogue is None else catalogue
+    values = knobs(design)
+    for (knob, value), (other, needed) in NEEDS.items():
+        if values[knob] == value and values[other] != needed:
+            raise HarnessError(
+                f"design {design.name}: {knob} = {value} is built only with {other} = {needed} "
+                f"(this one has {other} = {values[other]})"
+            )
     out: list[Edit] = []
     for knob, value in changed_knobs(design, release):
         mine = [e for e in catalogue if e.knob == knob and e.value == value and release in e.releases]
