@@ -11,22 +11,11 @@ release is an error naming the knob, never a partly patched build.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields
+from dataclasses import fields
 
 from turnproof.conform import HarnessError
+from turnproof.conform.build.edit import Edit
 from turnproof.model.config import Design
-
-
-@dataclass(frozen=True)
-class Edit:
-    knob: str  # design knob, e.g. "binding"
-    value: str  # its value, e.g. "turn"
-    name: str  # short id of this edit within the knob, e.g. "keep-turn-user"
-    find: str  # a regular expression; must match exactly once in the whole bundle's JavaScript
-    replace: str  # an re template (\g<name> for the minified identifiers that `find` captures)
-    stands_for: str  # the opencode function / Effect.fn span it changes, e.g. "SessionPrompt.run (the loop)"
-    why: str  # one line: what it changes, in the words the model uses for the knob value
-    releases: tuple[str, ...] = ("1.15.4",)  # releases it was verified on
 
 
 class AnchorError(HarnessError):
@@ -40,6 +29,9 @@ RELEASE_DESIGN = {"1.15.4": "v1.15.4", "1.18.34": "upstream-1.18.34"}
 # before exit, whose anchor takes the exit test as binding leaves it), then the runner's
 # (SessionPrompt.prompt, the runner and the run-state map). Fixed, so combinations compose.
 KNOB_ORDER = ("order", "binding", "exit", "guard", "overlap", "cancel", "on_idle", "runner_map", "engine", "delivery")
+
+
+__all__ = ["Edit", "AnchorError", "for_design", "apply", "changed_knobs", "knobs"]
 
 
 def knobs(design: Design) -> dict[str, str]:

@@ -17,7 +17,7 @@ test (applied after them, KNOB_ORDER) compares `lastAssistant.parentID` with the
 
 from __future__ import annotations
 
-from turnproof.conform.build.edits import Edit
+from turnproof.conform.build.edit import Edit
 
 N = r"[\w$]+"  # a minified identifier
 

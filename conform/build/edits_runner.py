@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from turnproof.conform.build.edits import Edit
+from turnproof.conform.build.edit import Edit
 
 EDITS: tuple[Edit, ...] = ()
