@@ -357,3 +357,21 @@ def test_bind_turn_patched_agrees_and_the_stock_release_driven_as_bind_turn_disa
     assert r.exit_code == 1 and doc["verdict"] == "disagrees"
     assert doc["opencode_binary"]["version"] == "1.15.4" and "patched" not in doc["opencode_binary"]
     assert os.path.basename(doc["opencode_binary"]["path"]) == "opencode"
+
+
+def test_the_fixes_table_says_when_a_design_cannot_be_built_and_refuses_bad_options(tmp_path, capsys):
+    from turnproof.conform.fixes import main as fixes
+
+    assert fixes(["--runs", "0"]) == 2
+    design = tmp_path / "steer-legacy.toml"
+    design.write_text('delivery = "queue"\n')
+    out = tmp_path / "fixes.md"
+    out.write_text("# Fixes\n\nprose kept\n")
+    assert fixes(["--design", str(design), "--scenario", "tool-race", "--out", str(out)]) == 2
+    text = out.read_text()
+    assert text.startswith("# Fixes\n\nprose kept\n\n<!-- fixes:begin -->\nMeasured ")
+    assert (
+        "### " + str(design) + "\n\nNot built: design steer-legacy: no edit makes opencode 1.15.4 take delivery = queue"
+        in text
+    )
+    assert "turnproof: error: design" in capsys.readouterr().err
