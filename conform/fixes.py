@@ -18,7 +18,7 @@ from pathlib import Path
 
 from turnproof.conform import HarnessError
 from turnproof.conform.drive import Harness
-from turnproof.conform.suite import cases, run_case, table, write
+from turnproof.conform.suite import cases, publish, run_case, table
 from turnproof.conform.target import resolve
 from turnproof.specs.loader import InputError, load_design
 
@@ -76,14 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         f"--runs {args.runs}`{''.join(f' --design {d}' for d in args.design or ())}.",
         "",
     ]
-    text = "\n".join(head + sections).rstrip()
-    print(text)
-    if args.out:
-        write(args.out, text, BEGIN, END)
-    if disagree:
-        print(f"real and model DISAGREE on {disagree} case(s)", file=sys.stderr)
-        return 1
-    return 2 if errors else 0
+    return publish("\n".join(head + sections).rstrip(), args.out, disagree, errors, BEGIN, END)
 
 
 if __name__ == "__main__":

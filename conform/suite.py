@@ -168,10 +168,14 @@ def main(argv: list[str] | None = None) -> int:
         "",
     ]
     tail = ["Left out:", ""] + [f"- {s}: {why}" for s, why in skipped] if skipped else []
-    text = "\n".join(head + sections + tail).rstrip()
+    return publish("\n".join(head + sections + tail).rstrip(), args.out, disagree, errors)
+
+
+def publish(text: str, out: Path | None, disagree: int, errors: int, begin: str = BEGIN, end: str = END) -> int:
+    """Print the table, write it into `out` between the markers, and say the exit code."""
     print(text)
-    if args.out:
-        write(args.out, text)
+    if out:
+        write(out, text, begin, end)
     if disagree:
         print(f"real and model DISAGREE on {disagree} case(s)", file=sys.stderr)
         return 1
