@@ -19,13 +19,11 @@ from __future__ import annotations
 
 from turnproof.conform.build.edit import Edit
 
-N = r"[\w$]+"  # a minified identifier
+N = r"[\w$]+"  # a minified identifier (never the start of an anchor: a literal first keeps the search fast)
 
 # SessionPrompt.run's head: its argument, and the run-scoped variables declared before the loop.
 _RUN_HEAD = (
-    r"(?P<fx>"
-    + N
-    + r')\.fn\("SessionPrompt\.run"\)\(function\*\((?P<sid>'
+    r'\.fn\("SessionPrompt\.run"\)\(function\*\((?P<sid>'
     + N
     + r")\)\{let (?P<decl>"
     + N
@@ -56,7 +54,7 @@ _STARTER = (
         value="turn",
         name="run-takes-starter",
         find=_RUN_HEAD,
-        replace=r'\g<fx>.fn("SessionPrompt.run")(function*(\g<sid>,__tpStarter){let __tpUser,__tpOwn,\g<decl>',
+        replace=r'.fn("SessionPrompt.run")(function*(\g<sid>,__tpStarter){let __tpUser,__tpOwn,\g<decl>',
         stands_for='SessionPrompt.run (Effect.fn "SessionPrompt.run"): the run\'s arguments and state',
         why="the run knows the user message of the prompt that started it, and keeps its turn's user and "
         "the last assistant it wrote across iterations",
@@ -65,9 +63,7 @@ _STARTER = (
         knob="binding",
         value="turn",
         name="loop-passes-starter",
-        find=r"(?P<head>"
-        + N
-        + r'\.fn\("SessionPrompt\.loop"\)\(function\*\((?P<in>'
+        find=r'(?P<head>\.fn\("SessionPrompt\.loop"\)\(function\*\((?P<in>'
         + N
         + r")\)\{return yield\*"
         + N
@@ -145,7 +141,7 @@ BINDING_PINNED = (
         value="pinned",
         name="run-pins-user",
         find=_RUN_HEAD,
-        replace=r'\g<fx>.fn("SessionPrompt.run")(function*(\g<sid>){let __tpUser,\g<decl>',
+        replace=r'.fn("SessionPrompt.run")(function*(\g<sid>){let __tpUser,\g<decl>',
         stands_for='SessionPrompt.run (Effect.fn "SessionPrompt.run"): the run\'s state',
         why="the run keeps the user it pinned across iterations",
         releases=("1.15.4",),
