@@ -400,3 +400,16 @@ def test_the_fixes_table_says_when_a_design_cannot_be_built_and_refuses_bad_opti
         in text
     )
     assert "turnproof: error: design" in capsys.readouterr().err
+
+
+def test_a_releases_own_design_is_never_patched_and_another_is_built_for_its_release(fake_release):
+    from turnproof.conform.target import resolve
+
+    assert resolve(load_design("v1.15.4"), None) == ("1.15.4", None, None)
+    assert resolve(load_design("upstream-1.18.34"), None) == ("1.18.34", None, None)
+    assert resolve(load_design("v1.15.4"), "1.18.34") == ("1.18.34", None, None)  # driven as it is, with a note
+    version, binary, target = resolve(load_design("bind-turn"), None)
+    assert version == "1.15.4" and binary.parent.parent == fake_release / "cache" / "builds"
+    assert target.knobs == {"binding": "turn"} and target.path == str(binary)
+    with pytest.raises(HarnessError, match="no edit makes opencode 1.18.34 take"):
+        resolve(load_design("bind-turn"), "1.18.34")
