@@ -482,8 +482,8 @@ def conform(
     Exit 0 when real and model agree in every run, 1 when they disagree, 2 on harness errors.
     """
     from turnproof.conform import HarnessError
-    from turnproof.conform.drive import conform as drive
-    from turnproof.conform.drive import load_schedule
+    from turnproof.conform.harness import conform as drive
+    from turnproof.conform.schedule import load_schedule
 
     try:
         report = drive(

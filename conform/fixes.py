@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from turnproof.conform import HarnessError
-from turnproof.conform.drive import Harness
+from turnproof.conform.harness import Harness
 from turnproof.conform.suite import cases, publish, run_case, table
 from turnproof.conform.target import resolve
 from turnproof.specs.loader import InputError, load_design
