@@ -552,4 +552,7 @@ def audit(file: tuple[str, ...], out: Path, as_json: bool, session_id: str | Non
     sys.exit(report.exit_code)
 
 
+from turnproof.cli.explore import explore  # noqa: E402  (its own module; registered here)
+
+main.add_command(explore)
 main.add_command(patch)
