@@ -536,3 +536,8 @@ def audit(file: tuple[str, ...], out: Path, as_json: bool, session_id: str | Non
         click.echo(report.text(errors=False))
         click.echo(f"report written to {out}/audit.json")
     sys.exit(report.exit_code)
+
+
+from turnproof.cli.catalogue import catalogue  # noqa: E402 (a command of its own module)
+
+main.add_command(catalogue)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from turnproof.model import ids
+from turnproof.model import ids, question
 from turnproof.model import runner as guard
-from turnproof.model.config import Design, Scenario
+from turnproof.model.config import ANSWERS, Design, Scenario
 from turnproof.model.ids import Id
 from turnproof.model.store import ASSISTANT, STOP, TOOL_CALLS, USER, Message, ToolPart
 from turnproof.model.values import replace
@@ -74,8 +74,10 @@ def enabled(scenario: Scenario, w: World, f: Fiber) -> bool:
     pc = f.pc
     if pc not in WAITS:
         return pc != "end"
-    if pc == "send":
-        return all(a in w.sent for a in scenario.prompt(f.prompt).after)
+    if pc == "send":  # an answer waits for the question it answers to be asked (question.asked)
+        return all(a in w.sent for a in scenario.prompt(f.prompt).after) and (f.route not in ANSWERS or f.target)
+    if pc == "ask":  # a question or permission tool: waits for its user's answer (or an interrupt)
+        return f.answer not in question.ASKS or f.interrupt
     if pc == "await":
         return w.run(f.run).done is not None
     if pc == "await_int":
@@ -83,7 +85,7 @@ def enabled(scenario: Scenario, w: World, f: Fiber) -> bool:
     return w.fiber(f.target).pc != "shell.start"  # await_ready: stop-shell awaits the shell's `ready` latch
 
 
-WAITS = frozenset({"send", "await", "await_int", "await_ready"})  # the program counters `enabled` tests
+WAITS = frozenset({"send", "await", "await_int", "await_ready", "ask"})  # the program counters `enabled` tests
 
 
 def step(design: Design, scenario: Scenario, w: World, f: Fiber) -> tuple[Step, World]:
@@ -100,6 +102,8 @@ def step(design: Design, scenario: Scenario, w: World, f: Fiber) -> tuple[Step, 
             _shell_step(tx)
         elif route in ("abort", "interrupt"):
             _abort_step(tx)
+        elif route in ANSWERS:
+            question.answer_step(tx)
         else:
             _prompt_step(tx)
     return tx.done()
@@ -264,7 +268,7 @@ def _after_send(tx: Tx, p) -> None:
 # --- the prompt loop (runLoop) -------------------------------------------------------------
 
 
-def _answer(request: tuple[Message, ...]) -> str:
+def _answer(scenario: Scenario, request: tuple[Message, ...]) -> str:
     """The scripted model: reply to the newest prompt in the request it is sent.
 
     The request is in (time_created, id) order, so its newest prompt is the last typed user
@@ -278,7 +282,7 @@ def _answer(request: tuple[Message, ...]) -> str:
         return STOP
     last = users[-1]
     rounds = sum(len(m.tools) for m in request[last + 1 :] if m.role == ASSISTANT)
-    return "tool" if rounds < request[last].asks else STOP
+    return question.script(scenario, request[last], rounds < request[last].asks)
 
 
 def _iterate(tx: Tx) -> None:
@@ -300,15 +304,15 @@ def _iterate(tx: Tx) -> None:
             bound = nxt.id
         elif ended and last.parent == bound:
             tx.say("loop.exit", f"reads {seen} ({last.finish}, parentID {tx.label(bound)}): exits")
-            _finish_run(tx, "ok")
+            _return(tx)
             return
     elif ended and user.id < last.id:
         tx.say("loop.exit", f"reads {seen} ({last.finish}, {user.label} < {last.label} by id): exits")
-        _finish_run(tx, "ok")
+        _return(tx)
         return
     request = tx.w.store.request()
     tx.say("loop.read", f"reads {seen}: goes on")
-    tx.f = replace(tx.f, user=bound, seen=tuple(m.id for m in request), answer=_answer(request))
+    tx.f = replace(tx.f, user=bound, seen=tuple(m.id for m in request), answer=_answer(tx.scenario, request))
     if not continuing:
         _close_turn(tx, rid)
         tx.w = tx.w.open_turn(Turn(rid, bound, tx.w.store.writes))
@@ -316,6 +320,17 @@ def _iterate(tx: Tx) -> None:
         tx.goto("create")
         return
     _create(tx)
+
+
+def _return(tx: Tx) -> None:
+    """After the loop: prune is forked, then the run returns lastAssistant (Session.findMessage pages
+    the messages), and its onExit is finishRun. No await lies between, but at granularity "effect"
+    the runtime may yield there: the runner is still Running, so a prompt that comes then joins a
+    run that will not read the messages again."""
+    if tx.split:
+        tx.goto("return")
+        return
+    _finish_run(tx, "ok")
 
 
 def _next_unanswered(tx: Tx, pinned):
@@ -351,9 +366,13 @@ def _create(tx: Tx) -> None:
     msg = Message(mid, tx.w.store.writes, ASSISTANT, label, parent=tx.f.user, source=f"r{tx.f.run}", created=created)
     tx.w = tx.w.write(msg)
     tx.say("loop.assistant", f"writes assistant {label} (id {ids.show(mid)}) with parentID {tx.label(tx.f.user)}")
-    reply = "a tool call" if tx.f.answer == "tool" else "stop"
+    reply = SCRIPT.get(tx.f.answer, "stop")
     tx.say("llm.call", f"calls the model with the {len(tx.f.seen)} messages it read; the script answers {reply}")
     tx.goto("llm", msg=mid)
+
+
+SCRIPT = {"tool": "a tool call", "question": "a question tool call", "permission": "a tool call that asks permission"}
+SCRIPT[question.FAIL] = "a provider error before any content"
 
 
 def _newest_reply(tx: Tx) -> str:
@@ -414,25 +433,48 @@ def _run_step(tx: Tx) -> None:
         _create(tx)
     elif f.pc == "llm":
         msg = tx.w.store.get(f.msg)
-        if f.answer == "tool":
+        if f.answer == question.FAIL:
+            tx.w = tx.w.update_message(f.msg, error="provider", completed=True)
+            tx.say("processor.providerError", f"the model call fails: {msg.label} gets the error, session.error")
+            _stop(tx)
+        elif f.answer in ("tool",) + question.ASKS:
             part = ToolPart(len(msg.tools) + 1, "running")
             tx.w = tx.w.update_message(f.msg, tools=msg.tools + (part,))
             tx.say("llm.tool_call", f"model streams a tool call into {msg.label}: the tool starts running")
-            tx.goto("tool")
+            if f.answer in question.ASKS:
+                question.ask(tx)
+            else:
+                tx.goto("tool")
         else:
             tx.w = tx.w.update_message(f.msg, finish=STOP, completed=True)
             _close_turn(tx, f.run)
             tx.say("llm.finish", f"model streams text and finish-step: {msg.label} finish=stop")
             tx.goto("next")
-    elif f.pc == "tool":
+    elif f.pc == "tool" or (f.pc == "ask" and f.answer == question.REPLIED):
         msg = settle_tools(tx)
         tx.say("llm.tool_result", f"tool completes; finish-step: {msg.label} finish=tool-calls")
         tx.goto("next")
+    elif f.pc == "ask":  # rejected: failToolCall sets blocked, and process returns "stop"
+        msg = question.reject_tools(tx)
+        tx.w = tx.w.update_message(f.msg, finish=TOOL_CALLS, completed=True)
+        tx.say("processor.rejected", f"the user rejected it: {msg.label}'s tool part fails, the processor is blocked")
+        _stop(tx)
+    elif f.pc == "return":
+        tx.say("loop.return", f"loop r{f.run} returns lastAssistant ({_newest_reply(tx)}); onExit: finishRun")
+        _finish_run(tx, "ok")
     elif f.pc == "next":
         tx.say("loop.continue", "the stream ends; the loop goes round")
         _iterate(tx)
     elif f.pc == "exit":
         _complete(tx)
+
+
+def _stop(tx: Tx) -> None:
+    """SessionProcessor.process returned "stop" (the processor blocked, or its assistant has an
+    error): the loop breaks without its exit test, and the run returns."""
+    _close_turn(tx, tx.f.run)
+    tx.say("loop.stop", "the processor returned stop: the loop breaks")
+    _return(tx)
 
 
 def settle_tools(tx: Tx) -> Message:
@@ -455,7 +497,7 @@ def _unwind(tx: Tx) -> None:
     if msg is not None and not msg.completed:
         tx.w = tx.w.update_message(f.msg, error="aborted")
         tx.say("loop.interrupted", f"interrupted: halt marks {msg.label} aborted")
-        if any(p.status == "running" for p in msg.tools):
+        if any(p.status == "running" for p in msg.tools) and f.pc != "ask":  # (a question has no process)
             tx.w = tx.w.add_fiber(Fiber(f"t{f.run}", "tool", "settle", run=f.run, msg=f.msg, instance=f.instance))
             tx.say("processor.abortTool", f"the abort signal reaches {msg.label}'s tool; cleanup waits for it")
             tx.goto("cleanup")
