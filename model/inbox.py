@@ -10,7 +10,7 @@ Designs with `engine = "legacy"` take the v1.15.4 steps of model/fibers.py uncha
 from __future__ import annotations
 
 from turnproof.model import fibers as legacy
-from turnproof.model import question
+from turnproof.model import question, shell
 from turnproof.model.config import ANSWERS, Design, Prompt, Scenario
 from turnproof.model.fibers import Step, Tx
 from turnproof.model.session_input import Entry
@@ -21,6 +21,10 @@ from turnproof.model.world import Fiber, Turn, World
 
 def step(design: Design, scenario: Scenario, w: World, f: Fiber) -> tuple[Step, World]:
     """Run fiber `f` one step under the design's engine. Callers check `enabled` first."""
+    if f.kind == "client" and scenario.prompt(f.prompt).route == "shell":  # no V2 shell route in 1.18.34
+        tx = Tx(design, scenario, w, f)
+        shell.step(tx)
+        return tx.done()
     if design.engine != "inbox":
         return legacy.step(design, scenario, w, f)
     tx = Tx(design, scenario, w, f)
@@ -28,9 +32,7 @@ def step(design: Design, scenario: Scenario, w: World, f: Fiber) -> tuple[Step, 
         _drain_step(tx)
     else:
         route = scenario.prompt(f.prompt).route
-        if route == "shell":  # no V2 shell route in 1.18.34: the legacy runner runs it
-            legacy._shell_step(tx)
-        elif route in ("abort", "interrupt"):
+        if route in ("abort", "interrupt"):
             _interrupt_step(tx)
         elif route in ANSWERS:
             question.answer_step(tx)
