@@ -468,8 +468,8 @@ def conform(
     Exit 0 when real and model agree in every run, 1 when they disagree, 2 on harness errors.
     """
     from turnproof.conform import HarnessError
-    from turnproof.conform.drive import FAITHFUL, check_design, load_schedule
-    from turnproof.conform.drive import conform as drive
+    from turnproof.conform.harness import conform as drive
+    from turnproof.conform.schedule import FAITHFUL, check_design, load_schedule
 
     try:
         design = load_design(design_ref)
@@ -538,6 +538,10 @@ def audit(file: tuple[str, ...], out: Path, as_json: bool, session_id: str | Non
     sys.exit(report.exit_code)
 
 
-from turnproof.cli.catalogue import catalogue  # noqa: E402 (a command of its own module)
+from turnproof.cli.explore import explore  # noqa: E402  (its own module; registered here)
+
+main.add_command(explore)
+
+from turnproof.cli.catalogue import catalogue  # noqa: E402  (its own module; registered here)
 
 main.add_command(catalogue)
