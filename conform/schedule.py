@@ -60,13 +60,14 @@ def check_design(design: Design) -> str:
     )
 
 
-def release(design: Design) -> str:
-    """The release a design describes, the one `conform` drives by default: its own, or its base's
-    (an inbox variant of a release design); else the release of the faithful design it equals."""
-    for name in (design.name, design.base):
-        if name in FAITHFUL:
-            return FAITHFUL[name]
-    return FAITHFUL[check_design(design)]
+def release(design: Design) -> str | None:
+    """The release a design names when it is a release's own (upstream-1.19.5 is 1.19.5, though its
+    knobs are 1.18.34's) or an inbox variant of one (its base's); None: conform's default decides."""
+    if design.name in FAITHFUL:
+        return FAITHFUL[design.name]
+    if design.engine == "inbox" and design.base in FAITHFUL:
+        return FAITHFUL[design.base]
+    return None
 
 
 def check_scenario(scenario: Scenario) -> None:

@@ -3,7 +3,6 @@ as designs, and the V2 route on the real binary (docs/newest.md)."""
 
 from __future__ import annotations
 
-import functools
 import platform
 import re
 from collections import deque
@@ -185,33 +184,21 @@ def test_conform_picks_the_release_a_design_describes():
 
     assert [release(load_design(d)) for d in ("v1.15.4", "upstream-1.18.34", STEER)] == ["1.15.4", "1.18.34", "1.18.34"]
     assert {release(load_design(d)) for d in NEWEST} == {"1.19.5"}
+    assert release(load_design("bind-turn")) is None  # a fix design: conform's own default (a patched build)
     assert check_design(load_design("upstream-1.19.5")) == "upstream-1.19.5"  # its own name, not 1.18.34's twin
     assert check_design(load_design("upstream-1.18.34")) == "upstream-1.18.34"
     with pytest.raises(HarnessError, match="upstream-1.19.5"):
         check_design(load_design("bind-turn"))
 
 
-def test_a_report_is_labelled_by_what_the_binary_says_it_is(tmp_path):
-    from turnproof.conform import HarnessError
-    from turnproof.conform.server import binary_version
-
-    fake = tmp_path / "opencode"
-    fake.write_text('#!/bin/sh\n[ "$1" = --version ] && echo 9.9.9 && exit 0\nexit 3\n')
-    fake.chmod(0o755)
-    assert binary_version(fake) == "9.9.9"
-    fake.write_text("#!/bin/sh\necho broken >&2; exit 3\n")
-    with pytest.raises(HarnessError, match="--version: exit 3"):
-        binary_version(fake)
-
-
 # --- review: promises and the change table -----------------------------------------------
 
 
-@functools.cache
-def change_review():
+@pytest.fixture(scope="module")
+def change_review(tmp_path_factory):
     designs = [load_design(d) for d in ("upstream-1.18.34", "pr-28488", STEER, QUEUE)]
     scenarios = [load_scenario(s) for s in ("tool-race", "queue-plugin", "abort-queued")]
-    return reviewed(designs, scenarios, Path("/tmp/turnproof-test-newest"))
+    return reviewed(designs, scenarios, tmp_path_factory.mktemp("review"))
 
 
 def reviewed(designs, scenarios, out: Path):
@@ -220,23 +207,23 @@ def reviewed(designs, scenarios, out: Path):
         return run_review(designs, scenarios, out)
 
 
-def test_review_marks_what_steer_does_not_promise():
-    text = matrix_text(change_review())
+def test_review_marks_what_steer_does_not_promise(change_review):
+    text = matrix_text(change_review)
     row = next(line for line in text.splitlines() if line.startswith(f"{STEER} × tool-race"))
     assert row.split()[3:5] == ["(✗)", "(✗)"]
     row = next(line for line in text.splitlines() if line.startswith(f"{QUEUE} × queue-plugin"))
     assert row.split()[3:5] == ["✗", "✗"]
 
 
-def test_the_change_table_is_computed_against_each_base():
-    found = {c.design.name: c for c in changes(change_review())}
+def test_the_change_table_is_computed_against_each_base(change_review):
+    found = {c.design.name: c for c in changes(change_review)}
     assert set(found) == {"pr-28488", STEER, QUEUE}  # the base itself has no base among these
     assert "turn-binding" in found["pr-28488"].fixed
     assert "tool-followup" in found[QUEUE].fixed
     assert any(n.startswith("prompt-answered") for n in found[QUEUE].narrowed + found[QUEUE].broken)
 
 
-def test_the_reviewer_guide_change_table_is_what_review_computes():
+def test_the_reviewer_guide_change_table_is_what_review_computes(tmp_path):
     """The reviewer's guide's table of upstream changes against a fresh review over the scenarios it names."""
     guide = (ROOT / "docs" / "reviewer.md").read_text()
     section = guide.split("## What opencode ships now", 1)[1]
@@ -244,7 +231,7 @@ def test_the_reviewer_guide_change_table_is_what_review_computes():
     args = cmd.split()
     designs = args[args.index("--designs") + 1 : args.index("--scenarios")]
     scenarios = args[args.index("--scenarios") + 1 :]
-    cells = reviewed([load_design(d) for d in designs], [load_scenario(s) for s in scenarios], Path("/tmp/tpn"))
+    cells = reviewed([load_design(d) for d in designs], [load_scenario(s) for s in scenarios], tmp_path)
     for c in changes(cells):
         row = next(line for line in section.splitlines() if line.startswith(f"| `{c.design.name}`"))
         cols = [x.strip() for x in row.strip("|").split("|")]
@@ -283,14 +270,29 @@ def release_1_19_5():
 @pytest.mark.conformance
 def test_tool_race_on_the_1_19_5_binary_agrees_and_says_so(release_1_19_5):
     from turnproof.conform.harness import conform
-    from turnproof.conform.schedule import release
 
     design = load_design("upstream-1.19.5")
-    report = conform(design, load_scenario("tool-race"), None, release(design), 1, binary=release_1_19_5)
+    report = conform(design, load_scenario("tool-race"), None, None, 1)  # its release: 1.19.5
     assert report.version == "1.19.5" and report.note == ""  # what ran: `opencode --version`
     assert "against the real opencode 1.19.5" in report.text()
     assert any(v.startswith("turn-binding") for v in report.model_violations)
     assert report.conforms, report.text()
+
+
+@pytest.mark.slow  # a real server: seconds, mostly waiting on it
+@pytest.mark.conformance
+def test_a_report_names_what_ran_not_the_cache_folder(release_1_19_5, newest_bin, tmp_path, monkeypatch):
+    """The 1.18.34 binary left in the cache folder of 1.19.5: `conform` says 1.18.34 ran."""
+    from turnproof.conform.harness import conform
+
+    folder = tmp_path / "opencode" / "1.19.5"
+    folder.mkdir(parents=True)
+    (folder / "opencode").symlink_to(newest_bin)
+    monkeypatch.setenv("TURNPROOF_CACHE", str(tmp_path))
+    report = conform(load_design("upstream-1.19.5"), load_scenario("tool-race"), None, None, 1)
+    assert report.version == "1.18.34" and "against the real opencode 1.18.34" in report.text()
+    assert report.note == "design upstream-1.19.5 describes opencode 1.19.5, driven against 1.18.34"
+    assert report.conforms, report.text()  # the same machinery: the same tree
 
 
 @pytest.mark.slow  # the real 1.18.34 server: seconds per case, mostly waiting on it
