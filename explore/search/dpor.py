@@ -70,6 +70,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from turnproof.explore.search import memory
+from turnproof.explore.search.budget import every
 from turnproof.explore.search.liveness import Lassos
 from turnproof.explore.search.renaming import IDENTITY, Masks, Perm, Renaming, named
 from turnproof.explore.search.result import Finding, Observer, Result
@@ -175,6 +176,7 @@ class _Search:
         renaming: Renaming = IDENTITY,
     ):
         self.system, self.reduce, self.progress, self.started = system, reduce, progress, started
+        self.often = every(progress)
         # Over orbits (a Quotient): worlds are the least of their orbits, steps are taken in the
         # plain model and their successors made least again; see "Over orbits" in the module docstring.
         self.renaming = renaming
@@ -295,7 +297,7 @@ class _Search:
             self.parents[nxt] = (w, m.step)
             new = self.visit(nxt)
             new.via = f
-            if self.progress and stats.states % 500 == 0:
+            if self.progress and stats.states % self.often == 0:
                 stats.seconds = time.perf_counter() - self.started
                 self.progress(stats, len(frames))
             top.event, top.undo = event, [(g, last.get(g)) for g in (f_path, *_forked(w, nxt))]
