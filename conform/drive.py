@@ -32,7 +32,7 @@ import time
 import urllib.parse
 
 from turnproof.conform import HarnessError
-from turnproof.conform.clock import AHEAD, Pacer, after_all, mint
+from turnproof.conform.clock import AHEAD, ClientClock, Pacer, after_all
 from turnproof.conform.fakellm import MARKER, Call, FakeLLM, prompt_text
 from turnproof.conform.http import Http, Request, poll
 from turnproof.conform.report import Run
@@ -73,6 +73,7 @@ class Driver:
         self.off = False  # the real server left the schedule: stop driving, drain
         self.returns: list[tuple[str, str, str]] = []  # blocking request: (prompt, model's label, real label)
         self.pacer: Pacer | None = None
+        self.ahead = ClientClock()  # clock = ahead: one client's ids an hour ahead, in mint order
         if any(p.id == "client" and not math.isinf(p.clock) for p in self.scenario.prompts):
             self.pacer = Pacer()
 
@@ -276,7 +277,7 @@ class Driver:
             return after_all()
         if p.id == "client":
             tick = before.clock + p.clock
-            return self.pacer.client_id(tick) if self.pacer else mint(int(time.time() * 1000 + AHEAD * 1000))
+            return self.pacer.client_id(tick) if self.pacer else self.ahead.mint(int(time.time() * 1000 + AHEAD * 1000))
         return None
 
     def send(self, i: int, name: str, route: str, said: str, before: World) -> None:
