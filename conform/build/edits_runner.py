@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from turnproof.conform.build.edits import Edit
 
-N = r"[\w$]+"  # a minified identifier (`$` is one, and `$e` too)
+# A minified identifier, whole (`$` is one, and `$e` too). The look-behind keeps a search over the
+# whole bundle linear: without it every position inside a long identifier starts a new attempt.
+N = r"(?<![\w$])[\w$]+"
 
 
 def _g(name: str) -> str:
@@ -33,7 +35,7 @@ _PROMPT = Edit(
     value="turn",
     name="prompt-defers-write",
     find=(
-        rf'(?P<head>{_g("E")}\.fn\("SessionPrompt\.prompt"\)\(function\*\({_g("inp")}\)\{{[^;]*;'
+        rf'(?P<head>\.fn\("SessionPrompt\.prompt"\)\(function\*\({_g("inp")}\)\{{[^;]*;'
         rf"yield\*{N}\.cleanup\({N}\);)"
         rf"let {_g('msg')}=yield\*{_g('create')}\((?P=inp)\);"
         r"(?P<mid>.*?)"
@@ -54,12 +56,13 @@ _LOOP = Edit(
     value="turn",
     name="run-writes-first",
     find=(
-        rf'{_g("E")}\.fn\("SessionPrompt\.loop"\)\(function\*\({_g("inp")}\)\{{'
+        rf'\.fn\("SessionPrompt\.loop"\)\(function\*\({_g("inp")}\)\{{'
         rf"return yield\*{_g('rs')}\.ensureRunning\((?P=inp)\.sessionID,(?P<onint>{N}\((?P=inp)\.sessionID\)),"
-        r"(?P<work>[^;]*?)\)\}\)"
+        r"(?P<work>[^;?]*?)\)\}\)"
+        rf'(?=,{N}=(?P<E>{N})\.fn\("SessionPrompt\.shell"\))'
     ),
     replace=(
-        r'\g<E>.fn("SessionPrompt.loop")(function*(\g<inp>){'
+        r'.fn("SessionPrompt.loop")(function*(\g<inp>){'
         r"return yield*\g<rs>.ensureRunning(\g<inp>.sessionID,\g<onint>,"
         r"\g<inp>.__tpWrite?\g<E>.flatMap(\g<inp>.__tpWrite,()=>\g<work>):\g<work>)})"
     ),
@@ -93,14 +96,14 @@ _QUEUE_FINISH = Edit(
     value="queue",
     name="finish-run-starts-next",
     find=(
-        rf"{_g('fin')}=\({_g('id')},{_g('done')},{_g('exit')}\)=>{_g('Ref')}\.modify\({_g('ref')},\({_g('st')}\)=>"
-        rf'\[{_g("E")}\.gen\(function\*\(\)\{{if\((?P=st)\._tag==="Running"&&(?P=st)\.run\.id===(?P=id)\)'
-        rf"yield\*{_g('onIdle')};yield\*{_g('complete')}\((?P=done),(?P=exit)\)\}}\),"
+        rf"\.modify\({_g('ref')},\({_g('st')}\)=>"
+        rf'\[{_g("E")}\.gen\(function\*\(\)\{{if\((?P=st)\._tag==="Running"&&(?P=st)\.run\.id==={_g("id")}\)'
+        rf"yield\*{_g('onIdle')};yield\*{_g('complete')}\({_g('done')},{_g('exit')}\)\}}\),"
         r'(?P=st)\._tag==="Running"&&(?P=st)\.run\.id===(?P=id)\?\{_tag:"Idle"\}:(?P=st)\]\)'
         rf"\.pipe\((?P=E)\.flatten\),{_g('start')}=\("
     ),
     replace=(
-        r"\g<fin>=(\g<id>,\g<done>,\g<exit>)=>\g<Ref>.modifyEffect(\g<ref>,\g<E>.fnUntraced(function*(\g<st>){"
+        r".modifyEffect(\g<ref>,\g<E>.fnUntraced(function*(\g<st>){"
         r'if(\g<st>._tag!=="Running"||\g<st>.run.id!==\g<id>)return[\g<complete>(\g<done>,\g<exit>),\g<st>];'
         r"let __tpQueue=\g<st>.queue??[];"
         r"if(__tpQueue.length>0){let __tpNext=yield*\g<start>(__tpQueue[0].work,__tpQueue[0].done);"
@@ -171,9 +174,9 @@ _REJECT_MAP = Edit(
     value="reject",
     name="busy-as-session-busy",
     find=(
-        rf'(?P<head>{_g("E")}\.fn\("SessionRunState\.ensureRunning"\)\(function\*\({_g("sid")},{N},{N}\)\{{'
+        rf'(?P<head>\.fn\("SessionRunState\.ensureRunning"\)\(function\*\({_g("sid")},{N},{N}\)\{{'
         rf"return yield\*\(yield\*{N}\((?P=sid),{N}\)\)\.ensureRunning\({N}\))"
-        rf'(?=\}}\),{N}=(?P=E)\.fn\("SessionRunState\.startShell"\)[^;]*?'
+        rf'(?=\}}\),{N}={_g("E")}\.fn\("SessionRunState\.startShell"\)[^;]*?'
         rf'\.catchTag\("RunnerBusy",\(\)=>(?P=E)\.fail\({_g("busy")}\({N}\)\)\))'
     ),
     replace=r'\g<head>.pipe(\g<E>.catchTag("RunnerBusy",()=>\g<E>.fail(\g<busy>(\g<sid>))))',
@@ -188,7 +191,7 @@ _CANCEL = Edit(
     value="after-interrupt",
     name="cancel-keeps-guard",
     find=(
-        rf"{_g('name')}={_g('Ref')}\.modify\({_g('ref')},\({_g('st')}\)=>\{{switch\((?P=st)\._tag\)\{{"
+        rf"\.modify\({_g('ref')},\({_g('st')}\)=>\{{switch\((?P=st)\._tag\)\{{"
         rf'case"Idle":return\[{_g("E")}\.void,(?P=st)\];'
         rf'case"Running":return\[(?P=E)\.gen\(function\*\(\)\{{yield\*{_g("Fib")}\.interrupt\((?P=st)\.run\.fiber\),'
         rf"yield\*{_g('Def')}\.fail\((?P=st)\.run\.done,new {_g('Can')}\)\.pipe\((?P=E)\.asVoid\),[^;]*?;"
@@ -196,7 +199,7 @@ _CANCEL = Edit(
         r'case"ShellThenRun":return\[[^;]*?\}\}\)\.pipe\((?P=E)\.flatten\)(?=;return\{get state\(\))'
     ),
     replace=(
-        r"\g<name>=\g<Ref>.modify(\g<ref>,(\g<st>)=>{switch(\g<st>._tag){"
+        r".modify(\g<ref>,(\g<st>)=>{switch(\g<st>._tag){"
         r'case"Idle":return[\g<E>.void,\g<st>];'
         r'case"Running":return[\g<E>.gen(function*(){for(let __tpRun of \g<st>.queue??[])'
         r"yield*\g<Def>.fail(__tpRun.done,new \g<Can>).pipe(\g<E>.asVoid);"
@@ -231,7 +234,7 @@ _PROCESS = Edit(
     knob="runner_map",
     value="per-process",
     name="one-map-per-process",
-    find=rf'(?P<pre>{N}\.fn\("SessionRunState\.state"\)\(function\*\(\)\{{let {N}=yield\*{N}\.Scope,{N}=)new Map;',
+    find=rf'(?P<pre>\.fn\("SessionRunState\.state"\)\(function\*\(\)\{{let {N}=yield\*{N}\.Scope,{N}=)new Map;',
     replace=r"\g<pre>globalThis.__tpRunners??=new Map;",
     stands_for="SessionRunState.state (session/run-state.ts): the per-instance runner map",
     why="every instance's state holds the same Map, so clients in any directory context share the session's runner",
