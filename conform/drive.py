@@ -39,6 +39,7 @@ from pathlib import Path
 from turnproof.conform import Agreement, HarnessError
 from turnproof.conform.clock import AHEAD, Pacer, after_all, mint
 from turnproof.conform.fakellm import MARKER, Call, FakeLLM, prompt_text
+from turnproof.conform.target import Target
 from turnproof.model import ids
 from turnproof.model.config import Design, Scenario
 from turnproof.model.store import ASSISTANT
@@ -982,6 +983,7 @@ class ConformReport(Agreement):
     not_driveable: str | None = None  # why the real server cannot be held to the schedule
     note: str = ""  # e.g. a design driven against another release than the one it describes
     discarded: list[str] = field(default_factory=list)  # drives redone: the paced clock did not hold
+    target: Target | None = None  # the executable driven, when not the release fetched by version
 
     def to_json(self) -> dict:
         return {
@@ -1003,6 +1005,7 @@ class ConformReport(Agreement):
             **({"note": self.note} if self.note else {}),
             **({"discarded": self.discarded} if self.discarded else {}),
             "runs": [r.to_json() for r in self.runs],
+            **({"opencode_binary": self.target.to_json()} if self.target else {}),
         }
 
     def side_by_side(self) -> list[str]:
@@ -1010,7 +1013,8 @@ class ConformReport(Agreement):
         left = tree_lines(self.model_tree, self.model_order)
         right = tree_lines(self.runs[0].tree, self.runs[0].order) if self.runs else []
         width = max([len("model") + 2] + [len(x) + 2 for x in left])
-        out = [f"  {'model'.ljust(width)}| real opencode {self.version} (run 1)"]
+        what = self.target.label() if self.target else f"opencode {self.version}"
+        out = [f"  {'model'.ljust(width)}| real {what} (run 1)"]
         for i in range(max(len(left), len(right))):
             a = left[i] if i < len(left) else ""
             b = right[i] if i < len(right) else ""
@@ -1019,10 +1023,12 @@ class ConformReport(Agreement):
 
     def text(self) -> str:
         full = ",".join(x for x in (self.schedule, self.completion) if x)
-        lines = [
-            f"design {self.design} × scenario {self.scenario} against the real opencode {self.version}",
-            f"schedule: {self.schedule or '(empty)'} ({self.origin})",
-        ]
+        what = f"the real {self.target.label()}" if self.target else f"the real opencode {self.version}"
+        lines = [f"design {self.design} × scenario {self.scenario} against {what}"]
+        if self.target:
+            t = self.target
+            lines.append(f"  ran: {t.path} (--version {t.version}, sha256 {t.sha256[:16]}…)")
+        lines.append(f"schedule: {self.schedule or '(empty)'} ({self.origin})")
         if self.completion:
             to = "to the bound" if any(v.startswith("runs away") for v in self.model_violations) else "to rest"
             lines.append(f"  completed {to} by the model with {self.completion}: {full}")
@@ -1077,8 +1083,8 @@ class Harness:
     `with Harness(version) as h: h.conform(design, scenario, schedule, runs)`. Each run drives a
     fresh session; the server is stopped on exit, error or interrupt."""
 
-    def __init__(self, version: str = "1.15.4", binary: Path | None = None, timeout: float = STEP_TIMEOUT):
-        self.version, self.binary, self.timeout = version, binary, timeout
+    def __init__(self, version: str = "1.15.4", binary: Path | None = None, timeout: float = STEP_TIMEOUT, target=None):
+        self.version, self.binary, self.timeout, self.target = version, binary, timeout, target
         self._stack = None
 
     def __enter__(self) -> Harness:
@@ -1105,7 +1111,7 @@ class Harness:
     def conform(self, design, scenario, schedule: str | None = None, runs: int = 1) -> ConformReport:
         """Drive `schedule` (default: the shortest driveable counterexample of the first violated
         property) `runs` times and compare each final message tree with the model's."""
-        report, trace = prepare(design, scenario, schedule, self.version, runs)
+        report, trace = prepare(design, scenario, schedule, self.version, runs, self.target)
         if scenario.instances > self.server.directories:
             raise HarnessError(
                 f"scenario {scenario.name}: {scenario.instances} directory contexts; the server has "
@@ -1129,12 +1135,13 @@ class Harness:
         return report
 
 
-def prepare(design, scenario, schedule: str | None, version: str, runs: int):
+def prepare(design, scenario, schedule: str | None, version: str, runs: int, target: Target | None = None):
     """The model side of a conformance case: checks, the schedule completed to rest, the report
-    without runs yet, and the completed trace."""
+    without runs yet, and the completed trace. With a `target` (a patched build or any
+    executable) any design may be driven; the report names what ran."""
     if runs < 1:
         raise HarnessError(f"--runs: {runs}: expected at least 1")
-    faithful = check_design(design)
+    faithful = check_design(design) if target is None else ""
     check_scenario(scenario)
     system = System(design, scenario)
     if schedule is None:
@@ -1158,7 +1165,9 @@ def prepare(design, scenario, schedule: str | None, version: str, runs: int):
         uncontrolled=uncontrolled,
         not_driveable=why,
     )
-    if FAITHFUL[faithful] != version:
+    if target is not None:
+        report.target, report.note = target, target.note(design)
+    elif FAITHFUL[faithful] != version:
         report.note = f"design {design.name} describes opencode {FAITHFUL[faithful]}, driven against {version}"
     return report, trace
 
@@ -1167,20 +1176,41 @@ def conform(
     design,
     scenario,
     schedule: str | None = None,
-    version: str = "1.15.4",
+    version: str | None = None,
     runs: int = 1,
     timeout: float = STEP_TIMEOUT,
     binary: Path | None = None,
 ) -> ConformReport:
     """Drive the real opencode `version` through `schedule` `runs` times on a server of its own
-    (see `Harness.conform`). `design` and `scenario` are loaded turnproof objects (specs.loader)."""
+    (see `Harness.conform`). `design` and `scenario` are loaded turnproof objects (specs.loader).
+    `binary`: any executable that behaves like `opencode`; a design that is not its release's own
+    is driven on the release patched with it (conform/target.py, conform/build)."""
     if design.engine == "inbox":  # the V2 route of 1.18.34: conform/inbox.py drives it
         from turnproof.conform.inbox import conform as conform_inbox
 
-        return conform_inbox(design, scenario, schedule, version, runs, timeout, binary)
-    prepare(design, scenario, schedule, version, runs)  # refuse bad input before fetching anything
-    with Harness(version, binary, timeout) as h:
+        return conform_inbox(design, scenario, schedule, version or "1.18.34", runs, timeout, binary)
+    from turnproof.conform.target import given, resolve
+
+    # bad input is refused before anything is fetched or built (any design may be patched)
+    if binary is not None:
+        target = given(binary, version)
+        version = target.release
+        prepare(design, scenario, schedule, version, runs, target)
+    else:
+        prepare(design, scenario, schedule, version or "1.15.4", runs, _ANY)
+        version, binary, target = resolve(design, version)
+    with Harness(version, binary, timeout, target) as h:
         return h.conform(design, scenario, schedule, runs)
+
+
+class _Any:
+    """Stands in for a target before it is built: prepare accepts any design, names nothing."""
+
+    def note(self, design) -> str:
+        return ""
+
+
+_ANY = _Any()
 
 
 def _uncontrolled(trace, scenario: Scenario) -> list[str]:

@@ -108,8 +108,10 @@ def read(path: Path) -> Bundle:
 def local_path(name: str) -> str:
     """Where module `name` lands under the extraction folder, relative to it (never outside it)."""
     rel = name.removeprefix(ROOT)
+    up = 0
     while rel.startswith(CLIMB):  # the one name that climbs out of the root stays inside
-        rel = "_up/" + rel[len(CLIMB) :]
+        rel, up = rel[len(CLIMB) :], up + 1
+    rel = "_up/" * up + rel
     if rel.startswith("/") or "/../" in f"/{rel}/":
         raise HarnessError(f"module {name!r} would land outside the extraction folder")
     return rel
@@ -127,16 +129,18 @@ def runnable(text: str, folder: Path) -> str:
     return WASM_ATTRIBUTE.sub(")", text)
 
 
-def extract(bundle: Bundle, folder: Path, javascript: dict[str, str] | None = None) -> Path:
-    """Write every module under `folder` (JavaScript from `javascript` when given, e.g. edited)
-    and return the entry point's path."""
+def extract(bundle: Bundle, folder: Path, javascript: dict[str, str] | None = None, final: Path | None = None) -> Path:
+    """Write every module under `folder` (JavaScript from `javascript` when given, e.g. edited),
+    its paths pointing at `final` (where the folder will be run from; default `folder`), and
+    return the entry point's path."""
     folder = Path(folder)
+    final = folder if final is None else Path(final)
     texts = bundle.javascript() if javascript is None else javascript
     for m in bundle.modules:
         target = folder / local_path(m.name)
         target.parent.mkdir(parents=True, exist_ok=True)
         if m.javascript:
-            target.write_text(runnable(texts[m.name], folder), encoding="utf-8")
+            target.write_text(runnable(texts[m.name], final), encoding="utf-8")
         else:
             target.write_bytes(m.contents)
     return folder / local_path(bundle.entry)

@@ -11,22 +11,11 @@ release is an error naming the knob, never a partly patched build.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields
+from dataclasses import fields
 
 from turnproof.conform import HarnessError
+from turnproof.conform.build.edit import Edit
 from turnproof.model.config import Design
-
-
-@dataclass(frozen=True)
-class Edit:
-    knob: str  # design knob, e.g. "binding"
-    value: str  # its value, e.g. "turn"
-    name: str  # short id of this edit within the knob, e.g. "keep-turn-user"
-    find: str  # a regular expression; must match exactly once in the whole bundle's JavaScript
-    replace: str  # an re template (\g<name> for the minified identifiers that `find` captures)
-    stands_for: str  # the opencode function / Effect.fn span it changes, e.g. "SessionPrompt.run (the loop)"
-    why: str  # one line: what it changes, in the words the model uses for the knob value
-    releases: tuple[str, ...] = ("1.15.4",)  # releases it was verified on
 
 
 class AnchorError(HarnessError):
@@ -36,9 +25,13 @@ class AnchorError(HarnessError):
 # The design each release is (the model's faithful designs); a build starts from its release's values.
 RELEASE_DESIGN = {"1.15.4": "v1.15.4", "1.18.34": "upstream-1.18.34"}
 
-# The order edits are applied in: the loop's knobs first (they edit SessionPrompt.run), then the
-# runner's (SessionPrompt.prompt, the runner and the run-state map). Fixed, so combinations compose.
-KNOB_ORDER = ("order", "exit", "binding", "guard", "overlap", "cancel", "on_idle", "runner_map", "engine", "delivery")
+# The order edits are applied in: the loop's knobs first (they edit SessionPrompt.run; binding
+# before exit, whose anchor takes the exit test as binding leaves it), then the runner's
+# (SessionPrompt.prompt, the runner and the run-state map). Fixed, so combinations compose.
+KNOB_ORDER = ("order", "binding", "exit", "guard", "overlap", "cancel", "on_idle", "runner_map", "engine", "delivery")
+
+
+__all__ = ["Edit", "AnchorError", "for_design", "apply", "changed_knobs", "knobs"]
 
 
 def knobs(design: Design) -> dict[str, str]:
@@ -65,9 +58,20 @@ def changed_knobs(design: Design, release: str) -> list[tuple[str, str]]:
     return [(k, mine[k]) for k in KNOB_ORDER if mine[k] != base[k]]
 
 
+# Knob values built only together with another knob's value (the change they stand for has both).
+NEEDS = {("binding", "pinned"): ("exit", "parent")}  # PR #28488 ends the turn on parentID === pinned
+
+
 def for_design(design: Design, release: str, catalogue: tuple[Edit, ...] | None = None) -> list[Edit]:
     """The edits that make `release` behave as `design`, in application order."""
     catalogue = all_edits() if catalogue is None else catalogue
+    values = knobs(design)
+    for (knob, value), (other, needed) in NEEDS.items():
+        if values[knob] == value and values[other] != needed:
+            raise HarnessError(
+                f"design {design.name}: {knob} = {value} is built only with {other} = {needed} "
+                f"(this one has {other} = {values[other]})"
+            )
     out: list[Edit] = []
     for knob, value in changed_knobs(design, release):
         mine = [e for e in catalogue if e.knob == knob and e.value == value and release in e.releases]

@@ -16,7 +16,7 @@ The fragments matched and replaced are opencode's (MIT licence, Copyright (c) 20
 
 from __future__ import annotations
 
-from turnproof.conform.build.edits import Edit
+from turnproof.conform.build.edit import Edit
 
 # A minified identifier, whole (`$` is one, and `$e` too). The look-behind keeps a search over the
 # whole bundle linear: without it every position inside a long identifier starts a new attempt.
