@@ -122,3 +122,18 @@ def test_the_cancel_edit_composes_with_or_without_the_queue(javascript):
     both = edits.apply(javascript, queue + cancel)
     (name,) = [n for n in alone if alone[n] != javascript[n]]
     assert alone[name].count("for(let __tpRun of") == 2 == both[name].count("for(let __tpRun of")
+
+
+@conformance
+@pytest.mark.parametrize("name", ["serialize-turn", "bind-and-serialize", "one-runner", "queue-overlap"])
+def test_the_built_in_designs_build_with_the_loop_edits_too(javascript, name, tmp_path):
+    """Every edit of the whole design (loop knobs first, then the runner's) applies once and parses;
+    with binding = turn and guard = turn the starter is the message the run writes, not one that
+    prompt() no longer has."""
+    out = edits.apply(javascript, edits.for_design(load_design(name), "1.15.4"))
+    changed = [n for n in out if out[n] != javascript[n]]
+    for n in changed:
+        parses(n, out[n], tmp_path)
+    text = "".join(out[n] for n in changed)
+    if load_design(name).guard == "turn":
+        assert "__tpStarter:" not in text and "__tpMsg.info.id" in text

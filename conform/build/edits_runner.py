@@ -40,12 +40,13 @@ _PROMPT = Edit(
         rf"let {_g('msg')}=yield\*{_g('create')}\((?P=inp)\);"
         r"(?P<mid>.*?)"
         r"if\((?P=inp)\.noReply===!0\)return (?P=msg);"
-        rf"return yield\*{_g('loop')}\(\{{sessionID:(?P=inp)\.sessionID(?P<more>[^{{}}]*)\}}\)\}}\)"
+        # with binding = turn the loop edits pass the message's id as `__tpStarter`: the run knows it now
+        rf"return yield\*{_g('loop')}\(\{{sessionID:(?P=inp)\.sessionID(?:,__tpStarter:(?P=msg)\.info\.id)?\}}\)\}}\)"
     ),
     replace=(
         r"\g<head>let \g<msg>=\g<inp>.noReply===!0?yield*\g<create>(\g<inp>):void 0;\g<mid>"
         r"if(\g<inp>.noReply===!0)return \g<msg>;"
-        r"return yield*\g<loop>({sessionID:\g<inp>.sessionID\g<more>,__tpWrite:\g<create>(\g<inp>)})})"
+        r"return yield*\g<loop>({sessionID:\g<inp>.sessionID,__tpWrite:\g<create>(\g<inp>)})})"
     ),
     stands_for="SessionPrompt.prompt (session/prompt.ts): createUserMessage before loop()",
     why="prompt() no longer writes the user message before loop(); a noReply prompt still writes it and returns",
@@ -58,16 +59,20 @@ _LOOP = Edit(
     find=(
         rf'\.fn\("SessionPrompt\.loop"\)\(function\*\({_g("inp")}\)\{{'
         rf"return yield\*{_g('rs')}\.ensureRunning\((?P=inp)\.sessionID,(?P<onint>{N}\((?P=inp)\.sessionID\)),"
-        r"(?P<work>[^;?]*?)\)\}\)"
+        rf"{_g('run')}\((?P=inp)\.sessionID(?P<starter>,(?P=inp)\.__tpStarter)?\)\)\}}\)"
         rf'(?=,{N}=(?P<E>{N})\.fn\("SessionPrompt\.shell"\))'
     ),
     replace=(
         r'.fn("SessionPrompt.loop")(function*(\g<inp>){'
         r"return yield*\g<rs>.ensureRunning(\g<inp>.sessionID,\g<onint>,"
-        r"\g<inp>.__tpWrite?\g<E>.flatMap(\g<inp>.__tpWrite,()=>\g<work>):\g<work>)})"
+        r"\g<inp>.__tpWrite?\g<E>.flatMap(\g<inp>.__tpWrite,(__tpMsg)=>\g<run>(\g<inp>.sessionID,__tpMsg.info.id))"
+        r":\g<run>(\g<inp>.sessionID\g<starter>))})"
     ),
     stands_for="SessionPrompt.loop (session/prompt.ts): the work handed to SessionRunState.ensureRunning",
-    why="the guarded work is the whole turn: the run writes its prompt's user message as its first step",
+    why=(
+        "the guarded work is the whole turn: the run writes its prompt's user message as its first step "
+        "(and hands its id to the run, the starter binding = turn keeps)"
+    ),
 )
 
 # --- overlap = queue: ensureRunning on a busy runner queues a fresh run; finishRun starts it ---
