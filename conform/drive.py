@@ -703,6 +703,11 @@ class Driver:
         def new_call():
             return [c for c in self.llm.held() if c.n > self.last_call]
 
+        guard = after.runners[after.run(f.run).runner]
+        if guard.tag == "Running" and guard.run != f.run and after.fiber(f"r{guard.run}").pc == "start":
+            # overlap = queue: this finishRun started the next queued run, whose model call comes now
+            self.note(i, fiber, said, "uncontrolled: the loop left and finishRun started the queued run")
+            return
         if alone:
             ok = self.wait(lambda: not self.busy(f.instance) and not new_call(), "idle")
         else:  # another loop keeps the status busy: watch for a call of this one for a moment
