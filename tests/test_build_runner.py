@@ -137,3 +137,99 @@ def test_the_built_in_designs_build_with_the_loop_edits_too(javascript, name, tm
     text = "".join(out[n] for n in changed)
     if load_design(name).guard == "turn":
         assert "__tpStarter:" not in text and "__tpMsg.info.id" in text
+
+
+# --- the edited runner itself, run under the release's Bun -----------------------------------
+
+CHECK = Path(__file__).with_name("runner_check.mjs")
+
+
+def _imported(text: str) -> dict[str, tuple[str, str]]:
+    """The chunk's imported names: local name -> (module path, exported name)."""
+    out = {}
+    for names, path in re.findall(r'import\{([^}]*)\}from"([^"]+)"', text):
+        for item in names.split(","):
+            exported, _, local = item.partition(" as ")
+            out[(local or exported).strip()] = (path, exported.strip())
+    return out
+
+
+def runner_modules(root: Path, folder: Path) -> dict[str, list[str]]:
+    """Where runner_check.mjs finds the build's Runner (its chunk copied into `folder`, exporting the
+    Runner namespace) and the Effect, Deferred and Fiber modules that chunk itself uses."""
+    chunk = next(p for p in sorted(root.glob("chunk-*.js")) if '"RunnerCancelled"' in p.read_text("utf-8", "replace"))
+    text = chunk.read_text("utf-8")
+    ns = re.search(r"\{make:\(\)=>[\w$]+,Runner:\(\)=>(?P<ns>[\w$]+)", text)["ns"]
+    names = {
+        "effect": re.search(r"\?\.onIdle\?\?(?P<n>[\w$]+)\.void", text)["n"],
+        "deferred": re.search(r'(?P<n>[\w$]+)\.await\([\w$]+\)\.pipe\([\w$]+\.catchTag\("RunnerCancelled"', text)["n"],
+        "fiber": re.search(r"yield\*(?P<n>[\w$]+)\.interrupt\([\w$]+\.fiber\)\}", text)["n"],
+    }
+    copy = folder / "runner.mjs"
+    copy.write_text(text + f"\nexport{{{ns} as __tpRunner}};\n", encoding="utf-8")
+    imported = _imported(text)
+    return {"runner": [str(copy), "__tpRunner"]} | {k: list(imported[n]) for k, n in names.items()}
+
+
+def expected(overlap: str, cancel: str) -> dict:
+    """What the model's runner (model/runner.py) does in runner_check.mjs's three sequences."""
+    busy = "fail RunnerBusy"
+    at_once = cancel == "idle-at-once"
+    return {
+        "overlap.b": {"join": "a", "queue": "b", "reject": busy}[overlap],
+        "cancelling": "Idle" if at_once else "Running",
+        "cancel.b": busy if overlap == "reject" else "cancelled",
+        # idle-at-once: d starts a second loop while a still unwinds; after-interrupt: d joins the
+        # cancelled run, waits in the queue until a has stopped, or is refused
+        "cancel.d": "d" if at_once or overlap == "queue" else {"join": "cancelled", "reject": busy}[overlap],
+        "d before a stopped": at_once,
+        "shell.c": {"join": "b", "queue": "c", "reject": busy}[overlap],
+    }
+
+
+def observed(out: dict) -> dict:
+    log = out["cancel"]["log"]
+    return {
+        "overlap.b": out["overlap"]["b"],
+        "cancelling": next(x for x in log if x.startswith("cancelling:")).split()[1],
+        "cancel.b": out["cancel"]["b"],
+        "cancel.d": out["cancel"]["d"],
+        "d before a stopped": "start d" in log and log.index("start d") < log.index("cleaned a"),
+        "shell.c": out["shell"]["c"],
+    }
+
+
+RUNNER_BUILDS = {
+    "v1.15.4": load_design("v1.15.4"),
+    "queue-overlap": load_design("queue-overlap"),
+    "one-runner": load_design("one-runner"),
+    "serialize-turn": load_design("serialize-turn"),
+    "reject": runner_design("v1.15.4", overlap="reject"),
+}
+
+
+@conformance
+@pytest.mark.parametrize("name", sorted(RUNNER_BUILDS))
+def test_the_edited_runner_does_what_the_model_runner_does(javascript, name, tmp_path):
+    """The build's own Runner.make, driven under the release's Bun: joins, queues or refuses an
+    overlapping run, holds or releases the guard while a cancelled run unwinds, and what waits
+    behind a shell, each as the model's runner does for the design's overlap and cancel."""
+    import json
+
+    from turnproof.conform.build.patch import cached_build
+
+    design = RUNNER_BUILDS[name]
+    exe = cached_build(design, "1.15.4")
+    where = runner_modules(exe.parent / "root", tmp_path)
+    run = subprocess.run(
+        [str(exe.parent / "bun"), str(CHECK), json.dumps(where)], capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, run.stderr[-1000:]
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert observed(out) == expected(design.overlap, design.cancel), out
+    assert out["overlap"]["a"] == "a" and out["cancel"]["a"] == "cancelled" and out["shell"]["s"] == "s"
+    for seq in out.values():  # every run settled; the guard ends free, onIdle ran at least once
+        assert seq["end"] == "Idle" and "onIdle" in seq["log"]
+    if design.overlap == "queue":  # finishRun started b itself: no onIdle between a and b
+        log = out["overlap"]["log"]
+        assert log[log.index("end a") + 1] == "start b"
