@@ -195,10 +195,10 @@ def test_the_change_table_is_computed_against_each_base():
     assert any(n.startswith("prompt-answered") for n in found[QUEUE].narrowed + found[QUEUE].broken)
 
 
-def test_the_readme_change_table_is_what_review_computes():
-    """The README's table of upstream changes against a fresh review over the scenarios it names."""
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("## What opencode ships now", 1)[1]
+def test_the_reviewer_guide_change_table_is_what_review_computes():
+    """The reviewer's guide's table of upstream changes against a fresh review over the scenarios it names."""
+    guide = (ROOT / "docs" / "reviewer.md").read_text()
+    section = guide.split("## What opencode ships now", 1)[1]
     cmd = next(line for line in section.splitlines() if line.startswith("$ ./run.sh review --designs"))
     args = cmd.split()
     designs = args[args.index("--designs") + 1 : args.index("--scenarios")]
