@@ -3,6 +3,8 @@
 `conform.server` fetches and runs the published `opencode-linux-x64` binary in isolation,
 `conform.fakellm` is the gated OpenAI-compatible model it talks to, and `conform.drive` maps a
 model schedule to real events and compares the persisted message tree with the model's store.
+`conform.target` names what ran (a release, a patched build, any `--opencode-binary`), and
+`conform.build` builds a design into opencode (docs/fixes.md); `conform.fixes` drives the fix designs.
 
 May import: `turnproof.model`, `turnproof.specs`, `turnproof.explore.search` and `.views`; never the CLI.
 """

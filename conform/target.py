@@ -127,9 +127,10 @@ def resolve(design: Design, version: str | None) -> tuple[str, Path | None, Targ
     from turnproof.conform.build.edits import RELEASE_DESIGN, changed_knobs
     from turnproof.conform.build.patch import cached_build
 
+    own = next((r for r in RELEASE_DESIGN if not changed_knobs(design, r)), None)
     if version is None:  # the release the design is, else the one every fix design changes
-        version = next((r for r in RELEASE_DESIGN if not changed_knobs(design, r)), "1.15.4")
-    if not changed_knobs(design, version):
+        version = own or "1.15.4"
+    if own is not None:  # a release's own design is never patched (driven against another, a note says so)
         return version, None, None
     built = cached_build(design, version)
     return version, built, describe(built)

@@ -7,7 +7,6 @@ read the real 1.15.4 executable, run its modules under the real Bun and drive th
 from __future__ import annotations
 
 import json
-import os
 import platform
 import struct
 import sys
@@ -189,6 +188,17 @@ def test_patch_writes_a_runnable_wrapper_a_diff_per_knob_and_a_manifest(fake_rel
     assert sorted(p.name for p in out.parent.iterdir()) == ["build"]  # no temporary folder beside it
 
 
+def test_a_build_is_named_by_its_manifest(fake_release):
+    from turnproof.conform.target import describe
+
+    out = fake_release / "out"
+    assert CliRunner().invoke(main, ["patch", "--design", "bind-turn", "--out", str(out)]).exit_code == 0
+    t = describe(out / "opencode")  # the stand-in Bun answers --version with its arguments
+    assert (t.path, t.release, t.design, t.knobs) == (str(out / "opencode"), "1.15.4", "bind-turn", {"binding": "turn"})
+    assert t.version.endswith("src/index.js --version") and len(t.sha256) == 64
+    assert t.label() == "opencode 1.15.4 patched with bind-turn (knobs binding = turn)"
+
+
 def test_a_missing_anchor_exits_2_naming_knob_edit_and_anchor_and_leaves_nothing(fake_release, monkeypatch):
     monkeypatch.setattr(edits_loop, "EDITS", (edit("keep-user", r"nowhere\(\)", "x"),))
     out = fake_release / "out" / "build"
@@ -288,14 +298,25 @@ def release_and_bun():
 
 @pytest.fixture(scope="module")
 def builds(release_and_bun, tmp_path_factory):
-    """`turnproof patch` of bind-turn and of v1.15.4 itself (the unpatched extraction), made once."""
-    out = {}
-    for design in ("bind-turn", "v1.15.4"):
-        d = tmp_path_factory.mktemp("builds") / design
-        r = CliRunner().invoke(main, ["patch", "--design", design, "--out", str(d)])
+    """A cache of its own (the release and Bun linked from the shared one) holding the bind-turn
+    build that `conform --design bind-turn` makes on the fly, and `turnproof patch` of v1.15.4
+    itself (the unpatched extraction), each made once."""
+    cache = tmp_path_factory.mktemp("cache")
+    binary, b = release_and_bun
+    for link, real in (
+        (cache / "opencode" / "1.15.4" / "opencode", binary),
+        (cache / "bun" / b.bun_version / "bun", None),
+    ):
+        link.parent.mkdir(parents=True)
+        link.symlink_to(real or build.fetch_bun(b.bun_version))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TURNPROOF_CACHE", str(cache))
+        out = {"bind-turn": build.cached_build(load_design("bind-turn"), "1.15.4").parent}
+        d = tmp_path_factory.mktemp("builds") / "v1.15.4"
+        r = CliRunner().invoke(main, ["patch", "--design", "v1.15.4", "--out", str(d)])
         assert r.exit_code == 0, r.output
-        out[design] = d
-    return out
+        out["v1.15.4"] = d
+        yield out
 
 
 @conformance
@@ -343,20 +364,24 @@ def test_the_unpatched_extraction_behaves_as_the_release_on_tool_race(builds):
 
 
 @conformance
-def test_bind_turn_patched_agrees_and_the_stock_release_driven_as_bind_turn_disagrees(builds, release_and_bun):
-    args = ["conform", "--design", "bind-turn", "--scenario", "tool-race", "--json", "--opencode-binary"]
-    r = CliRunner().invoke(main, [*args, str(builds["bind-turn"] / "opencode")])
+def test_bind_turn_patched_on_the_fly_agrees_and_the_stock_release_driven_as_bind_turn_disagrees(
+    builds, release_and_bun, monkeypatch
+):
+    monkeypatch.setenv("TURNPROOF_CACHE", str(builds["bind-turn"].parent.parent))
+    args = ["conform", "--design", "bind-turn", "--scenario", "tool-race", "--json"]
+    r = CliRunner().invoke(main, args)
     doc = json.loads(r.output)
     assert r.exit_code == 0 and doc["verdict"] == "conforms", r.output
+    assert doc["opencode_binary"]["path"] == str(builds["bind-turn"] / "opencode")  # the cached build, reused
     assert doc["opencode_binary"]["patched"]["knobs"] == {"binding": "turn"}
     # the model's bind-turn tree: U1's continuation under U1, U2 unanswered
     replies = [(m["label"], m["parent"]) for m in doc["runs"][0]["messages"] if m["role"] == "assistant"]
     assert replies == [("A1", "U1"), ("A2", "U1")]
-    r = CliRunner().invoke(main, [*args, str(release_and_bun[0])])
+    r = CliRunner().invoke(main, [*args, "--opencode-binary", str(release_and_bun[0])])
     doc = json.loads(r.output)
     assert r.exit_code == 1 and doc["verdict"] == "disagrees"
     assert doc["opencode_binary"]["version"] == "1.15.4" and "patched" not in doc["opencode_binary"]
-    assert os.path.basename(doc["opencode_binary"]["path"]) == "opencode"
+    assert doc["opencode_binary"]["path"] == str(release_and_bun[0])
 
 
 def test_the_fixes_table_says_when_a_design_cannot_be_built_and_refuses_bad_options(tmp_path, capsys):
@@ -375,3 +400,16 @@ def test_the_fixes_table_says_when_a_design_cannot_be_built_and_refuses_bad_opti
         in text
     )
     assert "turnproof: error: design" in capsys.readouterr().err
+
+
+def test_a_releases_own_design_is_never_patched_and_another_is_built_for_its_release(fake_release):
+    from turnproof.conform.target import resolve
+
+    assert resolve(load_design("v1.15.4"), None) == ("1.15.4", None, None)
+    assert resolve(load_design("upstream-1.18.34"), None) == ("1.18.34", None, None)
+    assert resolve(load_design("v1.15.4"), "1.18.34") == ("1.18.34", None, None)  # driven as it is, with a note
+    version, binary, target = resolve(load_design("bind-turn"), None)
+    assert version == "1.15.4" and binary.parent.parent == fake_release / "cache" / "builds"
+    assert target.knobs == {"binding": "turn"} and target.path == str(binary)
+    with pytest.raises(HarnessError, match="no edit makes opencode 1.18.34 take"):
+        resolve(load_design("bind-turn"), "1.18.34")

@@ -133,6 +133,7 @@ def patch(design: Design, release: str, out: Path) -> dict:
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
+        work.chmod(0o755)  # mkdtemp's 0700 would be the build's
         manifest = write_build(design, release, out, work)
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}-old-", dir=out.parent))
