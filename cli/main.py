@@ -482,8 +482,8 @@ def conform(
     Exit 0 when real and model agree in every run, 1 when they disagree, 2 on harness errors.
     """
     from turnproof.conform import HarnessError
-    from turnproof.conform.drive import conform as drive
-    from turnproof.conform.drive import load_schedule
+    from turnproof.conform.harness import conform as drive
+    from turnproof.conform.schedule import load_schedule
 
     try:
         report = drive(
@@ -552,4 +552,7 @@ def audit(file: tuple[str, ...], out: Path, as_json: bool, session_id: str | Non
     sys.exit(report.exit_code)
 
 
+from turnproof.cli.explore import explore  # noqa: E402  (its own module; registered here)
+
+main.add_command(explore)
 main.add_command(patch)

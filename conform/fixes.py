@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from turnproof.conform import HarnessError
-from turnproof.conform.drive import Harness
+from turnproof.conform.harness import Harness
 from turnproof.conform.suite import cases, publish, run_case, table
 from turnproof.conform.target import resolve
 from turnproof.specs.loader import InputError, load_design
@@ -47,7 +47,7 @@ def drive_design(design: str, runs: int, only: list[str] | None) -> tuple[list[s
     errors = sum(1 for _, r in results if isinstance(r, HarnessError))
     agree = sum(1 for _, r in results if not isinstance(r, HarnessError) and r.conforms)
     head = [f"### {what}", "", f"{agree} of {len(results)} cases agree in every run.", ""]
-    return head + table(version, design, results) + [""], disagree, errors
+    return head + table(f"{version} patched" if target else version, design, results) + [""], disagree, errors
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         disagree, errors = disagree + d, errors + e
     head = [
         f"Measured {time.strftime('%Y-%m-%d', time.gmtime())} with `python -m turnproof.conform.fixes "
-        f"--runs {args.runs}`{''.join(f' --design {d}' for d in args.design or ())}.",
+        f"--runs {args.runs}{''.join(f' --design {d}' for d in args.design or ())}`.",
         "",
     ]
     return publish("\n".join(head + sections).rstrip(), args.out, disagree, errors, BEGIN, END)

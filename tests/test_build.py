@@ -255,7 +255,7 @@ def test_a_binary_that_cannot_start_is_one_line_and_leaves_no_temporary_folder(t
 
 
 def test_the_report_names_what_ran():
-    from turnproof.conform.drive import prepare
+    from turnproof.conform.harness import prepare
     from turnproof.conform.target import Target
 
     patched = Target("/b/opencode", "1.15.4", "ab" * 32, "1.15.4", "bind-turn", {"binding": "turn"}, "k")
@@ -356,7 +356,7 @@ def test_the_patched_build_runs_and_reports_its_release(builds):
 
 @conformance
 def test_the_unpatched_extraction_behaves_as_the_release_on_tool_race(builds):
-    from turnproof.conform.drive import Harness
+    from turnproof.conform.harness import Harness
 
     with Harness("1.15.4", builds["v1.15.4"] / "opencode") as h:
         report = h.conform(load_design("v1.15.4"), load_scenario("tool-race"), runs=1)

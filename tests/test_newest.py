@@ -238,7 +238,7 @@ def newest_bin():
     ],
 )
 def test_the_v2_route_agrees_with_the_inbox_model(newest_bin, design, scenario, schedule, broken):
-    from turnproof.conform.drive import conform
+    from turnproof.conform.harness import conform
 
     report = conform(load_design(design), load_scenario(scenario), schedule, "1.18.34", 1, binary=newest_bin)
     assert {re.match(r"[\w-]+", v).group() for v in report.model_violations} == broken
