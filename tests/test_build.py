@@ -218,6 +218,10 @@ def test_patch_replaces_its_own_build_whole_and_refuses_any_other_folder(fake_re
     r = CliRunner().invoke(main, ["patch", "--design", "v1.15.4", "--out", str(out)])
     assert r.exit_code == 0 and not (out / "stale.txt").exists() and not (out / "binding.diff").exists()
     assert json.loads((out / "manifest.json").read_text())["knobs"] == {}
+    r = CliRunner().invoke(main, ["patch", "--design", "bind-turn", "--out", str(fake_release / "a$b")])
+    assert (
+        r.exit_code == 2 and "cannot go into the bundle's strings" in r.output and not (fake_release / "a$b").exists()
+    )
     other = fake_release / "mine"
     other.mkdir()
     (other / "notes.txt").write_text("keep me")

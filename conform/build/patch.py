@@ -32,6 +32,7 @@ MANIFEST = "manifest.json"
 BUN_PACKAGE = "@oven/bun-linux-x64"
 FORMAT = 1  # the build folder's layout; a change invalidates cached builds
 CONTEXT = 160  # characters of unchanged text shown around an edit in its diff
+UNSAFE = "\"'`\\$"  # characters a build folder's path may not have (it goes into JavaScript strings)
 
 
 def turnproof_version() -> str:
@@ -127,6 +128,11 @@ def write_build(design: Design, release: str, final: Path, work: Path) -> dict:
 def patch(design: Design, release: str, out: Path) -> dict:
     """Build `design` on `release` into `out`, replacing a previous build there whole."""
     out = Path(out).absolute()
+    odd = sorted({c for c in str(out) if c in UNSAFE or not c.isprintable()})
+    if odd:  # the path is written into the bundle's JavaScript string literals
+        raise HarnessError(
+            f"--out {out}: has {' '.join(repr(c) for c in odd)}, which cannot go into the bundle's strings"
+        )
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MANIFEST).is_file())):
         raise HarnessError(f"--out {out}: exists and is not a turnproof build (no {MANIFEST}); not replaced")
     edits.for_design(design, release)  # refuse a design no edit builds before fetching anything
