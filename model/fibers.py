@@ -227,9 +227,13 @@ def _mint_user(tx: Tx) -> None:
 def _write_user(tx: Tx) -> None:
     """createUserMessage: the user message is written (updateMessage, then its parts)."""
     p = tx.scenario.prompt(tx.f.prompt)
+    sent = tx.w.fiber(p.name) if tx.f.kind == "run" else None  # guard="turn": the request's fiber
     if tx.f.msg is not None and tx.f.kind == "client":
         mid, created = tx.f.msg, tx.f.created
         tx.f = replace(tx.f, msg=None, created=None)
+    elif sent is not None and sent.msg is not None:  # the client's messageID, sent with the request
+        mid, created = sent.msg, tx.w.now(tx.scenario.server)[0]
+        tx.w = tx.w.set_fiber(replace(sent, msg=None))
     else:
         mid, created = user_id(tx, p)
     msg = Message(
@@ -250,6 +254,10 @@ def _prompt_step(tx: Tx) -> None:
             _mint_user(tx)
             tx.goto("write")
             return
+        if p.id != "server" and not p.no_reply and tx.design.guard == "turn":
+            # the request carries its messageID: fixed now, though the run writes the message later
+            mid, _ = user_id(tx, p)
+            tx.f = replace(tx.f, msg=mid)
         _after_send(tx, p)
     elif f.pc == "write":
         _after_send(tx, p)

@@ -117,7 +117,10 @@ def test_ending_on_parentid_stops_the_runaway(scenario):
     res = bfs(system("parent-exit", scenario), PROPERTIES)
     assert "loop-terminates" not in res.findings and "no-terminal-siblings" not in res.findings
     assert res.complete
-    assert bfs(system("bind-and-serialize", scenario), PROPERTIES).holds
+    found = bfs(system("bind-and-serialize", scenario), PROPERTIES).findings
+    # clock-skew-zero: U2's client id, minted when U2 is sent, can sort before U1's, which the
+    # server mints only when U1's run writes it (guard = turn): U1 is lastUser again after U2's turn
+    assert set(found) == ({"no-terminal-siblings"} if scenario == "clock-skew-zero" else set())
 
 
 @pytest.mark.parametrize("ahead", [0, 1, 2, 3])
