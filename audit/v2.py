@@ -57,7 +57,7 @@ def read_path(path: str | Path, session: str | None = None) -> list[Session]:
         with open(p, "rb") as fh:
             head = fh.read(16)
         if head.startswith(b"SQLite format 3\x00"):
-            v2 = _sqlite(p, name, session) if err is None or "no opencode messages" in str(err) else []
+            v2 = _sqlite(p, name, session)
         elif err is not None and str(err).startswith(f"{name}: not an opencode export: expected"):
             v2 = _json(p, name, session)
     if legacy or v2:
@@ -123,7 +123,7 @@ def _json(p: Path, name: str, only: str | None) -> list[Session]:
     if seqs is None:
         s.warn(
             f"{name}: history: missing: the rows are taken in the array's order (request it with ?order=asc), "
-            "and inputs admitted but never promoted cannot be seen"
+            "inputs admitted but never promoted cannot be seen, and without their deliveries turn-binding is not judged"
         )
     return [s]
 
