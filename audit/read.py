@@ -491,13 +491,22 @@ def _load_file(f: Path, b: _Builder):
     return None
 
 
-def _read_sqlite(p: Path, name: str, only: str | None) -> list[Session]:
+def open_db(p: Path, name: str) -> tuple[sqlite3.Connection, set[str]]:
+    """The database opened read-only, and its table names; one-line AuditInputError when it cannot be."""
     try:
         con = sqlite3.connect(p.absolute().as_uri() + "?mode=ro", uri=True)
     except sqlite3.Error as e:
         raise AuditInputError(f"{name}: cannot open SQLite database: {e}") from None
     try:
-        tables = {r[0] for r in con.execute("select name from sqlite_master where type = 'table'")}
+        return con, {r[0] for r in con.execute("select name from sqlite_master where type = 'table'")}
+    except sqlite3.Error as e:
+        con.close()
+        raise AuditInputError(f"{name}: SQLite error: {e}") from None
+
+
+def _read_sqlite(p: Path, name: str, only: str | None) -> list[Session]:
+    con, tables = open_db(p, name)
+    try:
         missing = [t for t in ("message", "part") if t not in tables]
         if missing:
             raise AuditInputError(f"{name}: SQLite database without opencode's {', '.join(missing)} table")

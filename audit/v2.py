@@ -192,12 +192,8 @@ def _events(s: Session, events: list, name: str) -> dict[str, int]:
 
 
 def _sqlite(p: Path, name: str, only: str | None) -> list[Session]:
+    con, tables = read.open_db(p, name)
     try:
-        con = sqlite3.connect(p.absolute().as_uri() + "?mode=ro", uri=True)
-    except sqlite3.Error as e:
-        raise AuditInputError(f"{name}: cannot open SQLite database: {e}") from None
-    try:
-        tables = {r[0] for r in con.execute("select name from sqlite_master where type = 'table'")}
         if "session_message" not in tables:
             return []
         where = " where session_id = ?" if only else ""
