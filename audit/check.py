@@ -47,7 +47,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from turnproof.audit.read import FORMATS, REJECTED, AuditInputError, Msg, Session, id_time, read_path
+from turnproof.audit import inbox
+from turnproof.audit.read import FORMATS, REJECTED, AuditInputError, Msg, Session, id_time
+from turnproof.audit.release import ExitTest, exit_test
+from turnproof.audit.v2 import read_path
 
 KINDS = {
     "terminal-siblings": "no-terminal-siblings",
@@ -55,6 +58,7 @@ KINDS = {
     "turn-binding": "turn-binding",
     "unanswered": "prompt-answered",
 }
+V2_KINDS = KINDS | {"stranded": "no-silent-drop"}  # V2 only: an input left pending (audit/inbox.py)
 SKEW_MS = 50  # a user id minted this far from its time.created was minted on another clock
 MAX_ORDERS = 10  # order disagreements printed per session (all of them are in the JSON)
 WRAP_MS = 1 << 36  # 1.15.4 ids keep the low 48 bits of ms*4096 (id/id.ts): they wrap every 2^36 ms
@@ -72,7 +76,7 @@ class Finding:
     def to_json(self, s: Session) -> dict:
         doc = {
             "kind": self.kind,
-            "property": KINDS[self.kind],
+            "property": V2_KINDS[self.kind],
             "says": self.says,
             "messages": [
                 _msg_json(s.messages[n]) if n in s.messages else {"id": n, "missing": True} for n in self.nodes
@@ -91,6 +95,7 @@ class SessionAudit:
     flying: set[str] = field(default_factory=set)  # the assistants that may still be in flight
     orders: list[dict] = field(default_factory=list)  # where id order and creation order disagree
     drawn: list[str] = field(default_factory=list)
+    exit_test: ExitTest | None = None  # legacy: the release's loop exit test (audit/release.py)
 
     @property
     def complete(self) -> bool:
@@ -153,6 +158,7 @@ class AuditReport:
                     "warnings": a.warnings,
                     "notes": a.notes,
                     "order_disagreements": a.orders,
+                    "exit_test": a.exit_test.text if a.exit_test else None,
                     "graphs": a.drawn,
                 }
                 for a in self.audits
@@ -209,8 +215,11 @@ class AuditReport:
 # --------------------------------------------------------------------------------------------
 
 
-def audit_paths(paths, out: str | Path | None = None, session: str | None = None) -> AuditReport:
-    """Read and check every path; unreadable paths become report.errors (one line each)."""
+def audit_paths(
+    paths, out: str | Path | None = None, session: str | None = None, release: str | None = None
+) -> AuditReport:
+    """Read and check every path; unreadable paths become report.errors (one line each). `release`:
+    the opencode version whose exit test an order disagreement is judged by (default: each session's)."""
     report = AuditReport()
     with _collector_paused():
         for p in paths:
@@ -219,7 +228,7 @@ def audit_paths(paths, out: str | Path | None = None, session: str | None = None
             except AuditInputError as e:
                 report.errors.append(str(e))
                 continue
-            report.audits.extend(audit_session(s) for s in sessions)
+            report.audits.extend(audit_session(s, release) for s in sessions)
     if out is not None:
         write_graphs(report, Path(out))
     return report
@@ -239,9 +248,12 @@ def _collector_paused():
             gc.enable()
 
 
-def audit_session(s: Session) -> SessionAudit:
+def audit_session(s: Session, release: str | None = None) -> SessionAudit:
     a = SessionAudit(s)
     a.warnings.extend(s.warnings)
+    if s.engine == "v2":
+        return _audit_v2(a)
+    a.exit_test = exit_test(release or s.version)
     msgs = s.ordered()
     if not msgs:
         a.warnings.append(f"{s.file}: session {s.id}: no usable messages")
@@ -260,7 +272,7 @@ def audit_session(s: Session) -> SessionAudit:
         elif p.role != "user":
             a.warnings.append(f"{s.file}: {m.where}: parentID: {m.parent} is an assistant, not a user message")
     _skew(a, users)
-    _orders(a, msgs)
+    _orders(a, msgs, a.exit_test)
     _siblings(a, assistants)
     _tool_branches(a, msgs, assistants)
     _unanswered(a, users, assistants, msgs)
@@ -269,6 +281,17 @@ def audit_session(s: Session) -> SessionAudit:
             "no parts in this source: assistants with tool calls but finish stop, synthetic context and "
             "compaction are told from message fields only"
         )
+    return a
+
+
+def _audit_v2(a: SessionAudit) -> SessionAudit:
+    """A V2 session, judged by seq with the inbox's properties (audit/inbox.py)."""
+    found, warnings, notes, a.running = inbox.judge(a.session)
+    a.violations.extend(Finding(kind, says, nodes, rows) for kind, says, nodes, rows in found)
+    a.warnings.extend(warnings)
+    a.notes.extend(notes)
+    if not a.session.messages and not a.session.inputs:
+        a.warnings.append(f"{a.session.file}: session {a.session.id}: no usable messages")
     return a
 
 
@@ -327,27 +350,29 @@ def _cycles(a: SessionAudit, msgs: list[Msg]) -> set[str]:
     return on
 
 
-def _orders(a: SessionAudit, msgs: list[Msg]) -> None:
+def _orders(a: SessionAudit, msgs: list[Msg], test: ExitTest) -> None:
     """Pairs of messages whose id order disagrees with their time.created order, and whether the
-    loop's exit test (lastUser.id < lastAssistant.id, prompt.ts:1672, by id) would misread them."""
+    release's loop exit test (audit/release.py; 1.15.4: lastUser.id < lastAssistant.id, by id) would misread them."""
     top: Msg | None = None  # the latest-created message so far, in id order
     for m in msgs:
         if m.created is None:
             continue
         if top is not None and m.created < top.created:
-            a.orders.append(_order_pair(top, m))
+            a.orders.append(_order_pair(top, m, test))
         if top is None or m.created >= top.created:
             top = m
 
 
-def _order_pair(first: Msg, then: Msg) -> dict:
+def _order_pair(first: Msg, then: Msg, test: ExitTest) -> dict:
     """`first` sorts before `then` by id but was created after it."""
     ms = first.created - then.created
     says = (
         f"{_short(first)} ({first.role}) sorts before {_short(then)} ({then.role}) by id "
         f"but was created {ms} ms after it"
     )
-    if first.role == "user" and then.role == "assistant":
+    if not test.by_id:
+        misread = test.misread()
+    elif first.role == "user" and then.role == "assistant":
         misread = (
             f"yes: the exit test takes {_short(first)} as answered once {_short(then)} is the last assistant, "
             "so the loop can stop with it unanswered"
@@ -367,7 +392,7 @@ def _order_pair(first: Msg, then: Msg) -> dict:
         "roles": [first.role, then.role],
         "created_ms_apart": ms,
         "exit_test_misreads": misread.startswith("yes"),
-        "says": f"{says}; the loop's exit test (lastUser.id < lastAssistant.id, prompt.ts:1672) misreads it: {misread}",
+        "says": f"{says}; the loop's exit test ({test.text}) misreads it: {misread}",
     }
 
 
