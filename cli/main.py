@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 from turnproof.cli.guard import EXIT_CODES, Cli, writable_dir, writable_file
+from turnproof.cli.repair import repair_command
 from turnproof.cli.words import Words, WordsCommand
 from turnproof.explore.search.budget import Budget, OutOfBudget, chain, default_max_bytes
 from turnproof.explore.search.result import Stats
@@ -536,3 +537,6 @@ def audit(file: tuple[str, ...], out: Path, as_json: bool, session_id: str | Non
         click.echo(report.text(errors=False))
         click.echo(f"report written to {out}/audit.json")
     sys.exit(report.exit_code)
+
+
+main.add_command(repair_command, "repair")
