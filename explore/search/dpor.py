@@ -139,8 +139,9 @@ def dpor_search(
     `progress(stats, depth)` is called now and then, as bfs does. `until`: stop as soon as every
     property named there is violated (the verdict is then known; the statistics cover what was
     explored, and `search["stopped"]` says so). `first`: stop as soon as any property is violated
-(all a verdict needs: `turnproof repair` refutes a design with it). `observers` are shown the explored graph once the
-    search is over (read only: explore/search/mazurkiewicz.py counts its schedules)."""
+    (all a verdict needs: `turnproof repair` refutes a design with it). `observers` are shown the
+    explored graph once the search is over (read only: explore/search/mazurkiewicz.py counts its
+    schedules)."""
     started = time.perf_counter()
     with memory.collector_paused():
         try:

@@ -20,7 +20,10 @@ def refute(system: System, properties: tuple[Property, ...], progress=None) -> R
     """A result with at least one finding when some property is violated, else none (and nothing
     unjudged): dpor stopped at its first violation, bfs for what dpor could not judge."""
     res = dpor_search(system, properties, progress, first=True)
-    if res.findings or not res.unjudged:
+    if res.findings:
+        res.unjudged = {}  # (what the stop left unjudged: the verdict is known without it)
+        return res
+    if not res.unjudged:
         return res
     return _judge_rest(res, properties, progress)
 
