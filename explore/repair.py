@@ -7,10 +7,11 @@ dropped at its first refutation: a design violated anywhere is not an answer, wh
 elsewhere. The first size with a holding candidate is the answer's; every candidate of that size
 is checked, so every minimal design is found. Scenarios are tried in the order that has cost the
 fewest explored states per refutation so far (an order, never a verdict: it changes which
-refutation is shown and how long it takes, not which designs hold). Nothing is shared between
-two candidates: each verdict is its own search. The explanations reuse the search's own
-refutations: the design that undoes one change of a minimal design is a candidate one size
-smaller, already refuted; only its shortest schedule is searched for again (bfs).
+refutation is shown and how long it takes, not which designs hold). Each verdict is a
+breadth-first search stopped at the first violation it meets (`bfs(first=True)`), which is a
+shortest one of its property. Nothing is shared between two candidates: each verdict is its own
+search. The explanations reuse the search's own refutations: the design that undoes one change
+of a minimal design is a candidate one size smaller, already refuted, with a shortest schedule.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 
 from turnproof.explore.search.bfs import bfs
+from turnproof.explore.search.dpor import dpor_search
 from turnproof.explore.search.result import Finding
-from turnproof.explore.search.verdict import refute, violated
 from turnproof.model.config import KNOBS, Design, Scenario
 from turnproof.model.system import System
 from turnproof.specs.inbox import promised
@@ -148,7 +149,7 @@ def repair(
             design = space.design(changes)
             props = applies(design, properties)
             for s in sorted(scenarios, key=cost):
-                res = refute(System(design, s), props, progress)
+                res = bfs(System(design, s), props, progress, first=True)
                 answer.searches += 1
                 answer.states += res.stats.states
                 spent[s.name] += res.stats.states
@@ -162,21 +163,19 @@ def repair(
         if holding:
             answer.size = size
             smaller = {r.changes: r for r in answer.refuted.get(size - 1, ())}
-            answer.minimal = [Minimal(c, tuple(_needed(space, c, smaller, progress))) for c in holding]
+            answer.minimal = [Minimal(c, tuple(_needed(space, c, smaller))) for c in holding]
             answer.base_violates = _base_violates(space.base, scenarios, properties, progress)
             break
     return answer
 
 
-def _needed(space: Space, changes: Changes, smaller: dict, progress) -> list[Needed]:
-    """Each change undone: the smaller candidate's refutation, with its shortest schedule."""
+def _needed(space: Space, changes: Changes, smaller: dict) -> list[Needed]:
+    """Each change undone: the smaller candidate's refutation, its schedule already a shortest
+    (the refuting bfs stopped at the first violation it met, breadth-first)."""
     out = []
     for i, (knob, _) in enumerate(changes):
         r = smaller[changes[:i] + changes[i + 1 :]]  # refuted: the size below was all refuted
         trace = r.finding.trace
-        if trace.lasso is None:  # bfs, stopped at the property's first (so shortest) violation
-            system = System(space.design(r.changes), r.scenario)
-            trace = bfs(system, (r.finding.prop,), progress, until=frozenset([r.prop])).findings[r.prop].trace
         lasso = trace.lasso
         schedule, cycle = lasso if lasso else (trace.schedule, None)
         out.append(Needed(knob, getattr(space.base, knob), r.scenario.name, r.prop, schedule, cycle))
@@ -191,8 +190,11 @@ def _base_violates(base: Design, scenarios, properties, progress) -> tuple[str, 
     for s in scenarios:
         if not left:
             break
-        res = violated(System(base, s), left)
+        res = dpor_search(System(base, s), left, progress, until=frozenset(p.name for p in left))
         seen |= res.findings.keys()
+        if res.unjudged:  # (dpor could not judge loop-terminates here: bfs, the reference, does)
+            unjudged = tuple(p for p in left if p.name in res.unjudged)
+            seen |= bfs(System(base, s), unjudged, progress).findings.keys()
         left = tuple(p for p in left if p.name not in seen)
     return tuple(p.name for p in properties if p.name in seen)
 

@@ -35,17 +35,21 @@ def bfs(
     fingerprint: bool = False,
     *,
     until: frozenset[str] = frozenset(),
+    first: bool = False,
 ) -> Result:
     """Visit every world reachable within the bound; record the shortest violation of each property.
 
     `until`: stop as soon as each property named there has its shortest violation (the search
     that shortens a reduced search's counterexamples); the statistics then cover what was visited.
+    `first`: stop as soon as any property is violated (all a verdict needs: `turnproof repair`
+    refutes designs with it); breadth-first, the violation met first is a shortest one of its
+    property. Where no safety property is violated, loop-terminates is judged as usual.
     """
     with memory.collector_paused():
-        return _bfs(system, properties, progress, observers, fingerprint, until)
+        return _bfs(system, properties, progress, observers, fingerprint, until, first)
 
 
-def _bfs(system, properties, progress, observers, fingerprint, until) -> Result:
+def _bfs(system, properties, progress, observers, fingerprint, until, first=False) -> Result:
     started = time.perf_counter()
     meter = memory.Meter()
     result = Result(system, properties)
@@ -73,10 +77,10 @@ def _bfs(system, properties, progress, observers, fingerprint, until) -> Result:
     # Stopping early (`until`), a world is judged at rest as it is met, when nothing is enabled in
     # it (the same world as when it is expanded: both go in breadth-first order), so the search
     # can stop before it expands the level above the violation.
-    enabled = system.enabled if until else None
+    enabled = system.enabled if until or first else None
     frontier = deque([(init, 0)])
     transitions = cut = quiescent = tick = 0
-    while frontier and not (until and until <= result.findings.keys()):
+    while frontier and not (until and until <= result.findings.keys()) and not (first and result.findings):
         w, nw = frontier.popleft()
         succ = successors(w)
         for o in observers:
@@ -120,7 +124,11 @@ def _bfs(system, properties, progress, observers, fingerprint, until) -> Result:
             progress(stats, d - 1)
     _count(stats, keys, depths, transitions, cut, quiescent)
     # what loop-terminates needs: nothing when no step was cut and the search ran to the end (Steps)
-    lassos = steps.lassos(keys, abstraction, key) if steps and (cut or frontier) else None
+    lassos = (
+        steps.lassos(keys, abstraction, key)
+        if steps and (cut or frontier) and not (first and result.findings)
+        else None
+    )
     meter.read(stats)
     if observers or lassos:
         parents, depth = _dicts(keys, parent, via, depths)

@@ -132,22 +132,19 @@ def dpor_search(
     progress=None,
     *,
     until: frozenset[str] = frozenset(),
-    first: bool = False,
     observers: tuple[Observer, ...] = (),
 ) -> Result:
     """Explore a reduced but sufficient part of the bounded space; see the module docstring.
     `progress(stats, depth)` is called now and then, as bfs does. `until`: stop as soon as every
     property named there is violated (the verdict is then known; the statistics cover what was
-    explored, and `search["stopped"]` says so). `first`: stop as soon as any property is violated
-    (all a verdict needs: `turnproof repair` refutes a design with it). `observers` are shown the
-    explored graph once the search is over (read only: explore/search/mazurkiewicz.py counts its
-    schedules)."""
+    explored, and `search["stopped"]` says so). `observers` are shown the explored graph once the
+    search is over (read only: explore/search/mazurkiewicz.py counts its schedules)."""
     started = time.perf_counter()
     with memory.collector_paused():
         try:
-            result = _Search(system, properties, True, progress, started, until, observers, first).run()
+            result = _Search(system, properties, True, progress, started, until, observers).run()
         except _Cycle:
-            result = _Search(system, properties, False, progress, started, until, observers, first).run()
+            result = _Search(system, properties, False, progress, started, until, observers).run()
     result.stats.seconds = time.perf_counter() - started
     return result
 
@@ -162,14 +159,13 @@ class _Search:
         started: float,
         until=(),
         observers: tuple[Observer, ...] = (),
-        first: bool = False,
     ):
         self.system, self.reduce, self.progress, self.started = system, reduce, progress, started
         # Over orbits (a Quotient): worlds are the least of their orbits, steps are taken in the
         # plain model and their successors made least again; see `symmetry` in the module docstring.
         self.sym = getattr(system, "symmetry", None)
         self.plain = system.system if self.sym is not None else system
-        self.until, self.observers, self.any_finding = until, observers, first
+        self.until, self.observers = until, observers
         self.stopped = False
         self.result = Result(system, properties, strategy="dpor")
         always = [p for p in properties if p.when == "always"]
@@ -346,7 +342,7 @@ class _Search:
         sig: list[Perm | None] = [None]
         path[0].on_path = True
         while frames:
-            if (self.until and self.until <= res.findings.keys()) or (self.any_finding and res.findings):
+            if self.until and self.until <= res.findings.keys():
                 self.stopped = True
                 break
             w = frames[-1]
