@@ -17,6 +17,7 @@ import time
 from collections import deque
 
 from turnproof.explore.search import memory
+from turnproof.explore.search.compact import Links, Visited
 from turnproof.explore.search.fingerprint import BITS
 from turnproof.explore.search.fingerprint import fingerprint as fingerprint_of
 from turnproof.explore.search.liveness import Abstraction, Steps, abstract_key
@@ -57,12 +58,18 @@ def _bfs(system, properties, progress, observers, fingerprint, until, first=Fals
     key = fingerprint_of if fingerprint else None
     init = system.initial()
     k0 = key(init) if key else init
-    index = {k0: 0}  # visited key -> number
-    keys = [k0]  # number -> visited key
-    parent: list = [None]  # number -> its parent's number
-    via: list = [None]  # number -> the step from its parent (with fingerprints, the step's fiber)
-    depths = [0]
-    check = _Checks(result, keys, parent, via, key is not None)
+    links = Links(k0) if key else None  # with fingerprints: the links in arrays (explore/search/compact.py)
+    index = Visited() if links else {}  # visited key -> number
+    if links:
+        index.add(k0, 0)
+        keys, parent, via, depths = links.keys, links.parent, links.via, links.depths
+    else:
+        index[k0] = 0
+        keys = [k0]  # number -> visited key
+        parent: list = [None]  # number -> its parent's number
+        via: list = [None]  # number -> the step from its parent
+        depths = [0]
+    check = _Checks(result, keys, parent, via, links)
     stats.fingerprint_bits = BITS if key else None
     check.world(init, 0, "always")
     steps = abstraction = None
@@ -101,11 +108,16 @@ def _bfs(system, properties, progress, observers, fingerprint, until, first=Fals
                 kn = key(nxt) if key else nxt
                 n = index.get(kn)
                 if n is None:
-                    n = index[kn] = len(keys)
-                    keys.append(kn)
-                    parent.append(nw)
-                    via.append(step.fiber if key else step)
-                    depths.append(d)
+                    n = len(keys)
+                    if links:
+                        index.add(kn, n)
+                        links.add(kn, nw, step.fiber, d)
+                    else:
+                        index[kn] = n
+                        keys.append(kn)
+                        parent.append(nw)
+                        via.append(step)
+                        depths.append(d)
                     if steps:
                         steps.met(nxt)
                     if check.always:
@@ -123,19 +135,20 @@ def _bfs(system, properties, progress, observers, fingerprint, until, first=Fals
             stats.seconds = time.perf_counter() - started
             progress(stats, d - 1)
     _count(stats, keys, depths, transitions, cut, quiescent)
+    meter.held(stats)  # the stored states: before the lasso search builds its graph (in the peak)
     # what loop-terminates needs: nothing when no step was cut and the search ran to the end (Steps)
     lassos = (
         steps.lassos(keys, abstraction, key)
         if steps and (cut or frontier) and not (first and result.findings)
         else None
     )
-    meter.read(stats)
     if observers or lassos:
-        parents, depth = _dicts(keys, parent, via, depths)
+        parents, depth = _dicts(keys, parent, links.fibers_of(via) if links else via, depths)
         for o in observers:
             o.done(result, parents, depth)
         if lassos:
             lassos.done(result, parents, depth)
+    meter.peak(stats)
     stats.seconds = time.perf_counter() - started
     return result
 
@@ -156,9 +169,9 @@ def _dicts(keys: list, parent: list, via: list, depths: list) -> tuple[dict, dic
 class _Checks:
     """The safety properties judged on each world as it is met; a violation's trace by number."""
 
-    def __init__(self, result: Result, keys: list, parent: list, via: list, fingerprinted: bool):
+    def __init__(self, result: Result, keys, parent, via, links: Links | None):
         self.result, self.keys, self.parent, self.via = result, keys, parent, via
-        self.fingerprinted = fingerprinted
+        self.links = links
         self.always = [p for p in result.properties if p.when == "always"]
         self.at_rest = [p for p in result.properties if p.when == "at_rest"]
 
@@ -173,13 +186,13 @@ class _Checks:
 
     def trace(self, n: int) -> Trace:
         """Back along the parent numbers to the initial world (replayed, with fingerprints)."""
+        if self.links is not None:
+            return replay_fibers(self.result.system, self.links.path(n))
         steps = []
         while self.parent[n] is not None:
             steps.append((self.via[n], self.keys[n]))
             n = self.parent[n]
         steps.reverse()
-        if self.fingerprinted:
-            return replay_fibers(self.result.system, [fiber for fiber, _ in steps])
         return Trace(self.keys[n], tuple(steps))
 
 
