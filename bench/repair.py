@@ -78,10 +78,11 @@ def section(plain_full: bool = False) -> list[str]:
     return lines + [""]
 
 
-def replace_section(path: Path, lines: list[str]) -> None:
+def replace_section(path: Path, lines: list[str], head: str = "## Repair (issue 27)") -> None:
+    """Replace the section that starts with `head` (up to the next `## `) by `lines`, or append them."""
     text = path.read_text(encoding="utf-8") if path.exists() else ""
     new = "\n".join(lines) + "\n"
-    pattern = re.compile(r"^## Repair \(issue 27\)\n.*?(?=^## |\Z)", re.S | re.M)
+    pattern = re.compile("^" + re.escape(head) + r"\n.*?(?=^## |\Z)", re.S | re.M)
     text = pattern.sub(lambda _: new, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + new
     path.write_text(text, encoding="utf-8")
 
