@@ -166,3 +166,16 @@ def test_repair_from_v1_15_4_over_every_builtin_scenario(cli, tmp_path):
         for s in doc["scenarios"]:
             c = cli("check", "--design", d["file"], "--scenario", s, "--json", "--out", str(tmp_path / "c"))
             assert c.exit_code == 0, (d["file"], s)
+
+
+def test_a_lasso_is_needed_as_prefix_and_cycle(cli, tmp_path):
+    """loop-terminates refuted by a lasso: the needed row gives its prefix and the cycle, as check does."""
+    args = ("repair", "--base", "v1.15.4", "--scenarios", "client-messageid", "--properties", "loop-terminates",
+            "--knobs", "exit", "order", "--out", str(tmp_path))  # fmt: skip
+    doc = json.loads(cli(*args, "--json").output)
+    assert [d["changes"] for d in doc["designs"]] == [{"exit": "parent"}]
+    (row,) = doc["designs"][0]["needed"]
+    res = bfs(System(load_design("v1.15.4"), load_scenario("client-messageid")), PROPERTIES)
+    assert (row["schedule"], row["cycle"]) == res.findings["loop-terminates"].trace.lasso
+    text = cli(*args).output
+    assert f"{row['schedule']} then ({row['cycle']}) for ever" in text
