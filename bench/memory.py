@@ -119,7 +119,7 @@ def section(crowd_mb: int) -> list[str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--crowd-mb", type=int, default=400, help="the memory budget of the large/crowd reach run (0: not run)")
+    ap.add_argument("--crowd-mb", type=int, default=400, help="large/crowd reach run budget (0: none)")
     ap.add_argument("--out", default=None, help="replace the Memory per state section of this Markdown file")
     args = ap.parse_args()
     lines = section(args.crowd_mb)

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import click
 from turnproof.cli.guard import EXIT_CODES, Cli, writable_dir, writable_file
-from turnproof.cli.repair import repair_command
 from turnproof.cli.words import Words, WordsCommand
 from turnproof.explore.search.budget import Budget, OutOfBudget, chain, default_max_bytes
 from turnproof.explore.search.result import Stats
@@ -469,8 +468,8 @@ def conform(
     Exit 0 when real and model agree in every run, 1 when they disagree, 2 on harness errors.
     """
     from turnproof.conform import HarnessError
-    from turnproof.conform.drive import FAITHFUL, check_design, load_schedule
-    from turnproof.conform.drive import conform as drive
+    from turnproof.conform.harness import conform as drive
+    from turnproof.conform.schedule import FAITHFUL, check_design, load_schedule
 
     try:
         design = load_design(design_ref)
@@ -539,4 +538,8 @@ def audit(file: tuple[str, ...], out: Path, as_json: bool, session_id: str | Non
     sys.exit(report.exit_code)
 
 
+from turnproof.cli.explore import explore  # noqa: E402  (its own module; registered here)
+from turnproof.cli.repair import repair_command  # noqa: E402  (its own module; registered here)
+
+main.add_command(explore)
 main.add_command(repair_command, "repair")

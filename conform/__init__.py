@@ -1,8 +1,12 @@
 """Conformance: drive the real opencode server through the model's schedules and compare trees.
 
 `conform.server` fetches and runs the published `opencode-linux-x64` binary in isolation,
-`conform.fakellm` is the gated OpenAI-compatible model it talks to, and `conform.drive` maps a
-model schedule to real events and compares the persisted message tree with the model's store.
+`conform.fakellm` is the gated OpenAI-compatible model it talks to, `conform.clock` paces
+client-minted ids. A case: `conform.schedule` is the model side (what can be driven, the schedule
+completed to rest, what the model violates), `conform.drive` maps it to real requests on the
+legacy route and `conform.inbox` on the V2 route, both through the one client of `conform.http`;
+`conform.tree` holds the message trees and their diff, `conform.report` the reports, and
+`conform.harness` runs a case end to end. `conform.suite` drives every built-in scenario.
 
 May import: `turnproof.model`, `turnproof.specs`, `turnproof.explore.search` and `.views`; never the CLI.
 """
@@ -43,8 +47,8 @@ class RegistryUnavailable(HarnessError):
 
 
 def conform(*args, **kwargs):
-    """See `conform.drive.conform` (imported lazily to keep `import conform` light)."""
-    from turnproof.conform.drive import conform as run
+    """See `conform.harness.conform` (imported lazily to keep `import conform` light)."""
+    from turnproof.conform.harness import conform as run
 
     return run(*args, **kwargs)
 

@@ -1,4 +1,4 @@
-"""Drive the real opencode server through a model schedule and compare the message trees.
+"""The legacy route's driver: one session of the real server held to a completed model trace.
 
 The model's schedule (completed to a state at rest) is a list of fiber steps. Each step kind has
 a real counterpart the harness either controls or only waits for:
@@ -28,447 +28,21 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
-from dataclasses import dataclass, field, fields
-from pathlib import Path
 
-from turnproof.conform import Agreement, HarnessError
+from turnproof.conform import HarnessError
 from turnproof.conform.clock import AHEAD, Pacer, after_all, mint
 from turnproof.conform.fakellm import MARKER, Call, FakeLLM, prompt_text
+from turnproof.conform.http import Http, Request, poll
+from turnproof.conform.report import Run
+from turnproof.conform.schedule import autonomous, cut
+from turnproof.conform.tree import diff, model_order, model_tree, real_tree
 from turnproof.model import ids
-from turnproof.model.config import Design, Scenario
-from turnproof.model.store import ASSISTANT
 from turnproof.model.system import System
 from turnproof.model.world import World
 
-SUPPORTED_ROUTES = ("prompt", "prompt_async", "shell", "abort")
 STEP_TIMEOUT = 30.0  # seconds the real server gets to reach the next gate
-RETRIES = 2  # drives of a run redone when the paced clock did not hold (reported as discarded)
-MAX_COMPLETION = 200  # model steps to bring a schedule to rest
-# The designs that describe a shipped release, and the release each describes.
-FAITHFUL = {"v1.15.4": "1.15.4", "upstream-1.18.34": "1.18.34"}
-
-# Model step kinds that have no controllable real counterpart, said once per report.
-UNCONTROLLED = {
-    "loop.read": "the loop's read, assistant write and model call run at once after the previous step (no gate)",
-    "loop.exit": "the loop's exit test and finishRun run at once after the previous step (no gate)",
-    "runner.await.prompt_async": "prompt_async's await has no real counterpart: the route answered 204 at once",
-    "runner.await.prompt": "the blocking /message request's return is awaited, not controlled",
-    "loop.interrupted": "the interrupted loop unwinds inside the abort request (Fiber.interrupt runs it inline)",
-    "abort.return": "the abort request returns when the whole cancel has finished: awaited, not controlled",
-    "shell.messages": "the shell's user message, assistant and running bash part are written at once (no gate)",
-    "shell.interrupted": "an aborted shell's command is killed and its part completed inside the abort request",
-    "clock": "client-minted ids: the model's clock is paced in real time (conform/clock.py), not held",
-}
-
-
-# --- the model side ------------------------------------------------------------------------
-
-
-def _knobs(design: Design) -> dict:
-    return {f.name: getattr(design, f.name) for f in fields(Design) if f.name not in ("name", "description", "path")}
-
-
-def check_design(design: Design) -> str:
-    """Only a design that describes a shipped release can be compared with the real server: the
-    name of the faithful design it equals (v1.15.4 or upstream-1.18.34)."""
-    from turnproof.specs.loader import load_design
-
-    for name in FAITHFUL:
-        if _knobs(design) == _knobs(load_design(name)):
-            return name
-    base = _knobs(load_design("v1.15.4"))
-    changed = [k for k, v in _knobs(design).items() if v != base[k]]
-    raise HarnessError(
-        f"design {design.name}: only the v1.15.4 design or upstream-1.18.34 describe a release that can be "
-        f"conformed against the real server (this one changes {', '.join(changed)} from v1.15.4)"
-    )
-
-
-def check_scenario(scenario: Scenario) -> None:
-    if scenario.granularity != "await":
-        raise HarnessError(
-            f"scenario {scenario.name}: granularity {scenario.granularity}: only await steps can be driven "
-            "(the real runtime yields at its 2048-operation budget, which the harness cannot hold)"
-        )
-    clock = getattr(scenario, "server", None)
-    if clock is not None and (clock.wrap_after is not None or clock.back_after is not None):
-        raise HarnessError(
-            f"scenario {scenario.name}: the server's clock wraps or steps back: the harness cannot move "
-            "the real server's clock"
-        )
-    for p in scenario.prompts:
-        where = f"scenario {scenario.name}: prompt {p.name}"
-        if p.route not in SUPPORTED_ROUTES:
-            raise HarnessError(f"{where}: route {p.route} is not driven by the harness")
-        if getattr(p, "hook", False):
-            raise HarnessError(
-                f"{where}: a chat.message plugin hook: the harness runs opencode with --pure (no plugins), so "
-                "there is no hook to hold between the id's mint and the message's write"
-            )
-        if getattr(p, "parts", "text") not in ("text", "agent"):
-            raise HarnessError(f"{where}: {p.parts} parts are not sent by the harness (text only)")
-        if not MARKER.fullmatch(f"[turnproof:{p.name}]"):
-            raise HarnessError(f"{where}: name must be letters, digits, '_', '.', '-'")
-
-
-AUTONOMOUS = ("start", "next")  # loop steps the real loop takes at once, with no gate before them
-
-
-def autonomous(scenario: Scenario, f) -> bool:
-    """Does the real server take this fiber's next step at once, with nothing the harness can hold
-    before it? The loop's read (start / next), an interrupted fiber's unwinding (Fiber.interrupt
-    runs it inline), the shell's first writes (before its `ready` latch opens), and the abort's
-    return once the interrupted fiber has stopped."""
-    if f.ended:
-        return False
-    if f.kind == "tool":  # an aborted tool call settling: the gated command dies at SIGTERM at once
-        return True
-    if f.kind == "run":
-        return f.pc in AUTONOMOUS or f.interrupt or f.pc == "cleanup"
-    route = scenario.prompt(f.prompt).route
-    if route == "shell":
-        return f.pc == "shell.start" or (f.interrupt and f.pc != "send")
-    if route == "abort":
-        return f.pc in ("await_ready", "await_int")
-    return False
-
-
-@dataclass(frozen=True)
-class Eager(System):
-    """The model restricted to the schedules the real server can be held to: a fiber whose next
-    step the real server takes at once (`autonomous`) takes it before anything else moves."""
-
-    name_blind = False  # the first autonomous fiber in fiber order goes first: a place decides
-
-    def enabled(self, w: World):
-        fs = super().enabled(w)
-        eager = [f for f in fs if autonomous(self.scenario, f)]
-        # an aborted tool settles before the loop's cleanup stops waiting for it: the gated
-        # command dies at SIGTERM at once, well inside cleanup's 250 ms wait (fidelity notes §6)
-        eager.sort(key=lambda f: f.kind != "tool")
-        return eager[:1] or fs
-
-
-def driveable(system: System, schedule: str) -> str | None:
-    """None when the real server can be held to `schedule`; else why not, naming the step."""
-    from turnproof.explore.search.trace import decode, most_steps
-
-    try:
-        names = decode(schedule, most_steps(system))  # bounded before anything is expanded
-    except ValueError as e:
-        raise HarnessError(f"schedule {schedule[:60]!r}: {e}") from None
-    if not names:
-        raise HarnessError(f"schedule {schedule!r} names no step")
-    w = system.initial()
-    for i, name in enumerate(names, 1):
-        ready = [f for f in system.enabled(w) if autonomous(system.scenario, f)]
-        if ready and name not in [f.name for f in ready]:
-            f = ready[0]
-            what = "is about to read the messages" if f.kind == "run" and f.pc in AUTONOMOUS else "moves at once"
-            return (
-                f"step {i} moves {name} while {f.name} {what}; the real server takes that step at once, "
-                f"so {name} cannot be held until after it"
-            )
-        try:
-            _, w = system.apply(w, name)
-        except ValueError as e:
-            raise HarnessError(f"schedule {schedule!r} does not apply: step {i}: {e}") from None
-    return None
-
-
-def complete(system: System, schedule: str):
-    """Replay `schedule`, then run to rest: a step the real server takes at once first, then loop
-    fibers (lowest first), then clients in order.
-
-    Returns (trace, completion schedule). The completion is the model's own choice of how the
-    rest of the run goes when the real server is left to itself after the schedule. A run that
-    outgrows the scenario's bound (a loop that runs away) stops there: `cut(system, trace)`.
-    """
-    from turnproof.explore.search.trace import Trace, encode, replay
-
-    try:
-        trace = replay(system, schedule)
-    except ValueError as e:
-        raise HarnessError(f"schedule {schedule!r} does not apply: {e}") from None
-    eager = Eager(system.design, system.scenario)
-    steps = list(trace.steps)
-    w = trace.final
-    added: list[str] = []
-    order = {p.name: i for i, p in enumerate(system.scenario.prompts)}
-    while not system.bounded_out(w):
-        enabled = eager.enabled(w)
-        if not enabled:
-            break
-        if len(added) >= MAX_COMPLETION:
-            raise HarnessError(
-                f"schedule {schedule!r} does not come to rest within {MAX_COMPLETION} more steps: "
-                "a run that never ends cannot be compared"
-            )
-        runs = sorted(
-            (f for f in enabled if f.kind == "run"), key=lambda f: int(f.name[1:]) if f.name[1:].isdigit() else 0
-        )
-        f = runs[0] if runs else min(enabled, key=lambda f: order.get(f.prompt, 99))
-        step, w = system.apply(w, f.name)
-        steps.append((step, w))
-        added.append(f.name)
-    return Trace(trace.initial, tuple(steps)), encode(added)
-
-
-def cut(system: System, trace) -> bool:
-    """Did the completed run stop at the scenario's bound rather than at rest?"""
-    return system.bounded_out(trace.final) and bool(system.enabled(trace.final))
-
-
-def violations(system: System, trace) -> list[str]:
-    """Every property the (completed) trace violates: on the way, or at rest at its end."""
-    from turnproof.specs.properties import PROPERTIES
-
-    out = []
-    for p in PROPERTIES:
-        if p.when == "always":
-            for i, (_, w) in enumerate(trace.steps, 1):
-                v = p.check(w)
-                if v:
-                    out.append(f"{p.name} (step {i}): {v.says}")
-                    break
-        elif p.when == "at_rest" and not system.enabled(trace.final):
-            v = p.check(trace.final)
-            if v:
-                out.append(f"{p.name} (at rest): {v.says}")
-    if cut(system, trace):
-        out.append(
-            f"runs away: the run has not come to rest at the bound of {system.scenario.max_messages} messages "
-            "(compared there, then the real session is aborted)"
-        )
-    return out
-
-
-def default_schedule(system: System) -> tuple[str, str]:
-    """The shortest counterexample of the first violated (non-lasso) property, else a clean run."""
-    return schedules(system)[0]
-
-
-def schedules(system: System, limit: int = 50000) -> list[tuple[str, str]]:
-    """What a suite drives for one design and scenario: the shortest driveable counterexample of
-    each violated property (a schedule shared by several properties once, naming them all), then
-    the shortest clean schedule. Each as (schedule, what it is). Liveness counterexamples (lassos)
-    are left out: a run that never ends cannot be compared."""
-    from turnproof.explore.search.bfs import bfs
-    from turnproof.specs.properties import PROPERTIES
-    from turnproof.specs.shapes import SHAPES
-
-    asked = tuple(PROPERTIES) + tuple(SHAPES.values())
-    res = bfs(Eager(system.design, system.scenario), asked)
-    found: dict[str, list[str]] = {}
-    for p in asked:
-        f = res.findings.get(p.name)
-        if f is not None and f.trace.lasso is None:
-            found.setdefault(f.trace.schedule, []).append(p.name)
-    out = []
-    for sch, names in found.items():
-        props = [n for n in names if not n.startswith("shape:")]
-        shapes = [n.removeprefix("shape:") for n in names if n.startswith("shape:")]
-        what = [f"counterexample of {', '.join(props)}"] if props else []
-        what += [f"reach of the seed's {', '.join(shapes)} shape"] if shapes else []
-        out.append((sch, "shortest driveable " + " and ".join(what)))
-    clean = clean_schedule(system, limit)
-    if clean is not None:
-        out.append((clean, "shortest clean schedule"))
-    elif not out:
-        out.append(("", "no driveable counterexample: the model's canonical run"))
-    return out
-
-
-def clean_schedule(system: System, limit: int = 50000) -> str | None:
-    """The shortest driveable schedule to rest on which the model violates no property (None if
-    there is none within `limit` worlds)."""
-    from collections import deque
-
-    from turnproof.explore.search.trace import encode
-    from turnproof.specs.properties import PROPERTIES
-
-    eager = Eager(system.design, system.scenario)
-    always = [p for p in PROPERTIES if p.when == "always"]
-    at_rest = [p for p in PROPERTIES if p.when == "at_rest"]
-    w0 = eager.initial()
-    parent: dict = {w0: None}
-    todo = deque([w0])
-    while todo and len(parent) < limit:
-        w = todo.popleft()
-        fs = eager.enabled(w)
-        if not fs:
-            if any(p.check(w) for p in at_rest):
-                continue
-            path = []
-            while parent[w] is not None:
-                w, name = parent[w]
-                path.append(name)
-            return encode(path[::-1])
-        for f in fs:
-            _, nxt = eager.apply(w, f.name)
-            if nxt in parent or eager.bounded_out(nxt) or any(p.check(nxt) for p in always):
-                continue
-            parent[nxt] = (w, f.name)
-            todo.append(nxt)
-    return None
-
-
-def model_tree(w: World) -> dict[str, dict]:
-    out = {}
-    for m in w.store.messages:
-        node = {"role": m.role}
-        if m.role == ASSISTANT:
-            node |= {
-                "parent": w.store.get(m.parent).label if m.parent is not None else None,
-                "finish": m.finish,
-                "completed": m.completed,
-                "error": m.error,
-                "tools": [p.status for p in m.tools],
-            }
-        out[m.label] = node
-    return out
-
-
-def model_order(w: World) -> list[str]:
-    return [m.label for m in w.store.messages]
-
-
-# --- the real side -------------------------------------------------------------------------
-
-
-class Http:
-    def __init__(self, base: str):
-        self.base = base
-
-    def call(self, method: str, path: str, body=None, timeout: float = 30):
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(
-            self.base + path, data=data, method=method, headers={"Content-Type": "application/json"}
-        )
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as r:
-                raw = r.read()
-                return r.status, (json.loads(raw) if raw.strip() else None)
-        except urllib.error.HTTPError as e:
-            detail = " ".join(e.read().decode(errors="replace").split())[:200]
-            raise HarnessError(f"{method} {path}: HTTP {e.code}: {detail}") from None
-        except (urllib.error.URLError, OSError, json.JSONDecodeError) as e:
-            raise HarnessError(f"{method} {path}: {e}") from None
-
-
-def real_tree(msgs: list[dict]) -> tuple[dict[str, dict], list[str], dict[str, str]]:
-    """The persisted messages as the model's tree: users named by their marker, assistants A1…
-    in creation order. Returns (tree, labels in id order, real id -> label)."""
-    label: dict[str, str] = {}
-    infos = [m["info"] for m in msgs]
-    shells: dict[str, str] = {}  # a shell's user message has no marker: its bash part's command does
-    for m in msgs:
-        for p in m.get("parts", []):
-            command = str((p.get("state") or {}).get("input", {}).get("command", "")) if p.get("type") == "tool" else ""
-            marks = MARKER.findall(command)
-            if marks and m["info"].get("parentID"):
-                shells[m["info"]["parentID"]] = marks[0]
-    n = 0
-    for m in sorted(msgs, key=lambda m: (m["info"].get("time", {}).get("created", 0), m["info"]["id"])):
-        info = m["info"]
-        if info["role"] == "user":
-            text = " ".join(p.get("text", "") for p in m.get("parts", []) if p.get("type") == "text")
-            marks = MARKER.findall(text) or [shells.get(info["id"], f"user?{info['id'][-6:]}")]
-            label[info["id"]] = marks[0]
-        else:
-            n += 1
-            label[info["id"]] = f"A{n}"
-    tree = {}
-    for m in msgs:
-        info = m["info"]
-        node = {"role": info["role"]}
-        if info["role"] == "assistant":
-            err = info.get("error")
-            err_name = None
-            if err:
-                err_name = "aborted" if err.get("name") == "MessageAbortedError" else err.get("name", "error")
-            node |= {
-                "parent": label.get(info.get("parentID"), info.get("parentID")),
-                "finish": info.get("finish"),
-                "completed": bool(info.get("time", {}).get("completed")),
-                "error": err_name,
-                "tools": [p.get("state", {}).get("status") for p in m.get("parts", []) if p.get("type") == "tool"],
-            }
-        tree[label[info["id"]]] = node
-    order = [label[i["id"]] for i in sorted(infos, key=lambda i: i["id"])]
-    return tree, order, label
-
-
-FIELDS = ("role", "parent", "finish", "completed", "error", "tools")
-
-
-def show_node(node: dict | None) -> str:
-    if node is None:
-        return "—"
-    if node["role"] == "user":
-        return "user"
-    s = f"assistant ← {node['parent']} finish={node['finish'] or '-'}"
-    if not node["completed"]:
-        s += " (not completed)"
-    if node["error"]:
-        s += f" error={node['error']}"
-    if node["tools"]:
-        s += f" tools={','.join(node['tools'])}"
-    return s
-
-
-def diff(model: dict, real: dict, morder: list[str], rorder: list[str]) -> list[str]:
-    """Side-by-side lines (label, model, real) for every label that differs; [] when equal."""
-    labels = list(dict.fromkeys(list(model) + list(real)))
-    rows = [
-        (lab, show_node(model.get(lab)), show_node(real.get(lab))) for lab in labels if model.get(lab) != real.get(lab)
-    ]
-    out = []
-    if rows:
-        w1 = max(len(r[0]) for r in rows)
-        w2 = max(max(len(r[1]) for r in rows), len("model"))
-        out.append(f"{'':<{w1}}  {'model':<{w2}}  real")
-        out += [f"{a:<{w1}}  {b:<{w2}}  {c}" for a, b, c in rows]
-    if morder != rorder and not rows:
-        out.append(f"id order: model {' '.join(morder)} · real {' '.join(rorder)}")
-    return out
-
-
-def tree_lines(tree: dict, order: list[str]) -> list[str]:
-    return [f"{lab}: {show_node(tree[lab])}" for lab in order if lab in tree]
-
-
-@dataclass
-class Run:
-    """One drive of the real server through the schedule."""
-
-    n: int
-    conforms: bool = False
-    tree: dict = field(default_factory=dict)
-    order: list[str] = field(default_factory=list)
-    diff: list[str] = field(default_factory=list)
-    steps: list[dict] = field(default_factory=list)
-    deviations: list[str] = field(default_factory=list)
-    calls: list[dict] = field(default_factory=list)
-    seconds: float = 0.0
-    late: list[str] = field(default_factory=list)  # server ids minted after their paced window
-
-    def to_json(self) -> dict:
-        return {
-            "run": self.n,
-            "conforms": self.conforms,
-            "messages": [{"label": lab} | self.tree[lab] for lab in self.order if lab in self.tree],
-            "diff": self.diff,
-            "deviations": self.deviations,
-            "steps": self.steps,
-            "model_calls": self.calls,
-            "seconds": round(self.seconds, 2),
-        }
 
 
 class Driver:
@@ -495,7 +69,7 @@ class Driver:
         self.tool_of: dict[str, tuple[int, str]] = {}  # loop fiber -> (tool gate, assistant id)
         self.shell_gate: dict[str, int] = {}  # shell prompt -> the gate its command waits on
         self.last_call = self.first_call = max((c.n for c in llm.calls), default=0)
-        self.requests: dict[str, dict] = {}  # prompt name -> {"thread", "result", "error"} of a blocking request
+        self.requests: dict[str, Request] = {}  # prompt name -> its blocking request
         self.off = False  # the real server left the schedule: stop driving, drain
         self.returns: list[tuple[str, str, str]] = []  # blocking request: (prompt, model's label, real label)
         self.pacer: Pacer | None = None
@@ -522,13 +96,8 @@ class Driver:
                 return True
         return False
 
-    def wait(self, pred, what: str, timeout: float | None = None) -> bool:
-        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
-        while time.monotonic() < deadline:
-            if pred():
-                return True
-            time.sleep(0.05)
-        return bool(pred())
+    def wait(self, pred) -> bool:
+        return poll(pred, self.timeout)
 
     def deviate(self, i: int, says: str) -> None:
         self.run.deviations.append(f"step {i}: {says}")
@@ -537,31 +106,19 @@ class Driver:
     def note(self, i: int, fiber: str, model: str, real: str) -> None:
         self.run.steps.append({"step": i, "fiber": fiber, "model": model, "real": real})
 
-    def background(self, name: str, method: str, path: str, body) -> dict:
-        """Send a request that blocks (prompt, shell, abort) from a thread; its slot records the answer."""
-        slot: dict = {"result": None, "error": None}
+    def background(self, name: str, method: str, path: str, body) -> None:
+        """Send a request that blocks (prompt, shell, abort) from a thread, kept by `name`."""
+        self.requests[name] = Request(self.http, name, method, path, body, timeout=self.timeout * 6)
 
-        def go():
-            try:
-                slot["result"] = self.http.call(method, path, body, timeout=self.timeout * 6)[1]
-            except HarnessError as e:
-                slot["error"] = str(e)
-
-        slot["thread"] = threading.Thread(target=go, name=f"request-{name}", daemon=True)
-        self.requests[name] = slot
-        slot["thread"].start()
-        return slot
-
-    def returned(self, i: int, name: str) -> dict | None:
-        """Wait for `name`'s blocking request to return; its slot, or None (a deviation) if it did not."""
-        slot = self.requests.get(name)
-        if slot is None:
+    def returned(self, i: int, name: str) -> Request | None:
+        """Wait for `name`'s blocking request to return; it, or None (a deviation) if it did not."""
+        req = self.requests.get(name)
+        if req is None:
             return None
-        slot["thread"].join(self.timeout)
-        if slot["thread"].is_alive():
+        if not req.join(self.timeout):
             self.deviate(i, f"{name}'s request did not return within {self.timeout:.0f}s")
             return None
-        return slot
+        return req
 
     # the drive
 
@@ -638,7 +195,6 @@ class Driver:
         f = step.fiber
         said = "; ".join(e.says for e in step.events)
         was = before.fiber(f)
-        self.after, self.before = after, before
         if was.kind == "tool":  # an aborted tool call settling
             self.note(i, f, said, "uncontrolled: the aborted gated command died at SIGTERM and returned")
         elif was.kind == "run":
@@ -659,11 +215,11 @@ class Driver:
             if route == "abort":
                 self.abort_step(i, f, said, was, refs, after)
             elif route == "shell":
-                self.shell_step(i, f, said, was)
+                self.shell_step(i, f, said, was, before, after)
             elif was.pc == "send" and refs[0] == f"route.{route}" and "prompt.mint" not in refs:
                 self.send(i, f, route, said, before)
             elif was.pc == "await":
-                self.await_client(i, f, said)
+                self.await_client(i, f, said, after)
             else:
                 raise HarnessError(f"step {i}: {f} does {refs[0]}, which the harness cannot drive")
 
@@ -671,26 +227,26 @@ class Driver:
         if was.pc == "send":
             self.abort(i, f, said, after)
         elif "runner.idleIfCurrent" in refs:
-            slot = self.returned(i, f)
-            got = "" if slot is None else (slot["error"] or json.dumps(slot["result"]))
-            self.note(i, f, said, f"uncontrolled: the abort request returned {got}" if slot else "abort still open")
+            req = self.returned(i, f)
+            got = "" if req is None else (req.error or json.dumps(req.result))
+            self.note(i, f, said, f"uncontrolled: the abort request returned {got}" if req else "abort still open")
         else:  # stop-shell: the shell's ready latch is open; the interrupt follows inside the abort
             self.note(i, f, said, "uncontrolled: inside the abort request")
 
-    def shell_step(self, i: int, f: str, said: str, was) -> None:
+    def shell_step(self, i: int, f: str, said: str, was, before: World, after: World) -> None:
         if was.pc == "send":
-            self.shell(i, f, said, self.after)
+            self.shell(i, f, said, before, after)
         elif was.pc == "shell.start":
-            ok = self.wait(lambda: self.llm.tool_started(self.shell_gate[f]), "shell")
+            ok = self.wait(lambda: self.llm.tool_started(self.shell_gate[f]))
             self.note(i, f, said, "uncontrolled: shell messages written, command running" if ok else "not running")
             if not ok:
                 self.deviate(i, f"{f}'s command did not start within {self.timeout:.0f}s")
         else:
             if not was.interrupt:
                 self.llm.release_tool(self.shell_gate[f])
-            slot = self.returned(i, f)
+            req = self.returned(i, f)
             how = "uncontrolled: the aborted shell ended" if was.interrupt else "released the shell's command"
-            self.note(i, f, said, f"{how}; the shell request returned" if slot else f"{how}; request still open")
+            self.note(i, f, said, f"{how}; the shell request returned" if req else f"{how}; request still open")
 
     def exit(self, i: int, fiber: str, said: str, after: World) -> None:
         """The loop exits: no new model call, and its directory context goes idle unless another
@@ -703,7 +259,7 @@ class Driver:
             return [c for c in self.llm.held() if c.n > self.last_call]
 
         if alone:
-            ok = self.wait(lambda: not self.busy(f.instance) and not new_call(), "idle")
+            ok = self.wait(lambda: not self.busy(f.instance) and not new_call())
         else:  # another loop keeps the status busy: watch for a call of this one for a moment
             time.sleep(0.5)
             ok = not new_call()
@@ -740,7 +296,7 @@ class Driver:
         else:
             self.background(name, "POST", f"/session/{self.sid}/message{where}", body)
             real = f"POST /session/{{id}}/message {name}{shown} (blocking)"
-        ok = self.wait(lambda: self.user_stored(name), "user")
+        ok = self.wait(lambda: self.user_stored(name))
         self.note(i, name, said, real + (": user message stored" if ok else ": user message NOT stored"))
         if not ok:
             self.deviate(i, f"{name} was sent but its user message was not stored within {self.timeout:.0f}s")
@@ -753,22 +309,22 @@ class Driver:
                     return True
         return False
 
-    def await_client(self, i: int, name: str, said: str) -> None:
+    def await_client(self, i: int, name: str, said: str, after: World) -> None:
         if name not in self.requests:
             self.note(i, name, said, "no real counterpart (prompt_async answered 204 at once)")
             return
-        slot = self.returned(i, name)
-        if slot is None:
+        req = self.returned(i, name)
+        if req is None:
             self.note(i, name, said, "blocking request has not returned")
             return
-        if slot["error"]:
-            self.note(i, name, said, f"blocking request failed: {slot['error']}")
+        if req.error:
+            self.note(i, name, said, f"blocking request failed: {req.error}")
             return
-        info = (slot["result"] or {}).get("info", {})
+        info = (req.result or {}).get("info", {})
         _, _, labels = real_tree(self.messages())
         got = labels.get(info.get("id"), info.get("id", "?"))
         self.note(i, name, said, f"blocking request returned {got}")
-        want = self.after.fiber(name).result
+        want = after.fiber(name).result
         if want in model_tree(self.trace.final):  # the model says which message the request returns
             self.returns.append((name, want, got))
 
@@ -777,8 +333,8 @@ class Driver:
         where = self.query(self.scenario.prompt(name).instance)
         self.background(name, "POST", f"/session/{self.sid}/abort{where}", None)
         if after.fiber(name).ended:  # no busy runner: the cancel sets the status idle and returns
-            slot = self.returned(i, name)
-            got = "" if slot is None else (slot["error"] or json.dumps(slot["result"]))
+            req = self.returned(i, name)
+            got = "" if req is None else (req.error or json.dumps(req.result))
             self.note(i, name, said, f"POST /session/{{id}}/abort {name}: returned {got} (nothing to cancel)")
         else:
             self.note(i, name, said, f"POST /session/{{id}}/abort {name}: the cancel runs (request open)")
@@ -788,13 +344,13 @@ class Driver:
         self.calls.pop(fiber, None)
         self.tool_of.pop(fiber, None)
         aid = self.assistant.get(fiber) if was.msg else None
-        ok = aid is None or self.wait(lambda: self.completed(aid), "aborted")
+        ok = aid is None or self.wait(lambda: self.completed(aid))
         real = "uncontrolled: the loop was interrupted" + ("" if ok else "; assistant not completed")
         self.note(i, fiber, said, real)
         if not ok:
             self.deviate(i, f"{fiber}'s assistant was not completed within {self.timeout:.0f}s of the abort")
 
-    def shell(self, i: int, name: str, said: str, after: World) -> None:
+    def shell(self, i: int, name: str, said: str, before: World, after: World) -> None:
         """POST /session/{id}/shell: blocks until the command ends; refused as busy (400 in 1.15.4,
         409 in 1.18.34) unless the runner is Idle."""
         p = self.scenario.prompt(name)
@@ -802,18 +358,18 @@ class Driver:
         self.shell_gate[name] = gate
         command = f": '[turnproof:{name}]'; " + self.llm.tool_command(gate)
         body = {"agent": "build", "command": command}
-        mid = self.message_id(name, self.before)
+        mid = self.message_id(name, before)
         if mid:
             body["messageID"] = mid
         self.background(name, "POST", f"/session/{self.sid}/shell{self.query(p.instance)}", body)
         if after.fiber(name).ended:  # the model's runner was busy: RunnerBusy
-            slot = self.returned(i, name)
-            got = "no answer" if slot is None else (slot["error"] or "200")
+            req = self.returned(i, name)
+            got = "no answer" if req is None else (req.error or "200")
             self.note(i, name, said, f"POST /session/{{id}}/shell {name}: {got}")
             # 1.15.4 maps SessionBusyError to 400 BadRequest; 1.18.34 answers 409 with its tag
-            err = (slot or {}).get("error") or ""
+            err = (req.error if req else None) or ""
             busy = any(x in err for x in ("HTTP 400", "HTTP 409", "SessionBusyError"))
-            if slot is not None and not busy:
+            if req is not None and not busy:
                 self.deviate(i, f"the model's runner is busy for {name}; the real shell route answered {got}")
         else:
             self.note(i, name, said, f"POST /session/{{id}}/shell {name} (blocking; command gated)")
@@ -865,7 +421,7 @@ class Driver:
         self.llm.release(call)
         aid = self.assistant.get(fiber)
         if call.answer == "tool":
-            ok = self.wait(lambda: self.llm.tool_started(call.tool), "tool")
+            ok = self.wait(lambda: self.llm.tool_started(call.tool))
             self.tool_of[fiber] = (call.tool, aid)
             self.note(
                 i,
@@ -879,7 +435,7 @@ class Driver:
             elif ref != "llm.tool_call":
                 self.deviate(i, "the model streams a stop reply here; the real call got a tool call")
         else:
-            ok = self.wait(lambda: self.finished(aid), "finish")
+            ok = self.wait(lambda: self.finished(aid))
             self.note(
                 i,
                 fiber,
@@ -916,7 +472,7 @@ class Driver:
             return
         n, aid = self.tool_of.pop(fiber)
         self.llm.release_tool(n)
-        ok = self.wait(lambda: self.finished(aid, "tool-calls"), "tool-calls")
+        ok = self.wait(lambda: self.finished(aid, "tool-calls"))
         self.note(
             i, fiber, said, f"released tool {n}; " + ("assistant finish=tool-calls" if ok else "assistant not finished")
         )
@@ -936,7 +492,7 @@ class Driver:
             for n in range(1, self.llm.tools + 1):
                 if self.llm.tool_started(n):
                     self.llm.release_tool(n)
-            pending = [s for s in self.requests.values() if s["thread"].is_alive()]
+            pending = [r for r in self.requests.values() if r.open]
             if held or pending or self.busy():
                 quiet_since = None
             elif quiet_since is None:
@@ -956,252 +512,3 @@ class Driver:
             self.llm.release(c)
         for n in range(1, self.llm.tools + 1):
             self.llm.release_tool(n)
-
-
-# --- the report ----------------------------------------------------------------------------
-
-
-@dataclass
-class ConformReport(Agreement):
-    design: str
-    scenario: str
-    version: str
-    schedule: str
-    origin: str  # where the schedule came from
-    completion: str  # what the model adds to bring it to rest
-    model_violations: list[str]
-    model_tree: dict
-    model_order: list[str]
-    runs: list[Run]
-    uncontrolled: list[str]
-    not_driveable: str | None = None  # why the real server cannot be held to the schedule
-    note: str = ""  # e.g. a design driven against another release than the one it describes
-    discarded: list[str] = field(default_factory=list)  # drives redone: the paced clock did not hold
-
-    def to_json(self) -> dict:
-        return {
-            "design": self.design,
-            "scenario": self.scenario,
-            "opencode": self.version,
-            "schedule": self.schedule,
-            "schedule_origin": self.origin,
-            "completion": self.completion,
-            "verdict": "conforms" if self.conforms else "disagrees",
-            "driveable": self.not_driveable is None,
-            **({"not_driveable": self.not_driveable} if self.not_driveable else {}),
-            "agreement": {"runs": len(self.runs), "conform": self.agree},
-            "model": {
-                "violations": self.model_violations,
-                "messages": [{"label": lab} | self.model_tree[lab] for lab in self.model_order],
-            },
-            "uncontrolled": self.uncontrolled,
-            **({"note": self.note} if self.note else {}),
-            **({"discarded": self.discarded} if self.discarded else {}),
-            "runs": [r.to_json() for r in self.runs],
-        }
-
-    def side_by_side(self) -> list[str]:
-        """The model's final message tree beside the real server's (first run)."""
-        left = tree_lines(self.model_tree, self.model_order)
-        right = tree_lines(self.runs[0].tree, self.runs[0].order) if self.runs else []
-        width = max([len("model") + 2] + [len(x) + 2 for x in left])
-        out = [f"  {'model'.ljust(width)}| real opencode {self.version} (run 1)"]
-        for i in range(max(len(left), len(right))):
-            a = left[i] if i < len(left) else ""
-            b = right[i] if i < len(right) else ""
-            out.append(f"  {a.ljust(width)}| {b}")
-        return out
-
-    def text(self) -> str:
-        full = ",".join(x for x in (self.schedule, self.completion) if x)
-        lines = [
-            f"design {self.design} × scenario {self.scenario} against the real opencode {self.version}",
-            f"schedule: {self.schedule or '(empty)'} ({self.origin})",
-        ]
-        if self.completion:
-            to = "to the bound" if any(v.startswith("runs away") for v in self.model_violations) else "to rest"
-            lines.append(f"  completed {to} by the model with {self.completion}: {full}")
-        if self.not_driveable:
-            lines.append(f"  ⚠ not driveable as written: {self.not_driveable}")
-        if self.note:
-            lines.append(f"  note: {self.note}")
-        if self.model_violations:
-            lines.append("model: violated")
-            lines += [f"  ✗ {v}" for v in self.model_violations]
-        else:
-            lines.append("model: clean (no property violated)")
-        lines += self.side_by_side()
-        for r in self.runs:
-            if r.conforms:
-                lines.append(f"run {r.n}: conforms ({r.seconds:.1f}s)")
-            else:
-                lines.append(f"run {r.n}: DIFFERS ({r.seconds:.1f}s)")
-                lines += [f"  {x}" for x in r.diff]
-                lines.append("  real message tree:")
-                lines += [f"    {x}" for x in tree_lines(r.tree, r.order)]
-            lines += [f"  note: {d}" for d in r.deviations]
-        verdict = "real and model agree" if self.conforms else "real and model DISAGREE"
-        if self.not_driveable and not self.conforms:
-            verdict += " (the schedule could not be held on the real server, see above)"
-        lines.append(f"agreement: {self.agree}/{len(self.runs)} runs conform — {verdict}")
-        if self.discarded:
-            lines.append("drives discarded and redone, the paced clock not held (not counted):")
-            lines += [f"  - {d}" for d in self.discarded]
-        if self.uncontrolled:
-            lines.append("not controllable on the real server (waited for, not held):")
-            lines += [f"  - {u}" for u in self.uncontrolled]
-        return "\n".join(lines)
-
-
-def load_schedule(arg: str) -> str:
-    """A schedule string, or the `schedule` of a trace.json written by `turnproof check`."""
-    path = Path(arg)
-    if arg.endswith(".json") or path.is_file():
-        from turnproof.explore.search.confirm import load_trace
-        from turnproof.specs.loader import InputError
-
-        try:
-            return load_trace(path)["schedule"]
-        except InputError as e:
-            raise HarnessError(str(e)) from None
-    return arg
-
-
-class Harness:
-    """One real server (with its project directories) and one fake LLM, for many conformance cases:
-    `with Harness(version) as h: h.conform(design, scenario, schedule, runs)`. Each run drives a
-    fresh session; the server is stopped on exit, error or interrupt."""
-
-    def __init__(self, version: str = "1.15.4", binary: Path | None = None, timeout: float = STEP_TIMEOUT):
-        self.version, self.binary, self.timeout = version, binary, timeout
-        self._stack = None
-
-    def __enter__(self) -> Harness:
-        import contextlib
-        import tempfile
-
-        from turnproof.conform.server import OpencodeServer, fetch_binary
-
-        exe = Path(self.binary) if self.binary else fetch_binary(self.version)
-        self._stack = contextlib.ExitStack()
-        try:
-            gates = self._stack.enter_context(tempfile.TemporaryDirectory(prefix="turnproof-gates-"))
-            self.llm = self._stack.enter_context(FakeLLM(Path(gates)))
-            self.server = self._stack.enter_context(OpencodeServer(exe, self.llm.base_url, version=self.version))
-        except BaseException:
-            self._stack.close()
-            raise
-        self.http = Http(self.server.url)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stack.close()
-
-    def conform(self, design, scenario, schedule: str | None = None, runs: int = 1) -> ConformReport:
-        """Drive `schedule` (default: the shortest driveable counterexample of the first violated
-        property) `runs` times and compare each final message tree with the model's."""
-        report, trace = prepare(design, scenario, schedule, self.version, runs)
-        if scenario.instances > self.server.directories:
-            raise HarnessError(
-                f"scenario {scenario.name}: {scenario.instances} directory contexts; the server has "
-                f"{self.server.directories}"
-            )
-        self.llm.tools_for = {p.name: p.tools for p in scenario.prompts}
-        dirs = tuple(str(self.server.directory(k)) for k in range(1, self.server.directories))
-        system = System(design, scenario)
-        for n in range(1, runs + 1):
-            for attempt in range(1, RETRIES + 2):
-                try:
-                    run = Driver(self.http, self.llm, system, trace, n, self.timeout, dirs).drive()
-                except HarnessError as e:
-                    raise HarnessError(f"run {n}: {e}") from None
-                if not run.late or attempt > RETRIES:
-                    break
-                # the server minted an id too late for the paced clock: this drive did not test
-                # the schedule; it is counted as discarded, never as agreement or disagreement
-                report.discarded.append(f"run {n}, drive {attempt}: {run.late[0]}")
-            report.runs.append(run)
-        return report
-
-
-def prepare(design, scenario, schedule: str | None, version: str, runs: int):
-    """The model side of a conformance case: checks, the schedule completed to rest, the report
-    without runs yet, and the completed trace."""
-    if runs < 1:
-        raise HarnessError(f"--runs: {runs}: expected at least 1")
-    faithful = check_design(design)
-    check_scenario(scenario)
-    system = System(design, scenario)
-    if schedule is None:
-        schedule, origin = default_schedule(system)
-    else:
-        origin = "given"
-    why = driveable(system, schedule)
-    trace, completion = complete(system, schedule)
-    uncontrolled = _uncontrolled(trace, scenario)
-    report = ConformReport(
-        design=design.name,
-        scenario=scenario.name,
-        version=version,
-        schedule=schedule,
-        origin=origin,
-        completion=completion,
-        model_violations=violations(system, trace),
-        model_tree=model_tree(trace.final),
-        model_order=model_order(trace.final),
-        runs=[],
-        uncontrolled=uncontrolled,
-        not_driveable=why,
-    )
-    if FAITHFUL[faithful] != version:
-        report.note = f"design {design.name} describes opencode {FAITHFUL[faithful]}, driven against {version}"
-    return report, trace
-
-
-def conform(
-    design,
-    scenario,
-    schedule: str | None = None,
-    version: str = "1.15.4",
-    runs: int = 1,
-    timeout: float = STEP_TIMEOUT,
-    binary: Path | None = None,
-) -> ConformReport:
-    """Drive the real opencode `version` through `schedule` `runs` times on a server of its own
-    (see `Harness.conform`). `design` and `scenario` are loaded turnproof objects (specs.loader)."""
-    if design.engine == "inbox":  # the V2 route of 1.18.34: conform/inbox.py drives it
-        from turnproof.conform.inbox import conform as conform_inbox
-
-        return conform_inbox(design, scenario, schedule, version, runs, timeout, binary)
-    prepare(design, scenario, schedule, version, runs)  # refuse bad input before fetching anything
-    with Harness(version, binary, timeout) as h:
-        return h.conform(design, scenario, schedule, runs)
-
-
-def _uncontrolled(trace, scenario: Scenario) -> list[str]:
-    seen = []
-    before = trace.initial
-    for step, after in trace.steps:
-        refs = [e.ref for e in step.events]
-        was = before.fiber(step.fiber)
-        key = None
-        if refs[0] == "loop.interrupted" or (was.kind == "run" and was.interrupt):
-            key = "loop.interrupted"
-        elif "llm.call" in refs:
-            key = "loop.read"
-        elif "loop.exit" in refs:
-            key = "loop.exit"
-        elif refs[0] == "runner.await":
-            key = f"runner.await.{scenario.prompt(step.fiber).route}"
-        elif refs[0] == "runner.idleIfCurrent":
-            key = "abort.return"
-        elif refs[0] == "shell.messages":
-            key = "shell.messages"
-        elif refs[0] in ("shell.done", "runner.finishShell") and was.interrupt:
-            key = "shell.interrupted"
-        if key and UNCONTROLLED[key] not in seen:
-            seen.append(UNCONTROLLED[key])
-        before = after
-    if any(p.id == "client" for p in scenario.prompts):
-        seen.append(UNCONTROLLED["clock"])
-    return seen

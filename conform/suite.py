@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from turnproof.conform import HarnessError
-from turnproof.conform.drive import ConformReport, Harness, check_scenario, schedules
+from turnproof.conform.harness import Harness
+from turnproof.conform.report import ConformReport
+from turnproof.conform.schedule import check_scenario, schedules
 from turnproof.model.system import System
 from turnproof.specs.loader import builtin, load_design, load_scenario
 

@@ -735,8 +735,9 @@ def test_help_documents_every_exit_code():
     for code in ("0 every property holds", "1 a violation", "2 a usage or input error", "3 undecided"):
         assert code in text
     assert "130 interrupted" in text and "70 an internal error" in text and "TURNPROOF_DEBUG=1" in text
-    readme = " ".join((ROOT / "README.md").read_text().split())
-    assert "**130**" in readme and "**70**" in readme
+    for doc in ("README.md", "docs/reference.md"):
+        text = " ".join((ROOT / doc).read_text().split())
+        assert "**130**" in text and "**70**" in text, doc
 
 
 def test_progress_lines_when_not_a_terminal_but_not_under_json_or_quiet(tmp_path, monkeypatch):

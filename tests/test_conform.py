@@ -22,21 +22,19 @@ ROOT = Path(__file__).resolve().parents[1]
 
 from turnproof.conform import HarnessError, RegistryUnavailable  # noqa: E402
 from turnproof.conform.clock import AFTER_ALL, Pacer, after_all, millis, mint  # noqa: E402
-from turnproof.conform.drive import (  # noqa: E402
+from turnproof.conform.fakellm import FakeLLM, analyse, prompt_text  # noqa: E402
+from turnproof.conform.schedule import (  # noqa: E402
     check_design,
     check_scenario,
     complete,
     cut,
     default_schedule,
-    diff,
     driveable,
     load_schedule,
-    model_tree,
-    real_tree,
     schedules,
     violations,
 )
-from turnproof.conform.fakellm import FakeLLM, analyse, prompt_text  # noqa: E402
+from turnproof.conform.tree import diff, model_tree, real_tree  # noqa: E402
 from turnproof.model.system import System  # noqa: E402
 from turnproof.specs.loader import load_design, load_scenario  # noqa: E402
 
@@ -396,7 +394,7 @@ def _my_servers() -> list[int]:
 @pytest.fixture(scope="module")
 def harness(opencode_bin):
     """One real 1.15.4 server and fake LLM for every suite case of this module (stopped after)."""
-    from turnproof.conform.drive import Harness
+    from turnproof.conform.harness import Harness
 
     with Harness("1.15.4", binary=opencode_bin) as h:
         assert _my_servers(), "no opencode server under the harness"
@@ -464,7 +462,7 @@ def test_ctrl_c_stops_the_server_and_its_tools(opencode_bin, tmp_path):
     """SIGINT while a tool is held: the harness exits and leaves no process behind."""
     script = (
         "import sys; from pathlib import Path; from turnproof.specs.loader import load_design, load_scenario\n"
-        "from turnproof.conform.drive import conform\n"
+        "from turnproof.conform.harness import conform\n"
         "from turnproof.conform.fakellm import FakeLLM\n"
         "FakeLLM.release_tool = lambda self, n: None  # the tool stays held\n"
         "conform(load_design('v1.15.4'), load_scenario('tool-race'), 'U1,r1*2',\n"
@@ -500,7 +498,7 @@ def test_cli_refuses_a_design_the_real_server_is_not(tmp_path):
 
 
 def test_the_suite_table_says_when_real_and_model_disagree_and_refuses_bad_options(capsys):
-    from turnproof.conform.drive import ConformReport, Run
+    from turnproof.conform.report import ConformReport, Run
     from turnproof.conform.suite import Case, main, table
 
     def report(*agree: bool) -> ConformReport:
@@ -519,7 +517,7 @@ def test_the_eager_model_moves_only_what_it_enables(scenario):
     """Eager narrows `enabled` to what the real server runs at once; its successors, which the
     suite's schedules are drawn from, must take the narrowing too (a successor relation that
     bypassed it once made the suite draw schedules the server cannot be held to)."""
-    from turnproof.conform.drive import Eager
+    from turnproof.conform.schedule import Eager
 
     eager = Eager(load_design("v1.15.4"), load_scenario(scenario))
     todo, seen, narrowed = [eager.initial()], set(), 0

@@ -195,10 +195,10 @@ def test_the_change_table_is_computed_against_each_base():
     assert any(n.startswith("prompt-answered") for n in found[QUEUE].narrowed + found[QUEUE].broken)
 
 
-def test_the_readme_change_table_is_what_review_computes():
-    """The README's table of upstream changes against a fresh review over the scenarios it names."""
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("## What opencode ships now", 1)[1]
+def test_the_reviewer_guide_change_table_is_what_review_computes():
+    """The reviewer's guide's table of upstream changes against a fresh review over the scenarios it names."""
+    guide = (ROOT / "docs" / "reviewer.md").read_text()
+    section = guide.split("## What opencode ships now", 1)[1]
     cmd = next(line for line in section.splitlines() if line.startswith("$ ./run.sh review --designs"))
     args = cmd.split()
     designs = args[args.index("--designs") + 1 : args.index("--scenarios")]
@@ -238,7 +238,7 @@ def newest_bin():
     ],
 )
 def test_the_v2_route_agrees_with_the_inbox_model(newest_bin, design, scenario, schedule, broken):
-    from turnproof.conform.drive import conform
+    from turnproof.conform.harness import conform
 
     report = conform(load_design(design), load_scenario(scenario), schedule, "1.18.34", 1, binary=newest_bin)
     assert {re.match(r"[\w-]+", v).group() for v in report.model_violations} == broken

@@ -1,4 +1,5 @@
-"""The README shows what the tool prints now: its outputs and its table are re-run here."""
+"""The README and the docs show what the tool prints now: every `$ ./run.sh …` block they hold, and
+the README's main job, is re-run here and compared with what it shows."""
 
 from __future__ import annotations
 
@@ -6,14 +7,25 @@ import os
 import re
 import shlex
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from click.testing import CliRunner
 from turnproof.cli.main import main
 
-README = (Path(__file__).parent.parent / "README.md").read_text()
+ROOT = Path(__file__).parent.parent
+DOCS = ["README.md", *sorted(f"docs/{p.name}" for p in (ROOT / "docs").glob("*.md"))]
 TIMING = re.compile(r"in \d+\.\d+s")
-pytestmark = pytest.mark.slow  # every command block of the README, idle-window's included
+WRITES = ("--out", "--export-session")  # options whose value is a directory a later block may read
+pytestmark = pytest.mark.slow  # every command block of the docs, idle-window's included
+
+
+class Shown(NamedTuple):
+    """One command a document shows: its arguments, the lines it shows, the exit code if shown."""
+
+    args: list[str]
+    lines: list[str]
+    code: int | None
 
 
 def run(args: list[str], where: Path) -> tuple[int, list[str]]:
@@ -26,10 +38,10 @@ def run(args: list[str], where: Path) -> tuple[int, list[str]]:
     return r.exit_code, [TIMING.sub("in Ns", line).rstrip() for line in r.output.splitlines()]
 
 
-def blocks(lang: str = "") -> list[str]:
-    """The README's fenced code blocks of one language (indented ones too), dedented."""
+def blocks(text: str, lang: str = "") -> list[str]:
+    """A document's fenced code blocks of one language (indented ones too), dedented."""
     found, current = [], None
-    for line in README.splitlines():
+    for line in text.splitlines():
         fence = line.strip().startswith("```")
         if fence and current is None:
             current = [] if line.strip() == "```" + lang else False
@@ -44,45 +56,77 @@ def blocks(lang: str = "") -> list[str]:
     return found
 
 
-def shown() -> list[tuple[list[str], list[str], int | None]]:
-    """(arguments, lines shown, exit code or None) of the main job, then of every `$ ./run.sh …` block."""
-    cmd = next(b for b in blocks("sh") if "./run.sh check" in b)
-    main_args = shlex.split(cmd.splitlines()[0].split("#")[0])[1:]
-    assert main_args[:5] == ["check", "--design", "v1.15.4", "--scenario", "tool-race"]
-    shown_main = next(b for b in blocks() if b.startswith("design v1.15.4 × scenario tool-race"))
-    out = [(main_args, shown_main.strip().splitlines(), 1)]
-    for block in blocks():
+def main_job() -> Shown:
+    """The README's main job: the first `./run.sh check` of its sh blocks, and the output it shows."""
+    readme = (ROOT / "README.md").read_text()
+    cmd = next(b for b in blocks(readme, "sh") if "./run.sh check" in b)
+    args = shlex.split(cmd.splitlines()[0].split("#")[0])[1:]
+    assert args[:5] == ["check", "--design", "v1.15.4", "--scenario", "tool-race"]
+    lines = next(b for b in blocks(readme) if b.startswith("design v1.15.4 × scenario tool-race"))
+    return Shown(args, lines.strip().splitlines(), 1)
+
+
+def shown(doc: str) -> list[Shown]:
+    """The commands one document shows, in order: the README's main job first, then every
+    `$ ./run.sh …` block."""
+    out = [main_job()] if doc == "README.md" else []
+    for block in blocks((ROOT / doc).read_text()):
         if block.startswith("$ ./run.sh "):
             lines = block.strip().splitlines()
-            out.append((shlex.split(lines[0][2:])[1:], lines[1:], None))
+            out.append(Shown(shlex.split(lines[0][2:])[1:], lines[1:], None))
     return out
 
 
-def reviews() -> list[int]:
-    """The review blocks: each reads no file an earlier block wrote, so each is a test of its own
-    (they are the long ones, and xdist's workers take them side by side)."""
-    return [i for i, (args, _, _) in enumerate(shown()) if args[0] == "review"]
+def written(args: list[str]) -> list[str]:
+    return [args[i + 1] for i, a in enumerate(args[:-1]) if a in WRITES]
 
 
-def test_the_readme_commands_print_what_it_shows(tmp_path):
-    """The main job, then every `$ ./run.sh …` block but the reviews, in order, in one directory
-    (later blocks read what earlier ones wrote); a block with `...` shows a subset of the lines.
-    Paths under tests/ (the audit fixtures) resolve there as from the repo root, where ./run.sh runs."""
-    blocks_run = [b for i, b in enumerate(shown()) if i not in reviews()]
-    assert len(blocks_run) >= 6
-    (tmp_path / "tests").symlink_to(Path(__file__).parent, target_is_directory=True)
-    for args, expected, code in blocks_run:
-        _agrees(args, expected, code, tmp_path)
+def prerequisites(commands: list[Shown], index: int) -> list[int]:
+    """The earlier blocks of the same document that write what block `index` reads (an `out/…`
+    argument that is no option's value), nearest writer first resolved, in the order to run them."""
+    args = commands[index].args
+    reads = [a for i, a in enumerate(args) if a.startswith("out/") and (i == 0 or not args[i - 1].startswith("--"))]
+    needed: list[int] = []
+    for path in reads:
+        writer = next(
+            (
+                j
+                for j in reversed(range(index))
+                if any(path.startswith(w.rstrip("/") + "/") for w in written(commands[j].args))
+            ),
+            None,
+        )
+        assert writer is not None, f"nothing before block {index} writes {path}"
+        needed += [j for j in [*prerequisites(commands, writer), writer] if j not in needed]
+    return needed
 
 
-@pytest.mark.parametrize("index", reviews())
-def test_the_readme_reviews_print_what_it_shows(index, tmp_path, monkeypatch):
-    """A review block of the README; `review` takes each built-in pair's exhaustive result from the
-    session's shared ones (the same bfs, run once)."""
+CASES = [(doc, i) for doc in DOCS for i in range(len(shown(doc)))]
+
+
+def test_the_docs_show_their_commands():
+    """The parser finds the main job and the command blocks the docs hold (a broken parser or a
+    lost block would otherwise leave nothing to re-run)."""
+    assert main_job().args[0] == "check"
+    assert len(CASES) >= 18, CASES
+    assert {doc for doc, _ in CASES} >= {"README.md", "docs/learner.md", "docs/reporter.md", "docs/reviewer.md"}
+
+
+@pytest.mark.parametrize(("doc", "index"), CASES, ids=[f"{d}-{i}-{shown(d)[i].args[0]}" for d, i in CASES])
+def test_the_docs_commands_print_what_they_show(doc, index, tmp_path, monkeypatch):
+    """One command block: the earlier blocks of its document that write what it reads run first, in
+    one directory, as a reader who follows the page would; a block with `...` shows a subset of the
+    lines. Paths under tests/ (the audit fixtures) resolve there as from the repo root, where
+    ./run.sh runs. `review` takes each built-in pair's exhaustive result from the session's shared
+    ones (the same bfs, run once)."""
     from conftest import exhaustive
 
     monkeypatch.setattr("turnproof.cli.review.bfs", exhaustive)
-    _agrees(*shown()[index], tmp_path)
+    (tmp_path / "tests").symlink_to(Path(__file__).parent, target_is_directory=True)
+    commands = shown(doc)
+    for j in prerequisites(commands, index):
+        run(commands[j].args, tmp_path)
+    _agrees(*commands[index], tmp_path)
 
 
 def _agrees(args: list[str], expected: list[str], code: int | None, where: Path) -> None:

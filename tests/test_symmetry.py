@@ -281,7 +281,7 @@ def test_auto_searches_the_orbits_where_three_prompts_are_interchangeable(design
 
 
 def test_auto_keeps_dpor_below_the_threshold_and_for_a_model_that_picks_fibers_by_place():
-    from turnproof.conform.drive import Eager
+    from turnproof.conform.schedule import Eager
     from turnproof.explore.strategy import AUTO_SYMMETRY, search
 
     pair = system("v1.15.4", "async-overlap")  # W1, W2: a group of order 2
