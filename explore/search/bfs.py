@@ -18,8 +18,7 @@ from collections import deque
 
 from turnproof.explore.search import memory
 from turnproof.explore.search.compact import Links, Visited
-from turnproof.explore.search.fingerprint import BITS
-from turnproof.explore.search.fingerprint import fingerprint as fingerprint_of
+from turnproof.explore.search.fingerprint import BITS, digest, encode
 from turnproof.explore.search.liveness import Abstraction, Steps, abstract_key
 from turnproof.explore.search.result import Finding, Observer, Progress, Result
 from turnproof.explore.search.trace import Trace, path_to, replay_fibers, replay_path
@@ -55,7 +54,7 @@ def _bfs(system, properties, progress, observers, fingerprint, until, first=Fals
     meter = memory.Meter()
     result = Result(system, properties)
     stats = result.stats
-    key = fingerprint_of if fingerprint else None
+    key = _fingerprint_once if fingerprint else None
     init = system.initial()
     k0 = key(init) if key else init
     links = Links(k0) if key else None  # with fingerprints: the links in arrays (explore/search/compact.py)
@@ -151,6 +150,12 @@ def _bfs(system, properties, progress, observers, fingerprint, until, first=Fals
     meter.peak(stats)
     stats.seconds = time.perf_counter() - started
     return result
+
+
+def _fingerprint_once(w: World) -> int:
+    """A world's fingerprint, not kept with it (`fingerprint` would keep it in a dict on every
+    world of the frontier, about 200 bytes each): bfs asks once per world met."""
+    return digest(encode(w))
 
 
 def _count(stats, keys: list, depths: list, transitions: int, cut: int, quiescent: int) -> None:
