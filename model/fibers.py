@@ -319,7 +319,9 @@ def _iterate(tx: Tx) -> None:
 
 
 def _next_unanswered(tx: Tx, pinned):
-    """binding="pinned": the oldest user prompt after the pinned one with no reply yet, or None."""
+    """binding="pinned": the oldest user prompt after the pinned one with no reply yet, or None.
+    A noReply message counts: nothing stored marks it (conform/build's pin-and-repin cannot tell it
+    either), so the loop re-pins it like any prompt; the shell's synthetic user does not."""
     if tx.design.binding != "pinned":
         return None
     msgs = tx.w.store.messages if tx.design.order == "id" else sorted(tx.w.store.messages, key=lambda m: m.seq)
@@ -327,7 +329,7 @@ def _next_unanswered(tx: Tx, pinned):
     for m in msgs:
         if m.id == pinned:
             after = True
-        elif after and m.role == USER and not m.no_reply and not m.synthetic:
+        elif after and m.role == USER and not m.synthetic:
             if not any(c.answers for c in tx.w.store.children(m.id)):
                 return m
     return None

@@ -17,6 +17,7 @@ import time
 from collections import deque
 
 from turnproof.explore.search import memory
+from turnproof.explore.search.budget import every
 from turnproof.explore.search.compact import Links, Visited
 from turnproof.explore.search.fingerprint import BITS, digest, encode
 from turnproof.explore.search.liveness import Abstraction, Steps, abstract_key
@@ -86,6 +87,7 @@ def _bfs(system, properties, progress, observers, fingerprint, until, first=Fals
     enabled = system.enabled if until or first else None
     frontier = deque([(init, 0)])
     transitions = cut = quiescent = tick = 0
+    often = every(progress)
     while frontier and not (until and until <= result.findings.keys()) and not (first and result.findings):
         w, nw = frontier.popleft()
         succ = successors(w)
@@ -129,7 +131,7 @@ def _bfs(system, properties, progress, observers, fingerprint, until, first=Fals
             for o in observers:
                 o.edge(w, step, nxt, (d - 1, depths[n] if n is not None else None))
         tick += 1
-        if progress and tick % 500 == 0:
+        if progress and tick % often == 0:
             _count(stats, keys, depths, transitions, cut, quiescent)
             stats.seconds = time.perf_counter() - started
             progress(stats, d - 1)

@@ -61,6 +61,7 @@ import time
 from collections import deque
 
 from turnproof.explore.search import memory
+from turnproof.explore.search.budget import every
 from turnproof.explore.search.liveness import Lassos
 from turnproof.explore.search.result import Finding, Observer, Result
 from turnproof.explore.search.trace import path_to
@@ -161,6 +162,7 @@ class _Search:
         observers: tuple[Observer, ...] = (),
     ):
         self.system, self.reduce, self.progress, self.started = system, reduce, progress, started
+        self.often = every(progress)
         # Over orbits (a Quotient): worlds are the least of their orbits, steps are taken in the
         # plain model and their successors made least again; see `symmetry` in the module docstring.
         self.sym = getattr(system, "symmetry", None)
@@ -387,7 +389,7 @@ class _Search:
             self.parents[nxt] = (w, m.step)
             new = self.visit(nxt)
             new.via = f
-            if self.progress and stats.states % 500 == 0:
+            if self.progress and stats.states % self.often == 0:
                 stats.seconds = time.perf_counter() - self.started
                 self.progress(stats, len(frames))
             changed = [(g, last.get(g)) for g in (f_path, *_forked(w, nxt))]
