@@ -652,3 +652,7 @@ from turnproof.cli.repair import repair_command  # noqa: E402  (its own module; 
 main.add_command(explore)
 main.add_command(patch)
 main.add_command(repair_command, "repair")
+
+from turnproof.cli.catalogue import catalogue  # noqa: E402  (its own module; registered here)
+
+main.add_command(catalogue)
