@@ -657,9 +657,11 @@ def audit(file: tuple[str, ...], out: Path, as_json: bool, session_id: str | Non
 
 
 from turnproof.cli.explore import explore  # noqa: E402  (its own module; registered here)
+from turnproof.cli.repair import repair_command  # noqa: E402  (its own module; registered here)
 
 main.add_command(explore)
 main.add_command(patch)
+main.add_command(repair_command, "repair")
 
 from turnproof.cli.catalogue import catalogue  # noqa: E402  (its own module; registered here)
 
