@@ -16,6 +16,7 @@ import html
 import json
 from pathlib import Path
 
+import graphviz
 from turnproof.explore.search.confirm import system_of
 from turnproof.explore.search.trace import guard, replay
 from turnproof.explore.views.explain import actors
@@ -25,8 +26,18 @@ from turnproof.specs.loader import InputError
 
 
 def _svg(d) -> str:
-    svg = d.pipe(format="svg").decode("utf-8")
-    return svg[svg.index("<svg") :]
+    return _svgs([d])[0]
+
+
+def _svgs(graphs: list) -> list[str]:
+    """Each graph as an inline <svg>, drawn by one run of graphviz's dot (a page has a tree per step)."""
+    if not graphs:
+        return []
+    out = graphviz.pipe("dot", "svg", "\n".join(d.source for d in graphs).encode("utf-8")).decode("utf-8")
+    svgs = [part[: part.index("</svg>") + len("</svg>")] for part in out.split("<svg")[1:]]
+    if len(svgs) != len(graphs):
+        raise RuntimeError(f"dot drew {len(svgs)} pictures for {len(graphs)} graphs")
+    return ["<svg" + svg for svg in svgs]
 
 
 def write_page(doc: dict, path: Path) -> None:
@@ -37,12 +48,13 @@ def write_page(doc: dict, path: Path) -> None:
     except ValueError as e:
         raise InputError(f"{doc['property']}: the trace no longer replays: {e}") from None
     title = f"{doc['design']} × {doc['scenario']}: {doc['property']}"
-    trees, before = [], trace.initial
+    dots, before = [], trace.initial
     for i, (_, after) in enumerate(trace.steps, 1):
         old = {m.id: m for m in before.store.messages}
         changed = tuple(m.id for m in after.store.messages if old.get(m.id) != m)
-        trees.append(_svg(tree_dot(message_tree(after, changed), f"after step {i}")))
+        dots.append(tree_dot(message_tree(after, changed), f"after step {i}"))
         before = after
+    trees = _svgs(dots)
     seq = sequence_dot(sequence(trace), title)
     for i in range(1, len(trace) + 1):
         seq.body = [line.replace(f"\ts{i} [", f'\ts{i} [id="step-{i}" ', 1) for line in seq.body]
