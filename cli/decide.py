@@ -84,6 +84,7 @@ class Fix:
     """For one property some reviewed design breaks: what the designs that hold it share."""
 
     prop: str
+    fewest: tuple[tuple[str, int], ...]  # with no holder: the designs violating it on the fewest scenarios
     holders: tuple[str, ...]  # designs that hold it on every scenario reviewed
     breakers: tuple[str, ...]  # designs that violate it on at least one
     shared: tuple[str, ...]  # knob=value every holder has and some breaker lacks
@@ -107,7 +108,9 @@ def fixes(cells) -> list[Fix]:
         lacking = [set(shared) - _values(designs[d]) for d in breakers]
         decisive = tuple(v for v in shared if all(v in lack for lack in lacking))
         telling = tuple(v for v in shared if any(v in lack for lack in lacking))  # some breaker lacks it
-        out.append(Fix(p.name, holders, breakers, telling, decisive, bool(shared) and all(lacking)))
+        least = min(table[d][p.name] for d in breakers)
+        fewest = tuple((d, least) for d in breakers if table[d][p.name] == least) if not holders else ()
+        out.append(Fix(p.name, fewest, holders, breakers, telling, decisive, bool(shared) and all(lacking)))
     return out
 
 
@@ -121,22 +124,28 @@ def _ordered(values: set[str]) -> list[str]:
     return sorted(values, key=lambda v: order[v.split("=")[0]])
 
 
-def fixes_text(found: list[Fix]) -> list[str]:
-    """Each fix in a sentence or two."""
+def fixes_text(found: list[Fix], scenarios: int) -> list[str]:
+    """Each fix in a sentence or two (`scenarios`: how many were reviewed)."""
     if not found:
         return []
     lines = ["what would fix each property still broken (read from the designs reviewed):"]
     for f in found:
         if not f.holders:
-            lines.append(f"  {f.prop}: no design reviewed holds it on every scenario; none shows a fix")
+            closest = ", ".join(d for d, _ in f.fewest)
+            lines.append(
+                f"  {f.prop}: no design reviewed holds it on every scenario, so none shows a fix; the closest: "
+                f"{closest} ({f.fewest[0][1]} of {scenarios})"
+            )
             continue
         held = f"held by {', '.join(f.holders)}"
         if len(f.decisive) == 1:
             value = f.decisive[0]
-            lines.append(f"  {f.prop}: {held}; they all have {value}, and every design that breaks it lacks {value}")
+            has = "they all have" if len(f.holders) > 1 else "it has"
+            lines.append(f"  {f.prop}: {held}; {has} {value}, and every design that breaks it lacks {value}")
         elif f.decisive:
             lines.append(
-                f"  {f.prop}: {held}; they all have {', '.join(f.decisive)}, and every design that breaks it "
+                f"  {f.prop}: {held}; {'they all have' if len(f.holders) > 1 else 'it has'} "
+                f"{', '.join(f.decisive)}, and every design that breaks it "
                 "lacks each of these: the designs reviewed do not tell which one fixes it (review a design "
                 "that changes one of them)"
             )
@@ -162,6 +171,7 @@ def fixes_json(found: list[Fix]) -> list[dict]:
             "broken_by": list(f.breakers),
             "shared": list(f.shared),
             "decisive": list(f.decisive),
+            "closest": [d for d, _ in f.fewest],
         }
         for f in found
     ]

@@ -75,7 +75,7 @@ def terminal(cells: list[Cell]) -> list[str]:
     """What `review` prints: the design × property matrix, one line per design, the change table,
     and what would fix each property still broken (review.md adds scenario by scenario)."""
     lines = [*matrix_text(cells), "", *summary(cells)]
-    for part in (changes_text(changes(cells)), fixes_text(fixes(cells))):
+    for part in (changes_text(changes(cells)), fixes_text(fixes(cells), len({c.scenario.name for c in cells}))):
         if part:
             lines += ["", *part]
     return lines
@@ -199,7 +199,7 @@ def markdown(cells: list[Cell]) -> str:
     found_fixes = fixes(cells)
     if found_fixes:
         lines += ["", "## What would fix each property still broken", ""]
-        lines += [f"- {line.strip()}" for line in fixes_text(found_fixes)[1:]]
+        lines += [f"- {line.strip()}" for line in fixes_text(found_fixes, scenarios)[1:]]
     lines += [
         "",
         "## Scenario by scenario",

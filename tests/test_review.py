@@ -69,7 +69,7 @@ def test_review_says_which_knob_values_would_fix_a_property_still_broken(cli, tm
     # both holders differ from v1.15.4 in different knobs: no single value is shared by both and lacked by it
     assert fix["decisive"] == []
     r = cli("review", "--designs", "v1.15.4", "bind-turn", "--scenarios", "tool-race", "--out", str(tmp_path / "t"))
-    assert "  turn-binding: held by bind-turn; they all have binding=turn, and every design that breaks it lacks" \
+    assert "  turn-binding: held by bind-turn; it has binding=turn, and every design that breaks it lacks" \
         " binding=turn" in r.output  # fmt: skip
     assert "## What would fix each property still broken" in (tmp_path / "t" / "review.md").read_text()
 
