@@ -530,3 +530,8 @@ def audit(file: tuple[str, ...], out: Path, as_json: bool, session_id: str | Non
         click.echo(report.text(errors=False))
         click.echo(f"report written to {out}/audit.json")
     sys.exit(report.exit_code)
+
+
+from turnproof.cli.explore import explore  # noqa: E402  (its own module; registered here)
+
+main.add_command(explore)

@@ -43,6 +43,7 @@ def test_wheel_holds_only_the_turnproof_namespace(wheel):
     assert tops == {"turnproof"}
     assert "turnproof/specs/designs/v1.15.4.toml" in names
     assert "turnproof/specs/scenarios/large/crowd.toml" in names
+    assert "turnproof/explore/views/explorer.html" in names  # the explorer page's script and style
     assert "turnproof/cli/main.py" in names and "turnproof/model/world.py" in names
 
 

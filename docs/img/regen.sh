@@ -53,3 +53,20 @@ with sync_playwright() as p:
     b.close()
 PY
 rm -rf "$tmp"
+
+# the explorer page: tool-race beside bind-and-serialize, and two-instances at the four-sibling shape
+./run.sh explore --design v1.15.4 --scenario tool-race --compare bind-and-serialize --html docs/explore-tool-race.html >/dev/null
+tmp=$(mktemp -d)
+./run.sh explore --design v1.15.4 --scenario two-instances --html "$tmp/explore.html" >/dev/null
+.venv/bin/python - "$tmp/explore.html" docs/img/explore.png <<'PY'
+import sys
+from playwright.sync_api import sync_playwright
+with sync_playwright() as p:
+    b = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"])
+    page = b.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto("file://" + sys.argv[1] + "#cx=four-siblings")
+    page.evaluate("window.scrollTo(0, document.querySelector('#last').offsetTop - 70)")
+    page.screenshot(path=sys.argv[2])
+    b.close()
+PY
+rm -rf "$tmp"

@@ -72,7 +72,7 @@ def result_json(res: Result) -> dict:
         | {
             "design": res.system.design.name,
             "scenario": sc.name,
-            "opencode": _opencode(res.system.design),
+            "opencode": opencode_of(res.system.design),
             "granularity": sc.granularity,
             "bound": {"max_messages": sc.max_messages, "cut": s.cut, "complete": res.complete}
             | ({"preemptions": res.preemption_bound} if res.preemption_bound is not None else {}),
@@ -109,7 +109,7 @@ def _scale_stats(s) -> dict:
     return out
 
 
-def _opencode(design) -> str:
+def opencode_of(design) -> str:
     """The opencode a design's steps cite: v1.15.4 lines, or the newest bundle's V2 inbox engine."""
     return f"{VERSION} V2 inbox" if design.engine == "inbox" else TAG
 
@@ -134,7 +134,7 @@ def text(res: Result) -> str:
     else:
         verdict = f"verdict: HOLDS{qualifier}"
     design = res.system.design
-    head = f"design {design.name} × scenario {sc.name} (opencode {_opencode(design)}, granularity {sc.granularity})"
+    head = f"design {design.name} × scenario {sc.name} (opencode {opencode_of(design)}, granularity {sc.granularity})"
     lines = [head, verdict]
     for p in res.properties:
         f = res.findings.get(p.name)
@@ -230,7 +230,7 @@ def trace_doc(res: Result, name: str) -> dict:
     doc |= {"design_file": _ref(res.system.design), "scenario_file": _ref(res.system.scenario)}
     doc |= {"violation": f.violation.says, "highlight": [show(i) for i in f.violation.nodes]}
     if res.system.design.engine == "inbox":  # its steps cite the newest bundle, not v1.15.4 lines
-        doc["opencode"] = _opencode(res.system.design)
+        doc["opencode"] = opencode_of(res.system.design)
     return doc | trace_json(f.trace)
 
 
