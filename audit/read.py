@@ -89,7 +89,14 @@ class Msg:
     summary: bool = False  # assistant: a compaction summary
     agent: str = ""
     structured: bool = False  # assistant: structured output captured (the loop stops on it)
+    undated: bool = False  # no `time` object at all: completion is read from `finish` (see `done`)
     parts: PartInfo | None = None  # None: this source had no parts for the message
+
+    @property
+    def done(self) -> bool:
+        """Completed: time.completed is set, or (a record with no `time` at all) a finish is: opencode
+        writes both when the step ends, so an export that drops every time field is judged by order."""
+        return self.completed is not None or (self.undated and self.finish is not None)
 
     @property
     def label(self) -> str:
@@ -152,6 +159,8 @@ def read_path(path: str | Path, session: str | None = None) -> list[Session]:
             sessions = _read_dir(p, name, session)
         elif not p.exists():
             raise AuditInputError(f"{name}: no such file or directory")
+        elif not p.is_file():  # a pipe (whose reading would block), a device, a socket
+            raise AuditInputError(f"{name}: cannot read: not a regular file or a directory (a pipe or a device)")
         else:
             with open(p, "rb") as fh:
                 head = fh.read(16)
@@ -587,8 +596,9 @@ class _Builder:
             self._message(info, where)
             if parts is not None:
                 mid = info.get("id") if isinstance(info.get("id"), str) else None
-                if mid:
-                    self.parts.setdefault(mid, PartInfo())
+                if mid:  # the record's own parts: a later record of a duplicated id keeps none of the earlier's
+                    self.parts[mid] = PartInfo()
+                    self.part_warnings.pop(mid, None)
                 if not isinstance(parts, list):
                     self.bad(f"{self.name}: {where}.parts: expected an array; parts skipped")
                 else:
@@ -652,6 +662,7 @@ class _Builder:
             return
         m = Msg(mid, role, sid, where)
         t = info.get("time")
+        m.undated = t is None
         if isinstance(t, dict):
             m.created = _int(t.get("created"))
             m.completed = _int(t.get("completed"))

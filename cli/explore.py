@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 from turnproof.cli.guard import writable_file
+from turnproof.cli.outdir import Target
 from turnproof.explore.views.explorer import DEFAULT_MAX_STATES, build, write_explorer
 from turnproof.model.system import System
 from turnproof.specs.loader import load_design, load_scenario
@@ -39,8 +40,10 @@ def explore(design_ref: str, scenario_ref: str, html_file: Path, compare_ref: st
     system = System(load_design(design_ref), scenario)
     other = System(load_design(compare_ref), scenario) if compare_ref else None
     writable_file(html_file, "--html")
-    doc = build(system, other, max_states)
-    write_explorer(doc, html_file)
+    with Target(html_file, "--html", folder=False) as target:  # one writer; an interrupt keeps the old page
+        doc = build(system, other, max_states)
+        write_explorer(doc, target.stage())
+        target.commit()
     a = doc["spaces"][0]
     held = "the whole reachable space" if a["complete"] else f"the first {a['explored']:,} reachable states"
     jumps = sum(1 for p in doc["props"] if "cx" in p)

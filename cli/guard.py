@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import sys
+import threading
 import traceback
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -26,7 +29,8 @@ BROKEN_PIPE = 141  # 128 + SIGPIPE: whoever read the output stopped reading (`| 
 EXIT_CODES = f"""Exit codes: {HOLDS} every property holds (audit: clean), {VIOLATED} a violation (or a --shape
 reached), {INPUT_ERROR} a usage or input error (one line naming the file and field), {UNDECIDED} undecided (a
 property not judged, or a budget spent: --max-states, --max-seconds, --max-memory), {INTERRUPTED}
-interrupted (Ctrl-C), {INTERNAL_ERROR} an internal error (a bug: --debug or TURNPROOF_DEBUG=1 shows the traceback)."""
+interrupted (Ctrl-C; SIGTERM 143, SIGHUP 129), {INTERNAL_ERROR} an internal error (a bug: --debug or
+TURNPROOF_DEBUG=1 shows the traceback)."""
 
 
 def debugging(ctx: click.Context | None = None) -> bool:
@@ -36,9 +40,47 @@ def debugging(ctx: click.Context | None = None) -> bool:
     return flag or os.environ.get("TURNPROOF_DEBUG", "") not in ("", "0")
 
 
-def _interrupted() -> click.exceptions.Exit:
+class Signalled(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, taken the way Ctrl-C is: the same unwinding, exit 128 + the signal."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"signal {signum}")
+        self.signum = signum
+
+
+def _raise_signalled(signum, frame):
+    raise Signalled(signum)
+
+
+@contextmanager
+def signals_as_interrupts():
+    """SIGTERM and SIGHUP raise `Signalled` in the main thread meanwhile (elsewhere: no change)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {s: signal.signal(s, _raise_signalled) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def _interrupted(e: BaseException | None = None) -> click.exceptions.Exit:
     click.echo("\nturnproof: interrupted", err=True)
-    return click.exceptions.Exit(INTERRUPTED)
+    return click.exceptions.Exit(128 + e.signum if isinstance(e, Signalled) else INTERRUPTED)
+
+
+def _asks_help(e: click.UsageError) -> bool:
+    """`turnproof` alone: click shows the help (its usage block is the answer, not an error)."""
+    return type(e).__name__ == "NoArgsIsHelpError"
+
+
+def _usage(e: click.UsageError) -> click.exceptions.Exit:
+    """A usage error on one line (click prints a three-line usage block): what was wrong, and --help."""
+    where = " ".join(["turnproof", *(e.ctx.command_path.split()[1:] if e.ctx is not None else [])])
+    click.echo(f"turnproof: error: {' '.join(e.format_message().split())} (see {where} --help)", err=True)
+    return click.exceptions.Exit(INPUT_ERROR)
 
 
 class Cli(click.Group):
@@ -49,17 +91,26 @@ class Cli(click.Group):
     def make_context(self, *args, **kwargs):
         try:
             return super().make_context(*args, **kwargs)
-        except KeyboardInterrupt:
-            raise _interrupted() from None
+        except click.UsageError as e:
+            if _asks_help(e):
+                raise
+            raise _usage(e) from None
+        except KeyboardInterrupt as e:
+            raise _interrupted(e) from None
 
     def invoke(self, ctx: click.Context):
         try:
-            return super().invoke(ctx)
+            with signals_as_interrupts():
+                return super().invoke(ctx)
         except InputError as e:
             click.echo(f"turnproof: error: {e}", err=True)
             ctx.exit(INPUT_ERROR)
-        except KeyboardInterrupt:
-            raise _interrupted() from None
+        except KeyboardInterrupt as e:
+            raise _interrupted(e) from None
+        except click.UsageError as e:
+            if _asks_help(e):
+                raise
+            raise _usage(e) from None
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise
         except BrokenPipeError:  # stdout closed early (`| head`): nothing left to say, and no verdict
@@ -117,7 +168,7 @@ def _check_path(p: Path, want_dir: bool, fail) -> None:
         if not os.access(p if p.is_dir() else p.parent, os.W_OK | os.X_OK) or (
             not p.is_dir() and not os.access(p, os.W_OK)
         ):
-            fail(errno.EACCES)
+            fail(errno.EROFS if _read_only(p) else errno.EACCES)
         return
     parent = p.parent
     while not parent.exists():  # the nearest folder that exists must be a writable folder

@@ -9,12 +9,17 @@ not judged (only a reduced --strategy can leave one unjudged; auto never does) o
 from __future__ import annotations
 
 import json
+import math
+import shutil
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import click
 from turnproof.cli.guard import EXIT_CODES, Cli, writable_dir, writable_file
+from turnproof.cli.outdir import Target, is_manifest
+from turnproof.cli.patch import patch
 from turnproof.cli.words import Words, WordsCommand
 from turnproof.explore.search.budget import Budget, OutOfBudget, chain, default_max_bytes
 from turnproof.explore.search.result import Stats
@@ -41,14 +46,15 @@ class Progress:
     else one line every LINE_EVERY seconds (a log or CI job sees that a long search is alive)."""
 
     LINE_EVERY = 5.0
+    clock = staticmethod(time.monotonic)  # (a test gives it a clock of its own: no test waits on the machine)
 
     def __init__(self, tty: bool) -> None:
         self.tty = tty
-        self.started = time.monotonic()  # (each phase of a search restarts stats.seconds)
+        self.started = self.clock()  # (each phase of a search restarts stats.seconds)
         self.shown = 0.0 if not tty else -1.0
 
     def __call__(self, stats: Stats, depth: int) -> None:
-        now = time.monotonic() - self.started
+        now = self.clock() - self.started
         if now - self.shown < (0.25 if self.tty else self.LINE_EVERY):
             return
         self.shown = now
@@ -74,6 +80,21 @@ class Workers(click.ParamType):
             self.fail(f"{value!r} is not a number of workers or 'auto'", param, ctx)
         if not 1 <= n <= 256:
             self.fail(f"{n} is out of range (1 to 256, or auto)", param, ctx)
+        return n
+
+
+class Seconds(click.ParamType):
+    """A number of seconds above 0: finite (nan and inf are refused, since they never fire)."""
+
+    name = "SECONDS"
+
+    def convert(self, value, param, ctx):
+        try:
+            n = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        if not math.isfinite(n) or n <= 0:
+            self.fail(f"{value!r} is not a finite number of seconds above 0", param, ctx)
         return n
 
 
@@ -152,11 +173,9 @@ class Workers(click.ParamType):
 @click.option(
     "--max-states",
     type=click.IntRange(1),
-    help="Stop, undecided (exit 3), after this many states [default: no limit but memory].",
+    help="Stop, undecided (exit 3), after this many states (checked at each state) [default: none].",
 )
-@click.option(
-    "--max-seconds", type=click.FloatRange(0, min_open=True), help="Stop, undecided (exit 3), after this long."
-)
+@click.option("--max-seconds", type=Seconds(), help="Stop, undecided (exit 3), after this long.")
 @click.option(
     "--max-memory",
     "max_memory",
@@ -164,6 +183,11 @@ class Workers(click.ParamType):
     metavar="MB",
     help="Stop, undecided (exit 3), when this process and its workers hold this much memory "
     "[default: a quarter of the memory available at start].",
+)
+@click.option(
+    "--exhaustive",
+    is_flag=True,
+    help="Run until the space is exhausted (or memory is spent): no default time budget.",
 )
 @click.option("--quiet", is_flag=True, help="No progress lines on stderr.")
 def check(
@@ -190,12 +214,15 @@ def check(
     max_states: int | None,
     max_seconds: float | None,
     max_memory: int | None,
+    exhaustive: bool,
     quiet: bool,
 ) -> None:
     """Explore every schedule of SCENARIO under DESIGN and check the properties.
 
     A search that passes a budget (--max-states, --max-seconds, --max-memory; memory always has
-    one) stops, says what it explored and what to try, and exits 3.
+    one) stops, says what it explored and what to try, and exits 3. With no budget given, a check
+    stops after 100 seconds (--exhaustive: no time limit). --out is replaced whole by this run's
+    result and its manifest.json.
     """
     from dataclasses import replace
 
@@ -217,32 +244,64 @@ def check(
     writable_dir(out, "--out")  # before the search: an unwritable path costs no search
     if export_dir:
         writable_dir(export_dir, "--export-session")
+        if export_dir.resolve() == out.resolve():
+            raise click.UsageError("--export-session and --out name one folder; give each its own")
+    if exhaustive and (max_states or max_seconds):
+        raise click.UsageError("--exhaustive runs with no budget; it does not go with --max-states or --max-seconds")
+    default_time = not (exhaustive or max_states or max_seconds or max_memory)
+    if default_time:
+        max_seconds = DEFAULT_SECONDS
     tty = sys.stderr.isatty()
     show = None if as_json or quiet else Progress(tty)
     budget = Budget(max_states, max_seconds, max_memory << 20 if max_memory else default_max_bytes())
+    if default_time:
+        budget.time_said = f"{DEFAULT_SECONDS:g}s, the default when no budget is given"
     graph = StateGraph() if state_graph and preemptions is None else None  # (bounded search: no graph)
     system = System(design, scenario)
-    try:
-        options = Options(runs, seed, preemptions, minimize, graph, chain(show, budget), scale)
-        with budget.watch():
-            res = search(system, props, strategy, options)
-    except NeedsBfs as e:
-        raise click.UsageError(str(e)) from None
-    except OutOfBudget as e:
+    about = {"command": "check", "design": design.name, "scenario": scenario.name}
+    with ExitStack() as held:  # each result locked from now on: a second writer is refused at once
+        target = held.enter_context(Target(out, "--out"))
+        exports = held.enter_context(Target(export_dir, "--export-session")) if export_dir else None
+        try:
+            options = Options(runs, seed, preemptions, minimize, graph, chain(show, budget), scale)
+            with budget.watch():
+                res = search(system, props, strategy, options)
+            if max_states is not None and res.stats.states > max_states:  # (a search that reports seldom)
+                why = f"the state budget (--max-states {max_states:,}) is spent"
+                raise OutOfBudget(why, res.stats, res.stats.max_depth, budget.elapsed)
+        except NeedsBfs as e:
+            raise click.UsageError(str(e)) from None
+        except OutOfBudget as e:
+            if show and tty:
+                click.echo("\r" + " " * 60 + "\r", nl=False, err=True)
+            advice = _advice(system, strategy, options)
+            if default_time:
+                advice = (
+                    f"--exhaustive, or --max-seconds N (with no budget, a check stops after {DEFAULT_SECONDS:g}s)",
+                    *advice,
+                )
+            for t in (exports, target):
+                if t is not None:
+                    t.commit(about | {"verdict": "undecided"})
+            _out_of_budget(e, design, scenario, strategy, as_json, advice)
         if show and tty:
             click.echo("\r" + " " * 60 + "\r", nl=False, err=True)
-        advice = _advice(system, strategy, options)
-        _out_of_budget(e, design, scenario, strategy, as_json, advice)
-    if show and tty:
-        click.echo("\r" + " " * 60 + "\r", nl=False, err=True)
-    files = write_graphs(res, out) if res.findings else []
-    if graph:
-        files += graph.write(out)
-    exported = _export_sessions(res, export_dir) if export_dir else {}
+        staged = target.stage()
+        files = write_graphs(res, staged) if res.findings else []
+        if graph:
+            files += graph.write(staged)
+        files = [target.final(p) for p in files]
+        exported = {}
+        if exports:
+            written = _export_sessions(res, exports.stage(), export_dir)
+            exported = {name: exports.final(p) for name, p in written.items()}
+            exports.commit(about | {"verdict": res.verdict})
+        target.commit(about | {"verdict": res.verdict})
     files += exported.values()
     if as_json:
         doc = result_json(res) | {"files": [str(p) for p in files]}
         click.echo(json.dumps(doc, indent=2))
+        _no_dot(files, err=True)
     else:
         click.echo(text(res))
         if res.findings:
@@ -251,7 +310,18 @@ def check(
             click.echo(f"state graph written to {out}/state-graph.dot")
         if export_dir:
             click.echo(_exported(export_dir, exported))
+        _no_dot(files)
     sys.exit({"holds": 0, "violated": 1}.get(res.verdict, 3))
+
+
+DEFAULT_SECONDS = 100.0  # with no budget given: a person hears "undecided" and what to try within two minutes
+NO_DOT = "graphviz's dot is not installed: only .dot files were written (for .svg: apt-get install graphviz)"
+
+
+def _no_dot(files, err: bool = False) -> None:
+    """Say so when pictures were drawn as .dot only: no result silently lacks its .svg."""
+    if any(Path(p).suffix == ".dot" for p in files) and not shutil.which("dot"):
+        click.echo(NO_DOT, err=err)
 
 
 ADVICE = (
@@ -295,15 +365,25 @@ def _out_of_budget(e: OutOfBudget, design, scenario, strategy: str, as_json: boo
         click.echo("try:")
         for a in advice:
             click.echo(f"  {a}")
+    _leave_quickly()
     sys.exit(3)
 
 
-def _export_sessions(res, export_dir: Path) -> dict[str, Path]:
-    """check --export-session: {property: DIR/PROPERTY.json}; an unwritable DIR is an input error."""
+def _leave_quickly() -> None:
+    """Answer now: flush what was said, and spare the interpreter's exit a collection over every
+    world the stopped search still holds (seconds on a large space)."""
+    import gc
+
+    sys.stdout.flush()
+    gc.freeze()
+
+
+def _export_sessions(res, where: Path, export_dir: Path) -> dict[str, Path]:
+    """check --export-session: {property: WHERE/PROPERTY.json}; an unwritable DIR is an input error."""
     from turnproof.audit import export_findings
 
     try:
-        return export_findings(res, export_dir)
+        return export_findings(res, where)
     except OSError as e:
         raise InputError(f"--export-session {export_dir}: cannot write: {e.strerror or e}") from None
 
@@ -374,18 +454,30 @@ def replay(trace_file: Path | None, schedule: str | None, design_ref: str | None
     "--html", "html_file", type=click.Path(dir_okay=False, path_type=Path), help="Also write a step-through page."
 )
 def explain(trace_file: Path, html_file: Path | None) -> None:
-    """Tell a counterexample in plain words, step by step, with the opencode line of each step."""
-    from turnproof.explore.search.confirm import load_trace
+    """Tell a counterexample in plain words, step by step, with the opencode line of each step.
+
+    The trace is re-run first, as replay does: one that no longer shows its property violated is
+    refused (exit 2), so explain never narrates a claim that does not hold."""
+    from turnproof.explore.search.confirm import confirm, load_trace
     from turnproof.explore.views.explain import narrate
 
     if html_file:
         writable_file(html_file, "--html")
+        if not shutil.which("dot"):
+            raise InputError(
+                f"--html {html_file}: the page draws with graphviz's dot, not installed (apt-get install graphviz)"
+            )
     doc = load_trace(trace_file)
+    code, said = confirm(doc)
+    if code != 1:
+        raise InputError(f"{trace_file}: {said[0]} (explain tells only what replays; see turnproof replay)")
     click.echo("\n".join(narrate(doc)))
     if html_file:
         from turnproof.explore.views.page import write_page
 
-        write_page(doc, html_file)
+        with Target(html_file, "--html", folder=False) as target:
+            write_page(doc, target.stage())
+            target.commit()
         click.echo(f"\nstep-through page written to {html_file}")
 
 
@@ -425,16 +517,20 @@ def review(designs: tuple[str, ...], scenarios: tuple[str, ...], out_dir: Path, 
     chosen_designs = [load_design(d) for d in designs or builtin("design")]
     chosen_scenarios = [load_scenario(s) for s in scenarios or builtin("scenario")]
     writable_dir(out_dir, "--out")
-    cells = run_review(chosen_designs, chosen_scenarios, out_dir)
+    with Target(out_dir, "--out") as target:
+        staged = target.stage()
+        cells = run_review(chosen_designs, chosen_scenarios, staged)
+        (staged / "review.md").write_text(markdown(cells), encoding="utf-8")
+        doc = review_json(cells)
+        designs_, scenarios_ = [d.name for d in chosen_designs], [s.name for s in chosen_scenarios]
+        target.commit({"command": "review", "design": designs_, "scenario": scenarios_, "verdict": doc["verdict"]})
     report = out_dir / "review.md"
-    report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text(markdown(cells), encoding="utf-8")
-    doc = review_json(cells)
     if as_json:
         click.echo(json.dumps(doc | {"report": str(report)}, indent=2))
     else:
         click.echo("\n".join(terminal(cells)))
         click.echo(f"report written to {report}")
+        _no_dot([f for c in cells for f in c.files.values()])
     sys.exit(1 if doc["verdict"] == "violated" else 0)
 
 
@@ -443,7 +539,8 @@ def review(designs: tuple[str, ...], scenarios: tuple[str, ...], out_dir: Path, 
     "--design",
     "design_ref",
     required=True,
-    help="The design to conform: v1.15.4 or upstream-1.18.34, or an inbox design (--opencode-version 1.18.34).",
+    help="The design to conform: a release's own (v1.15.4, upstream-1.18.34) runs that release, any other runs "
+    "the release patched with it (turnproof patch; cached); an inbox design needs --opencode-version 1.18.34.",
 )
 @click.option("--scenario", "scenario_ref", required=True, help="Built-in scenario name or path.")
 @click.option("--schedule", help="A schedule string or a trace.json [default: the shortest driveable counterexample].")
@@ -453,9 +550,21 @@ def review(designs: tuple[str, ...], scenarios: tuple[str, ...], out_dir: Path, 
 @click.option(
     "--runs", type=click.IntRange(1, 100), default=1, show_default=True, help="Times to drive the real server."
 )
+@click.option(
+    "--opencode-binary",
+    "binary",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Drive this executable instead (a release, a `turnproof patch` build, a wrapper running a checkout).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 def conform(
-    design_ref: str, scenario_ref: str, schedule: str | None, version: str | None, runs: int, as_json: bool
+    design_ref: str,
+    scenario_ref: str,
+    schedule: str | None,
+    version: str | None,
+    runs: int,
+    binary: Path | None,
+    as_json: bool,
 ) -> None:
     """Drive the real opencode server through a model schedule and compare the message trees.
 
@@ -463,16 +572,16 @@ def conform(
     """
     from turnproof.conform import HarnessError
     from turnproof.conform.harness import conform as drive
-    from turnproof.conform.schedule import FAITHFUL, check_design, load_schedule
+    from turnproof.conform.schedule import load_schedule
 
     try:
-        design = load_design(design_ref)
         report = drive(
-            design,
+            load_design(design_ref),
             load_scenario(scenario_ref),
             schedule=load_schedule(schedule) if schedule else None,
-            version=version or FAITHFUL[check_design(design)],
+            version=version,
             runs=runs,
+            binary=binary,
         )
     except HarnessError as e:
         click.echo(f"turnproof: error: {e}", err=True)
@@ -506,32 +615,36 @@ def audit(file: tuple[str, ...], out: Path, as_json: bool, session_id: str | Non
     from turnproof.audit import audit_paths
     from turnproof.audit.check import write_graphs as write_audit
 
-    try:
-        if session_id is not None and (not session_id or any(ord(c) < 32 or ord(c) == 127 for c in session_id)):
-            raise InputError(f"--session {session_id!r}: not a session id (empty, or has control characters)")
-        writable_dir(out, "--out")
-    except InputError as e:
-        click.echo(f"turnproof: error: {e}", err=True)
-        sys.exit(2)
-    report = audit_paths(file, session=session_id)
-    for e in report.errors:
-        click.echo(f"turnproof: error: {e}", err=True)
+    if session_id is not None and (not session_id or any(ord(c) < 32 or ord(c) == 127 for c in session_id)):
+        raise InputError(f"--session {session_id!r}: not a session id (empty, or has control characters)")
+    writable_dir(out, "--out")
+    file = tuple(f for f in file if not is_manifest(f)) or file  # (`audit DIR/*.json` of an --export-session)
     files: list[str] = []
-    if report.audits:
-        try:
-            write_audit(report, out)
-        except OSError as e:
-            click.echo(f"turnproof: error: --out {out}: cannot write: {e.strerror or e}", err=True)
-            sys.exit(2)
-        files = [g for a in report.audits for g in a.drawn] + [str(out / "audit.json")]
+    with Target(out, "--out") as target:
+        report = audit_paths(file, session=session_id)
+        for e in report.errors:
+            click.echo(f"turnproof: error: {e}", err=True)
+        if report.audits:
+            write_audit(report, target.stage(), shown=out)
+            files = [g for a in report.audits for g in a.drawn] + [str(out / "audit.json")]
+            ids = [a.session.id for a in report.audits]
+            target.commit(
+                {"command": "audit", "design": None, "scenario": None, "sessions": ids} | {"verdict": report.verdict}
+            )
     if as_json:
         click.echo(json.dumps(report.to_json() | {"files": files}, indent=2))
     elif report.audits:
         click.echo(report.text(errors=False))
         click.echo(f"report written to {out}/audit.json")
+        _no_dot(files)
     sys.exit(report.exit_code)
 
 
 from turnproof.cli.explore import explore  # noqa: E402  (its own module; registered here)
 
 main.add_command(explore)
+main.add_command(patch)
+
+from turnproof.cli.catalogue import catalogue  # noqa: E402  (its own module; registered here)
+
+main.add_command(catalogue)

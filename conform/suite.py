@@ -107,13 +107,13 @@ def table(version: str, design: str, results: list[tuple[Case, ConformReport | H
 BEGIN, END = "<!-- suite:begin -->", "<!-- suite:end -->"
 
 
-def write(out: Path, generated: str) -> None:
-    """Replace the generated part of `out` (between the suite markers), keeping the prose around it."""
+def write(out: Path, generated: str, begin: str = BEGIN, end: str = END) -> None:
+    """Replace the generated part of `out` (between the markers), keeping the prose around it."""
     old = out.read_text(encoding="utf-8") if out.is_file() else ""
-    block = f"{BEGIN}\n{generated}\n{END}"
-    if BEGIN in old and END in old:
-        head, _, rest = old.partition(BEGIN)
-        _, _, tail = rest.partition(END)
+    block = f"{begin}\n{generated}\n{end}"
+    if begin in old and end in old:
+        head, _, rest = old.partition(begin)
+        _, _, tail = rest.partition(end)
         text = head + block + tail
     else:
         text = (old.rstrip() + "\n\n" if old else "") + block + "\n"
@@ -170,10 +170,14 @@ def main(argv: list[str] | None = None) -> int:
         "",
     ]
     tail = ["Left out:", ""] + [f"- {s}: {why}" for s, why in skipped] if skipped else []
-    text = "\n".join(head + sections + tail).rstrip()
+    return publish("\n".join(head + sections + tail).rstrip(), args.out, disagree, errors)
+
+
+def publish(text: str, out: Path | None, disagree: int, errors: int, begin: str = BEGIN, end: str = END) -> int:
+    """Print the table, write it into `out` between the markers, and say the exit code."""
     print(text)
-    if args.out:
-        write(args.out, text)
+    if out:
+        write(out, text, begin, end)
     if disagree:
         print(f"real and model DISAGREE on {disagree} case(s)", file=sys.stderr)
         return 1

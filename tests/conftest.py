@@ -240,9 +240,12 @@ def counts(res: Result) -> tuple:
 
 
 @pytest.fixture
-def cli():
+def cli(tmp_path_factory, monkeypatch):
+    """Run the CLI in-process, in a folder of the test's own: a check without --out writes its
+    default out/DESIGN/SCENARIO there, never into the checkout."""
     from turnproof.cli.main import main
 
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
     runner = CliRunner()
 
     def run(*args: str):

@@ -233,7 +233,8 @@ def test_audit_in_a_real_process_prints_no_traceback(tmp_path):
 
 # a V2 inbox store has no parentID: --export-session refuses inbox designs (tested below)
 LEGACY = [d for d in builtin("design") if load_design(d).engine == "legacy"]
-PAIRS = pairs(LEGACY, [s for s in builtin("scenario") if s != "idle-window"], slow=LARGE_SCENARIOS)
+# issue-46135: a question nobody answers leaves a session still running, which audit leaves unjudged
+PAIRS = pairs(LEGACY, [s for s in builtin("scenario") if s not in ("idle-window", "issue-46135")], slow=LARGE_SCENARIOS)
 
 
 def labels_in_trace(trace_json: Path) -> set[str]:
@@ -277,8 +278,8 @@ def test_check_export_session_then_audit_finds_the_same_violation(cli, tmp_path,
     assert r.exit_code == (1 if violated else 0)
     exports = [str(sessions / f"{name}.json") for name in violated]
     assert [f for f in doc["files"] if f.startswith(str(sessions))] == exports
-    if not violated:
-        assert not sessions.exists()
+    if not violated:  # the folder is this run's result: its manifest, and no session
+        assert [p.name for p in sessions.iterdir()] == ["manifest.json"]
         return
     a = cli("audit", *exports, "--json", "--out", str(tmp_path / "audit"))
     report = json.loads(a.stdout)
@@ -346,7 +347,7 @@ def test_check_export_session_text_and_audit(cli, tmp_path):
         holds.exit_code == 0
         and holds.stdout.splitlines()[-1] == f"no counterexample, so no session exported to {tmp_path / 'none'}/"
     )
-    assert not (tmp_path / "none").exists()
+    assert [p.name for p in (tmp_path / "none").iterdir()] == ["manifest.json"]  # no session, this run's manifest
 
 
 def test_check_export_session_unwritable_is_one_line(cli, tmp_path):

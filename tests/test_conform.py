@@ -489,12 +489,15 @@ def test_ctrl_c_stops_the_server_and_its_tools(opencode_bin, tmp_path):
     assert not left, f"a process outlived Ctrl-C: {[b' '.join(a).decode(errors='replace') for a in left]}"
 
 
-def test_cli_refuses_a_design_the_real_server_is_not(tmp_path):
+def test_cli_refuses_a_design_no_edit_can_build_before_fetching_anything(tmp_path):
     from click.testing import CliRunner
     from turnproof.cli.main import main
 
-    r = CliRunner().invoke(main, ["conform", "--design", "bind-turn", "--scenario", "tool-race"])
+    design = tmp_path / "steer-legacy.toml"
+    design.write_text('delivery = "queue"\n')  # meaningless for the legacy engine: no edit will ever build it
+    r = CliRunner().invoke(main, ["conform", "--design", str(design), "--scenario", "tool-race"])
     assert r.exit_code == 2 and r.output.startswith("turnproof: error:") and r.output.count("\n") == 1
+    assert "delivery = queue" in r.output
 
 
 def test_the_suite_table_says_when_real_and_model_disagree_and_refuses_bad_options(capsys):

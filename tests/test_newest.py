@@ -3,7 +3,6 @@ as designs, and the V2 route on the real binary (docs/newest.md)."""
 
 from __future__ import annotations
 
-import functools
 import platform
 import re
 from collections import deque
@@ -166,11 +165,11 @@ def test_pr_28488_binds_the_tool_continuation_but_leaves_the_guard_open():
 # --- review: promises and the change table -----------------------------------------------
 
 
-@functools.cache
-def change_review():
+@pytest.fixture(scope="module")
+def change_review(tmp_path_factory):
     designs = [load_design(d) for d in ("upstream-1.18.34", "pr-28488", STEER, QUEUE)]
     scenarios = [load_scenario(s) for s in ("tool-race", "queue-plugin", "abort-queued")]
-    return reviewed(designs, scenarios, Path("/tmp/turnproof-test-newest"))
+    return reviewed(designs, scenarios, tmp_path_factory.mktemp("review"))
 
 
 def reviewed(designs, scenarios, out: Path):
@@ -179,8 +178,8 @@ def reviewed(designs, scenarios, out: Path):
         return run_review(designs, scenarios, out)
 
 
-def test_review_marks_what_steer_does_not_promise():
-    lines = matrix_text(change_review())  # design × property: scenarios violated, (n) where not promised
+def test_review_marks_what_steer_does_not_promise(change_review):
+    lines = matrix_text(change_review)  # design × property: scenarios violated, (n) where not promised
     steer = next(line for line in lines if line.startswith(f"{STEER} ")).split()[1:]
     assert all(re.fullmatch(r"\([1-9]\d*\)", c) for c in steer[:2])  # turn-binding, turn-serialization
     assert not any(c.startswith("(") for c in steer[2:])
@@ -188,15 +187,15 @@ def test_review_marks_what_steer_does_not_promise():
     assert all(re.fullmatch(r"[1-9]\d*", c) for c in queue[:2])  # queue promises both, and breaks them
 
 
-def test_the_change_table_is_computed_against_each_base():
-    found = {c.design.name: c for c in changes(change_review())}
+def test_the_change_table_is_computed_against_each_base(change_review):
+    found = {c.design.name: c for c in changes(change_review)}
     assert set(found) == {"pr-28488", STEER, QUEUE}  # the base itself has no base among these
     assert "turn-binding" in found["pr-28488"].fixed
     assert "tool-followup" in found[QUEUE].fixed
     assert any(n.startswith("prompt-answered") for n in found[QUEUE].narrowed + found[QUEUE].broken)
 
 
-def test_the_reviewer_guide_change_table_is_what_review_computes():
+def test_the_reviewer_guide_change_table_is_what_review_computes(tmp_path):
     """The reviewer's guide's table of upstream changes against a fresh review over the scenarios it names."""
     guide = (ROOT / "docs" / "reviewer.md").read_text()
     section = guide.split("## What opencode ships now", 1)[1]
@@ -204,7 +203,7 @@ def test_the_reviewer_guide_change_table_is_what_review_computes():
     args = cmd.split()
     designs = args[args.index("--designs") + 1 : args.index("--scenarios")]
     scenarios = args[args.index("--scenarios") + 1 :]
-    cells = reviewed([load_design(d) for d in designs], [load_scenario(s) for s in scenarios], Path("/tmp/tpn"))
+    cells = reviewed([load_design(d) for d in designs], [load_scenario(s) for s in scenarios], tmp_path)
     for c in changes(cells):
         row = next(line for line in section.splitlines() if line.startswith(f"| `{c.design.name}`"))
         cols = [x.strip() for x in row.strip("|").split("|")]

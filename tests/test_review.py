@@ -90,14 +90,22 @@ def test_a_new_design_is_reviewed_from_one_file(cli, tmp_path):
         'description = "bind per turn and end on parentage, nothing else"\nbinding = "turn"\nexit = "parent"\n'
     )
     r = cli(
-        "review", "--designs", str(design), "--scenarios", "tool-race", "clock-skew", "--json", "--out", str(tmp_path)
+        "review",
+        "--designs",
+        str(design),
+        "--scenarios",
+        "tool-race",
+        "clock-skew",
+        "--json",
+        "--out",
+        str(tmp_path / "out"),
     )
     doc = json.loads(r.output)
     assert doc["designs"] == ["my-fix"] and len(doc["cells"]) == 2
     by = {c["scenario"]: {p["name"]: p["holds"] for p in c["properties"]} for c in doc["cells"]}
     assert by["clock-skew"]["loop-terminates"] and by["clock-skew"]["no-terminal-siblings"]
     assert not by["tool-race"]["turn-serialization"]  # the guard still covers only loop entry
-    assert "my-fix" in (tmp_path / "review.md").read_text()
+    assert "my-fix" in (tmp_path / "out" / "review.md").read_text()
 
 
 def test_review_usage_errors(cli, tmp_path):

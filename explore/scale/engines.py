@@ -125,6 +125,8 @@ class Local:
 def _serve(conn, spec: Spec) -> None:
     """A worker process: one Partition, answering the owner's calls until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # (also blocked since start: the owner decides)
+    for s in (signal.SIGTERM, signal.SIGHUP):  # the owner's handlers (cli/guard.py) are not a worker's
+        signal.signal(s, signal.SIG_DFL)
     part = Partition(spec)
     while True:
         try:

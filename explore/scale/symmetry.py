@@ -524,10 +524,11 @@ def symmetric_dpor(system: System, properties, progress=None, until=frozenset(),
     """dpor over the quotient (explore/search/dpor.py, "Over orbits"); findings lifted to traces
     of the plain model. Its traces are the shortest within what it explored, as dpor's are."""
     from turnproof.explore.search.dpor import dpor_search
+    from turnproof.explore.search.renaming import OrbitRenaming
 
     q = quotient or Quotient.of(system)
     orbits = Orbits(q)
-    res = dpor_search(q, properties, progress, until=until, observers=(orbits,))
+    res = dpor_search(q, properties, progress, until=until, observers=(orbits,), renaming=OrbitRenaming(q))
     lift_findings(q, res, orbits and orbits.represented())
     return res
 

@@ -17,6 +17,7 @@ import time
 from collections import deque
 
 from turnproof.explore.search import memory
+from turnproof.explore.search.budget import every
 from turnproof.explore.search.fingerprint import BITS
 from turnproof.explore.search.fingerprint import fingerprint as fingerprint_of
 from turnproof.explore.search.liveness import Abstraction, Steps, abstract_key
@@ -76,6 +77,7 @@ def _bfs(system, properties, progress, observers, fingerprint, until) -> Result:
     enabled = system.enabled if until else None
     frontier = deque([(init, 0)])
     transitions = cut = quiescent = tick = 0
+    often = every(progress)
     while frontier and not (until and until <= result.findings.keys()):
         w, nw = frontier.popleft()
         succ = successors(w)
@@ -114,7 +116,7 @@ def _bfs(system, properties, progress, observers, fingerprint, until) -> Result:
             for o in observers:
                 o.edge(w, step, nxt, (d - 1, depths[n] if n is not None else None))
         tick += 1
-        if progress and tick % 500 == 0:
+        if progress and tick % often == 0:
             _count(stats, keys, depths, transitions, cut, quiescent)
             stats.seconds = time.perf_counter() - started
             progress(stats, d - 1)

@@ -11,6 +11,7 @@ import time
 from collections import deque
 
 from turnproof.explore.search.bfs import _check
+from turnproof.explore.search.budget import every
 from turnproof.explore.search.result import Result
 from turnproof.model.system import System
 from turnproof.specs.properties import Property
@@ -31,10 +32,11 @@ def bfs_preemptions(system: System, properties: tuple[Property, ...], k: int, pr
     _check(result, _chain(via, (init, None)), init, "always")
     rested = set()
     tick = 0
+    often = every(progress)
     while frontier:
         w, last, spent = frontier.popleft()
         tick += 1
-        if progress and tick % 500 == 0:
+        if progress and tick % often == 0:
             stats.seconds = time.perf_counter() - started
             progress(stats, depth[w])
         if best[(w, last)] < spent:

@@ -22,6 +22,12 @@ from dataclasses import dataclass
 
 MEMORY_FRACTION = 0.25  # of the memory available at start: the default memory budget
 MEMORY_EVERY = 0.5  # seconds between two readings of the resident memory
+EVERY = 500  # states (or expansions) between two calls of a progress hook that asks for no other
+
+
+def every(hook) -> int:
+    """How many states a search may let pass between two calls of `hook`: its `every`, or EVERY."""
+    return getattr(hook, "every", EVERY)
 
 
 class OutOfBudget(Exception):
@@ -109,6 +115,7 @@ class Budget:
     max_states: int | None = None
     max_seconds: float | None = None
     max_bytes: int | None = None
+    time_said: str = ""  # how the time budget was set, when not by --max-seconds (the command's default)
 
     def __post_init__(self) -> None:
         self.started = time.monotonic()
@@ -117,6 +124,11 @@ class Budget:
         self.stats, self.depth = None, 0  # the latest the search reported
         self.spent = ""  # set by the watching thread: why the budget is spent
         self.raised = False  # an OutOfBudget is on its way up: the signal raises no second one
+
+    @property
+    def every(self) -> int:
+        """How often the searches call it: each state under a state budget (exact), else every EVERY."""
+        return 1 if self.max_states is not None else EVERY
 
     def __call__(self, stats, depth: int) -> None:
         self.stats, self.depth = stats, depth
@@ -137,7 +149,7 @@ class Budget:
         """Why time or memory is spent now, or "" (memory is read at most every MEMORY_EVERY s)."""
         now = time.monotonic() - self.started
         if self.max_seconds is not None and now > self.max_seconds:
-            return f"the time budget (--max-seconds {self.max_seconds:g}) is spent"
+            return f"the time budget ({self.time_said or f'--max-seconds {self.max_seconds:g}'}) is spent"
         if self.max_bytes is not None and now - self.measured >= MEMORY_EVERY:
             self.measured = now
             rss = resident_bytes()
@@ -238,4 +250,5 @@ def chain(*hooks):
         for h in live:
             h(stats, depth)
 
+    call.every = min(every(h) for h in live)
     return call

@@ -18,6 +18,7 @@ import time
 
 from turnproof.explore.search import memory
 from turnproof.explore.search.bfs import _check
+from turnproof.explore.search.budget import every
 from turnproof.explore.search.liveness import Lassos
 from turnproof.explore.search.result import Observer, Result
 from turnproof.model.system import System
@@ -66,6 +67,7 @@ def _sleep_search(system: System, properties: tuple[Property, ...], progress, ob
     moves = Moves(system)
     init = system.initial()
     parents: dict = {init: None}
+    often = every(progress)
     asleep: dict[World, frozenset] = {}  # what was left asleep in each visited world
     depth = {init: 0}
     explored: list[tuple] = []  # (world, step, next world) of every transition taken, for the lasso search
@@ -77,7 +79,7 @@ def _sleep_search(system: System, properties: tuple[Property, ...], progress, ob
             asleep[w] = asleep[w] & sleep
         else:
             asleep[w] = sleep
-            if progress and len(asleep) % 500 == 0:
+            if progress and len(asleep) % often == 0:
                 stats.states, stats.seconds = len(asleep), time.perf_counter() - started
                 progress(stats, depth[w])
             _check(result, parents, w, "always")

@@ -22,6 +22,8 @@ FIELDS = ("design", "scenario", "property", "schedule", "steps")
 def read(path: Path, properties: set[str]) -> dict:
     """The document at `path`, checked; InputError (one line) on the first problem."""
     try:
+        if path.exists() and not path.is_file():  # a folder, a pipe (whose reading would block), a device
+            raise InputError(f"{path}: cannot read: not a regular file (a trace.json is a file)")
         if path.is_file() and path.stat().st_size > MAX_BYTES:
             raise InputError(f"{path}: over {MAX_BYTES >> 20} MB: not a trace.json")
         text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is allowed
