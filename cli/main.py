@@ -511,7 +511,7 @@ def review(designs: tuple[str, ...], scenarios: tuple[str, ...], out_dir: Path, 
     graphs) into --out, and exits 1 if any design violates a property. Without --designs or
     --scenarios, every built-in one is reviewed.
     """
-    from turnproof.cli.review import changes, changes_text, markdown, matrix_text, review_json, summary
+    from turnproof.cli.review import markdown, review_json, terminal
     from turnproof.cli.review import review as run_review
 
     chosen_designs = [load_design(d) for d in designs or builtin("design")]
@@ -528,13 +528,7 @@ def review(designs: tuple[str, ...], scenarios: tuple[str, ...], out_dir: Path, 
     if as_json:
         click.echo(json.dumps(doc | {"report": str(report)}, indent=2))
     else:
-        click.echo(matrix_text(cells))
-        click.echo("")
-        click.echo("\n".join(summary(cells)))
-        table = changes_text(changes(cells))
-        if table:
-            click.echo("")
-            click.echo("\n".join(table))
+        click.echo("\n".join(terminal(cells)))
         click.echo(f"report written to {report}")
         _no_dot([f for c in cells for f in c.files.values()])
     sys.exit(1 if doc["verdict"] == "violated" else 0)
