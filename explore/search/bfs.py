@@ -17,7 +17,7 @@ import time
 from collections import deque
 
 from turnproof.explore.search import memory
-from turnproof.explore.search.budget import every
+from turnproof.explore.search.budget import every, stop
 from turnproof.explore.search.fingerprint import BITS
 from turnproof.explore.search.fingerprint import fingerprint as fingerprint_of
 from turnproof.explore.search.liveness import Abstraction, Steps, abstract_key
@@ -119,7 +119,7 @@ def _bfs(system, properties, progress, observers, fingerprint, until) -> Result:
         if progress and tick % often == 0:
             _count(stats, keys, depths, transitions, cut, quiescent)
             stats.seconds = time.perf_counter() - started
-            progress(stats, d - 1)
+            stop(progress(stats, d - 1))
     _count(stats, keys, depths, transitions, cut, quiescent)
     # what loop-terminates needs: nothing when no step was cut and the search ran to the end (Steps)
     lassos = steps.lassos(keys, abstraction, key) if steps and (cut or frontier) else None

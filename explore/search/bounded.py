@@ -11,7 +11,7 @@ import time
 from collections import deque
 
 from turnproof.explore.search.bfs import _check
-from turnproof.explore.search.budget import every
+from turnproof.explore.search.budget import every, stop
 from turnproof.explore.search.result import Result
 from turnproof.model.system import System
 from turnproof.specs.properties import Property
@@ -38,7 +38,7 @@ def bfs_preemptions(system: System, properties: tuple[Property, ...], k: int, pr
         tick += 1
         if progress and tick % often == 0:
             stats.seconds = time.perf_counter() - started
-            progress(stats, depth[w])
+            stop(progress(stats, depth[w]))
         if best[(w, last)] < spent:
             continue  # reached more cheaply since this entry was queued
         succ = system.successors(w)

@@ -61,7 +61,7 @@ import time
 from collections import deque
 
 from turnproof.explore.search import memory
-from turnproof.explore.search.budget import every
+from turnproof.explore.search.budget import every, stop
 from turnproof.explore.search.liveness import Lassos
 from turnproof.explore.search.result import Finding, Observer, Result
 from turnproof.explore.search.trace import path_to
@@ -391,7 +391,7 @@ class _Search:
             new.via = f
             if self.progress and stats.states % self.often == 0:
                 stats.seconds = time.perf_counter() - self.started
-                self.progress(stats, len(frames))
+                stop(self.progress(stats, len(frames)))
             changed = [(g, last.get(g)) for g in (f_path, *_forked(w, nxt))]
             for g, _ in changed:
                 last[g] = len(events)

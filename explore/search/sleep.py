@@ -18,7 +18,7 @@ import time
 
 from turnproof.explore.search import memory
 from turnproof.explore.search.bfs import _check
-from turnproof.explore.search.budget import every
+from turnproof.explore.search.budget import every, stop
 from turnproof.explore.search.liveness import Lassos
 from turnproof.explore.search.result import Observer, Result
 from turnproof.model.system import System
@@ -81,7 +81,7 @@ def _sleep_search(system: System, properties: tuple[Property, ...], progress, ob
             asleep[w] = sleep
             if progress and len(asleep) % often == 0:
                 stats.states, stats.seconds = len(asleep), time.perf_counter() - started
-                progress(stats, depth[w])
+                stop(progress(stats, depth[w]))
             _check(result, parents, w, "always")
             if not moves.of(w):
                 stats.quiescent += 1
