@@ -97,7 +97,7 @@ def step(design: Design, scenario: Scenario, w: World, f: Fiber) -> tuple[Step, 
         route = scenario.prompt(f.prompt).route
         # a V2 request on the legacy engine: what the web app's V1 adapter sends (prompt_async, abort)
         if route == "shell":
-            _shell_step(tx)
+            shell_step(tx)
         elif route in ("abort", "interrupt"):
             _abort_step(tx)
         else:
@@ -498,7 +498,9 @@ def _tool_step(tx: Tx) -> None:
 # --- shell route ---------------------------------------------------------------------------
 
 
-def _shell_step(tx: Tx) -> None:
+def shell_step(tx: Tx) -> None:
+    """One step of a shell request's fiber (public: the V2 inbox engine, model/inbox.py, has no
+    shell route of its own and runs shell prompts here)."""
     f, p = tx.f, tx.scenario.prompt(tx.f.prompt)
     if f.pc == "send":
         tx.say("route.shell", f"{p.client} client runs a shell command ({p.name})")

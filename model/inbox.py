@@ -28,7 +28,7 @@ def step(design: Design, scenario: Scenario, w: World, f: Fiber) -> tuple[Step, 
     else:
         route = scenario.prompt(f.prompt).route
         if route == "shell":  # no V2 shell route in 1.18.34: the legacy runner runs it
-            legacy._shell_step(tx)
+            legacy.shell_step(tx)
         elif route in ("abort", "interrupt"):
             _interrupt_step(tx)
         else:

@@ -177,7 +177,7 @@ class _Checks:
         return Trace(self.keys[n], tuple(steps))
 
 
-def _check(result: Result, parents: dict, w: World, when: str, key=None) -> None:
+def check_world(result: Result, parents: dict, w: World, when: str, key=None) -> None:
     """The properties judged at `when` on a world of a search with parent pointers by world (or
     by `key`): the searches built on bfs's (sleep sets, preemption bounds) use it."""
     for prop in result.properties:
