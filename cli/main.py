@@ -19,6 +19,7 @@ from pathlib import Path
 import click
 from turnproof.cli.guard import EXIT_CODES, Cli, writable_dir, writable_file
 from turnproof.cli.outdir import Target, is_manifest
+from turnproof.cli.patch import patch
 from turnproof.cli.words import Words, WordsCommand
 from turnproof.explore.search.budget import Budget, OutOfBudget, chain, default_max_bytes, stop
 from turnproof.explore.search.result import Stats
@@ -572,7 +573,8 @@ def review(designs: tuple[str, ...], scenarios: tuple[str, ...], out_dir: Path, 
     "--design",
     "design_ref",
     required=True,
-    help="The design to conform: v1.15.4 or upstream-1.18.34, or an inbox design (--opencode-version 1.18.34).",
+    help="The design to conform: a release's own (v1.15.4, upstream-1.18.34, upstream-1.19.5) runs that release, "
+    "any other runs the release patched with it (turnproof patch; cached); an inbox design runs its base's release.",
 )
 @click.option("--scenario", "scenario_ref", required=True, help="Built-in scenario name or path.")
 @click.option("--schedule", help="A schedule string or a trace.json [default: the shortest driveable counterexample].")
@@ -582,9 +584,21 @@ def review(designs: tuple[str, ...], scenarios: tuple[str, ...], out_dir: Path, 
 @click.option(
     "--runs", type=click.IntRange(1, 100), default=1, show_default=True, help="Times to drive the real server."
 )
+@click.option(
+    "--opencode-binary",
+    "binary",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Drive this executable instead (a release, a `turnproof patch` build, a wrapper running a checkout).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 def conform(
-    design_ref: str, scenario_ref: str, schedule: str | None, version: str | None, runs: int, as_json: bool
+    design_ref: str,
+    scenario_ref: str,
+    schedule: str | None,
+    version: str | None,
+    runs: int,
+    binary: Path | None,
+    as_json: bool,
 ) -> None:
     """Drive the real opencode server through a model schedule and compare the message trees.
 
@@ -592,16 +606,16 @@ def conform(
     """
     from turnproof.conform import HarnessError
     from turnproof.conform.harness import conform as drive
-    from turnproof.conform.schedule import FAITHFUL, check_design, load_schedule
+    from turnproof.conform.schedule import load_schedule
 
     try:
-        design = load_design(design_ref)
         report = drive(
-            design,
+            load_design(design_ref),
             load_scenario(scenario_ref),
             schedule=load_schedule(schedule) if schedule else None,
-            version=version or FAITHFUL[check_design(design)],
+            version=version,
             runs=runs,
+            binary=binary,
         )
     except HarnessError as e:
         click.echo(f"turnproof: error: {e}", err=True)
@@ -663,3 +677,8 @@ def audit(file: tuple[str, ...], out: Path, as_json: bool, session_id: str | Non
 from turnproof.cli.explore import explore  # noqa: E402  (its own module; registered here)
 
 main.add_command(explore)
+main.add_command(patch)
+
+from turnproof.cli.catalogue import catalogue  # noqa: E402  (its own module; registered here)
+
+main.add_command(catalogue)

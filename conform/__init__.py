@@ -7,6 +7,8 @@ completed to rest, what the model violates), `conform.drive` maps it to real req
 legacy route and `conform.inbox` on the V2 route, both through the one client of `conform.http`;
 `conform.tree` holds the message trees and their diff, `conform.report` the reports, and
 `conform.harness` runs a case end to end. `conform.suite` drives every built-in scenario.
+`conform.target` names what ran (a release, a patched build, any `--opencode-binary`),
+`conform.build` builds a design into opencode (docs/fixes.md), `conform.fixes` drives the fix designs.
 
 May import: `turnproof.model`, `turnproof.specs`, `turnproof.explore.search` and `.views`; never the CLI.
 """

@@ -20,9 +20,11 @@ from turnproof.conform.schedule import (
     complete,
     default_schedule,
     driveable,
+    release,
     uncontrolled,
     violations,
 )
+from turnproof.conform.target import Target
 from turnproof.conform.tree import model_order, model_tree
 from turnproof.model.system import System
 
@@ -34,8 +36,8 @@ class Harness:
     `with Harness(version) as h: h.conform(design, scenario, schedule, runs)`. Each run drives a
     fresh session; the server is stopped on exit, error or interrupt."""
 
-    def __init__(self, version: str = "1.15.4", binary: Path | None = None, timeout: float = STEP_TIMEOUT):
-        self.version, self.binary, self.timeout = version, binary, timeout
+    def __init__(self, version: str = "1.15.4", binary: Path | None = None, timeout: float = STEP_TIMEOUT, target=None):
+        self.version, self.binary, self.timeout, self.target = version, binary, timeout, target
         self._stack = None
         self._catalog = False  # has the V2 model catalog listed the fake model?
 
@@ -44,8 +46,10 @@ class Harness:
         import tempfile
 
         from turnproof.conform.server import OpencodeServer, fetch_binary
+        from turnproof.conform.target import describe
 
         exe = Path(self.binary) if self.binary else fetch_binary(self.version)
+        self.ran = (self.target or describe(exe)).version  # what `exe --version` says it is
         self._stack = contextlib.ExitStack()
         try:
             gates = self._stack.enter_context(tempfile.TemporaryDirectory(prefix="turnproof-gates-"))
@@ -63,7 +67,8 @@ class Harness:
     def conform(self, design, scenario, schedule: str | None = None, runs: int = 1) -> ConformReport | InboxReport:
         """Drive `schedule` (default: the shortest driveable counterexample of the first violated
         property) `runs` times and compare each final message tree with the model's."""
-        report, trace = prepare(design, scenario, schedule, self.version, runs)
+        # labelled by what ran: the binary's `--version`, not the cache folder it was found in
+        report, trace = prepare(design, scenario, schedule, self.ran, runs, self.target)
         if scenario.instances > self.server.directories:
             raise HarnessError(
                 f"scenario {scenario.name}: {scenario.instances} directory contexts; the server has "
@@ -101,14 +106,15 @@ class Harness:
         return report
 
 
-def prepare(design, scenario, schedule: str | None, version: str, runs: int):
+def prepare(design, scenario, schedule: str | None, version: str, runs: int, target: Target | None = None):
     """The model side of a conformance case: checks, the schedule completed to rest, the report
-    without runs yet, and the completed trace."""
+    without runs yet, and the completed trace. With a `target` (a patched build or any
+    executable) any legacy design may be driven; the report names what ran."""
     if runs < 1:
         raise HarnessError(f"--runs: {runs}: expected at least 1")
     if design.engine == "inbox":  # the V2 route of 1.18.34
         return inbox.prepare(design, scenario, schedule, version)
-    faithful = check_design(design)
+    faithful = check_design(design) if target is None else ""
     check_scenario(scenario)
     system = System(design, scenario)
     if schedule is None:
@@ -131,7 +137,9 @@ def prepare(design, scenario, schedule: str | None, version: str, runs: int):
         uncontrolled=uncontrolled(trace, scenario),
         not_driveable=why,
     )
-    if FAITHFUL[faithful] != version:
+    if target is not None:
+        report.target, report.note = target, target.note(design)
+    elif FAITHFUL[faithful] != version:
         report.note = f"design {design.name} describes opencode {FAITHFUL[faithful]}, driven against {version}"
     return report, trace
 
@@ -140,13 +148,39 @@ def conform(
     design,
     scenario,
     schedule: str | None = None,
-    version: str = "1.15.4",
+    version: str | None = None,
     runs: int = 1,
     timeout: float = STEP_TIMEOUT,
     binary: Path | None = None,
 ) -> ConformReport | InboxReport:
     """Drive the real opencode `version` through `schedule` `runs` times on a server of its own
-    (see `Harness.conform`). `design` and `scenario` are loaded turnproof objects (specs.loader)."""
-    prepare(design, scenario, schedule, version, runs)  # refuse bad input before fetching anything
-    with Harness(version, binary, timeout) as h:
+    (see `Harness.conform`). `design` and `scenario` are loaded turnproof objects (specs.loader).
+    `binary`: any executable that behaves like `opencode`; a legacy design that is not a release's
+    own is driven on the release patched with it (conform/target.py, conform/build, cached)."""
+    from turnproof.conform.target import given, resolve
+
+    # bad input is refused before anything is fetched or built
+    version = version or release(design)  # a release's own design, or an inbox variant of one
+    if design.engine == "inbox":  # the V2 route of 1.18.34 (nothing is patched for it)
+        version = version or "1.18.34"
+        prepare(design, scenario, schedule, version, runs)
+        target = None
+    elif binary is not None:
+        target = given(binary, version)
+        version = target.release
+        prepare(design, scenario, schedule, version, runs, target)
+    else:
+        prepare(design, scenario, schedule, version or "1.15.4", runs, _ANY)  # any design may be patched
+        version, binary, target = resolve(design, version)
+    with Harness(version, binary, timeout, target) as h:
         return h.conform(design, scenario, schedule, runs)
+
+
+class _Any:
+    """Stands in for a target not built yet: prepare accepts any design and names nothing."""
+
+    def note(self, design) -> str:
+        return ""
+
+
+_ANY = _Any()

@@ -9,13 +9,15 @@ from dataclasses import dataclass, field
 
 from turnproof.conform import Agreement
 from turnproof.conform.schedule import UNCONTROLLED_V2
+from turnproof.conform.target import Target
 from turnproof.conform.tree import tree_lines
 
 
-def side_by_side(left: list[str], right: list[str], title: str, version: str) -> list[str]:
-    """The model's lines beside the real server's (first run), under `title` and the release."""
+def side_by_side(left: list[str], right: list[str], title: str, what: str) -> list[str]:
+    """The model's lines beside the real server's (first run), under `title` and what ran
+    (`opencode 1.15.4`, or a patched build's label)."""
     width = max([len(title) + 2] + [len(x) + 2 for x in left])
-    out = [f"  {title.ljust(width)}| real opencode {version} (run 1)"]
+    out = [f"  {title.ljust(width)}| real {what} (run 1)"]
     for i in range(max(len(left), len(right))):
         a = left[i] if i < len(left) else ""
         b = right[i] if i < len(right) else ""
@@ -70,6 +72,11 @@ class ConformReport(Agreement):
     not_driveable: str | None = None  # why the real server cannot be held to the schedule
     note: str = ""  # e.g. a design driven against another release than the one it describes
     discarded: list[str] = field(default_factory=list)  # drives redone: the paced clock did not hold
+    target: Target | None = None  # the executable driven, when not the release fetched by version
+
+    def what(self) -> str:
+        """What ran: `opencode 1.15.4`, or `opencode 1.15.4 patched with D (knobs ...)`."""
+        return self.target.label() if self.target else f"opencode {self.version}"
 
     def to_json(self) -> dict:
         return {
@@ -91,14 +98,16 @@ class ConformReport(Agreement):
             **({"note": self.note} if self.note else {}),
             **({"discarded": self.discarded} if self.discarded else {}),
             "runs": [r.to_json() for r in self.runs],
+            **({"opencode_binary": self.target.to_json()} if self.target else {}),
         }
 
     def text(self) -> str:
         full = ",".join(x for x in (self.schedule, self.completion) if x)
-        lines = [
-            f"design {self.design} × scenario {self.scenario} against the real opencode {self.version}",
-            f"schedule: {self.schedule or '(empty)'} ({self.origin})",
-        ]
+        lines = [f"design {self.design} × scenario {self.scenario} against the real {self.what()}"]
+        if self.target:
+            t = self.target
+            lines.append(f"  ran: {t.path} (--version {t.version}, sha256 {t.sha256[:16]}…)")
+        lines.append(f"schedule: {self.schedule or '(empty)'} ({self.origin})")
         if self.completion:
             to = "to the bound" if any(v.startswith("runs away") for v in self.model_violations) else "to rest"
             lines.append(f"  completed {to} by the model with {self.completion}: {full}")
@@ -112,7 +121,7 @@ class ConformReport(Agreement):
         else:
             lines.append("model: clean (no property violated)")
         right = tree_lines(self.runs[0].tree, self.runs[0].order) if self.runs else []
-        lines += side_by_side(tree_lines(self.model_tree, self.model_order), right, "model", self.version)
+        lines += side_by_side(tree_lines(self.model_tree, self.model_order), right, "model", self.what())
         for r in self.runs:
             if r.conforms:
                 lines.append(f"run {r.n}: conforms ({r.seconds:.1f}s)")
@@ -208,7 +217,7 @@ class InboxReport(Agreement):
         lines.append("model: violated" if self.model_violations else "model: clean (no property violated)")
         lines += [f"  ✗ {v}" for v in self.model_violations]
         right = self.runs[0].rows if self.runs else []
-        lines += side_by_side(self.model_rows, right, "model (seq order)", self.version)
+        lines += side_by_side(self.model_rows, right, "model (seq order)", f"opencode {self.version}")
         real_pending = self.runs[0].pending if self.runs else []
         lines.append(
             f"  pending in session_input: model {self.model_pending or 'none'} | real {real_pending or 'none'}"

@@ -73,19 +73,24 @@ def binary_path(version: str = DEFAULT_VERSION) -> Path:
 
 def fetch_binary(version: str = DEFAULT_VERSION, timeout: float = 300) -> Path:
     """The cached `opencode` binary of `version`, fetched with `npm pack` if not there yet."""
+    return fetch_npm(PACKAGE, version, "package/bin/opencode", binary_path(version), timeout)
+
+
+def fetch_npm(package: str, version: str, member: str, target: Path, timeout: float = 300) -> Path:
+    """`target`: the file `member` of the npm package `package@version`, fetched with `npm pack`
+    and made executable, unless it is there already (opencode's binary, the Bun that runs a build)."""
     if not version or any(c not in "0123456789.abcdefghijklmnopqrstuvwxyz-" for c in version.lower()):
         raise HarnessError(f"--opencode-version: {version!r} is not a version")
-    target = binary_path(version)
     if target.is_file() and os.access(target, os.X_OK):
         return target
     npm = shutil.which("npm")
     if npm is None:
-        raise RegistryUnavailable("npm is not installed: cannot fetch opencode-linux-x64 from the npm registry")
+        raise RegistryUnavailable(f"npm is not installed: cannot fetch {package} from the npm registry")
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="turnproof-npm-", dir=target.parent) as tmp:
         try:
             p = subprocess.run(
-                [npm, "pack", f"{PACKAGE}@{version}", "--pack-destination", tmp, "--loglevel=error"],
+                [npm, "pack", f"{package}@{version}", "--pack-destination", tmp, "--loglevel=error"],
                 cwd=tmp,
                 capture_output=True,
                 text=True,
@@ -93,26 +98,25 @@ def fetch_binary(version: str = DEFAULT_VERSION, timeout: float = 300) -> Path:
                 start_new_session=True,
             )
         except subprocess.TimeoutExpired:
-            raise RegistryUnavailable(f"npm pack {PACKAGE}@{version} timed out after {timeout:.0f}s") from None
+            raise RegistryUnavailable(f"npm pack {package}@{version} timed out after {timeout:.0f}s") from None
         if p.returncode != 0:
             err = " ".join((p.stderr or p.stdout).split())[-300:] or f"exit code {p.returncode}"
             if "E404" in err or "No matching version" in err or "ETARGET" in err:
-                raise HarnessError(f"npm registry has no {PACKAGE}@{version}: {err}")
-            raise RegistryUnavailable(f"npm pack {PACKAGE}@{version} failed: {err}")
+                raise HarnessError(f"npm registry has no {package}@{version}: {err}")
+            raise RegistryUnavailable(f"npm pack {package}@{version} failed: {err}")
         tgz = next(Path(tmp).glob("*.tgz"), None)
         if tgz is None:
-            raise HarnessError(f"npm pack {PACKAGE}@{version} wrote no tarball")
+            raise HarnessError(f"npm pack {package}@{version} wrote no tarball")
         try:
             with tarfile.open(tgz) as tar:
-                member = tar.getmember("package/bin/opencode")
-                src = tar.extractfile(member)
+                src = tar.extractfile(tar.getmember(member))
                 if src is None:
-                    raise KeyError(member.name)
+                    raise KeyError(member)
                 part = target.with_suffix(".part")
                 with src, open(part, "wb") as out:
                     shutil.copyfileobj(src, out)
         except (KeyError, tarfile.TarError) as e:
-            raise HarnessError(f"{tgz.name}: no package/bin/opencode in the tarball ({e})") from None
+            raise HarnessError(f"{tgz.name}: no {member} in the tarball ({e})") from None
         part.chmod(0o755)
         part.replace(target)
     return target

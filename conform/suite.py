@@ -1,9 +1,9 @@
-"""The conformance suite: every built-in scenario, on 1.15.4 (design v1.15.4) and on the newest
-release (design upstream-1.18.34). Per scenario it drives the shortest driveable counterexample
+"""The conformance suite: every built-in scenario, on 1.15.4 (design v1.15.4) and on the newer
+releases (designs upstream-1.18.34 and upstream-1.19.5). Per scenario it drives the shortest driveable counterexample
 of each violated property, the shortest clean schedule, and a few hand-picked schedules, each
 several times, and prints the agreement table (k/n runs per case).
 
-    .venv/bin/python -m turnproof.conform.suite [--runs N] [--versions 1.15.4,1.18.34]
+    .venv/bin/python -m turnproof.conform.suite [--runs N] [--versions 1.15.4,1.18.34,1.19.5]
         [--scenario NAME ...] [--out docs/conformance.md]
 
 Exit 0 when real and model agree in every run, 1 when any case disagrees (the table says which),
@@ -26,7 +26,7 @@ from turnproof.model.system import System
 from turnproof.specs.loader import builtin, load_design, load_scenario
 
 # The releases driven, each with the design that describes it.
-RELEASES = {"1.15.4": "v1.15.4", "1.18.34": "upstream-1.18.34"}
+RELEASES = {"1.15.4": "v1.15.4", "1.18.34": "upstream-1.18.34", "1.19.5": "upstream-1.19.5"}
 LARGE = ("large/plugin-wakes", "large/crowd")
 
 # Schedules worth driving beside the generated ones: (scenario, schedule, what it shows).
@@ -34,6 +34,7 @@ EXTRA = [
     ("tool-race", "U1,r1*4,U2", "U2 while U1's after-tool reply is in flight"),
     ("shell-then-prompt", "S1,S1,U1", "U1 during the shell: it waits as ShellThenRun"),
     ("abort-race", "U1,r1*2,X1", "abort while U1's tool runs"),
+    ("client-ids-gap", "U1,r1*2,U2", "issue 23: U2 during U1's tool, both ids from one client clock 2 s ahead"),
     (
         "client-clock-ahead",
         "U1,r1*2,U2,U3,r1",
@@ -107,13 +108,13 @@ def table(version: str, design: str, results: list[tuple[Case, ConformReport | H
 BEGIN, END = "<!-- suite:begin -->", "<!-- suite:end -->"
 
 
-def write(out: Path, generated: str) -> None:
-    """Replace the generated part of `out` (between the suite markers), keeping the prose around it."""
+def write(out: Path, generated: str, begin: str = BEGIN, end: str = END) -> None:
+    """Replace the generated part of `out` (between the markers), keeping the prose around it."""
     old = out.read_text(encoding="utf-8") if out.is_file() else ""
-    block = f"{BEGIN}\n{generated}\n{END}"
-    if BEGIN in old and END in old:
-        head, _, rest = old.partition(BEGIN)
-        _, _, tail = rest.partition(END)
+    block = f"{begin}\n{generated}\n{end}"
+    if begin in old and end in old:
+        head, _, rest = old.partition(begin)
+        _, _, tail = rest.partition(end)
         text = head + block + tail
     else:
         text = (old.rstrip() + "\n\n" if old else "") + block + "\n"
@@ -170,10 +171,14 @@ def main(argv: list[str] | None = None) -> int:
         "",
     ]
     tail = ["Left out:", ""] + [f"- {s}: {why}" for s, why in skipped] if skipped else []
-    text = "\n".join(head + sections + tail).rstrip()
+    return publish("\n".join(head + sections + tail).rstrip(), args.out, disagree, errors)
+
+
+def publish(text: str, out: Path | None, disagree: int, errors: int, begin: str = BEGIN, end: str = END) -> int:
+    """Print the table, write it into `out` between the markers, and say the exit code."""
     print(text)
-    if args.out:
-        write(args.out, text)
+    if out:
+        write(out, text, begin, end)
     if disagree:
         print(f"real and model DISAGREE on {disagree} case(s)", file=sys.stderr)
         return 1

@@ -45,6 +45,8 @@ def test_wheel_holds_only_the_turnproof_namespace(wheel):
     assert "turnproof/specs/scenarios/large/crowd.toml" in names
     assert "turnproof/explore/views/explorer.html" in names  # the explorer page's script and style
     assert "turnproof/cli/main.py" in names and "turnproof/model/world.py" in names
+    # the patch edits travel with opencode's MIT notice (they quote its bundle)
+    assert "turnproof/conform/build/edits_loop.py" in names and "turnproof/conform/build/OPENCODE-LICENSE" in names
 
 
 def test_installed_wheel_runs_check_review_and_audit_elsewhere(wheel, tmp_path):
