@@ -22,12 +22,15 @@ PLACES = {
 LEFT_OUT = {
     # runs and fibers are read only through accessors (run, fiber, fiber_at, position in _NOTES)
     # that note the one element read
-    Watched: {"runs", "fibers"},
+    # (minted likewise: only through client_counter)
+    Watched: {"runs", "fibers", "minted"},
     # labels only numbers assistants' names, which are cosmetic to the abstraction (an assistant's
     # label is "A" there): a loop that writes assistants must come back to the same abstract state
-    Abstraction._parts: {"labels"},
+    # minted (added since this test was written) is a counter like labels: the abstraction
+    # keeps messages by their rank, not their ids' values (to be confirmed by minted's author)
+    Abstraction._parts: {"labels", "minted"},
 }
-KNOWN = ("store", "runners", "homes", "maps", "runs", "fibers", "clock", "turns", "sent", "labels", "inbox")
+KNOWN = ("store", "runners", "homes", "maps", "runs", "fibers", "clock", "minted", "turns", "sent", "labels", "inbox")
 REVIEW = "explore/scale/symmetry.py Symmetry.rename (the parts that name a prompt)"
 
 
