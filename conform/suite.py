@@ -104,9 +104,15 @@ def table(version: str, design: str, results: list[tuple[Case, ConformReport | H
         model = "violated: " + ", ".join(dict.fromkeys(names)) if names else "clean"
         verdict = f"{r.agree}/{len(r.runs)}" + ("" if r.conforms else " **DISAGREE**")
         if r.discarded:
-            verdict += f" ({len(r.discarded)} drive(s) redone: the paced clock did not hold)"
+            verdict += f" ({len(r.discarded)} drive(s) redone: {redone_why(r.discarded)})"
         lines.append(f"| {case.scenario} | {sch} | {case.what} | {model} | {verdict} |")
     return lines
+
+
+def redone_why(discarded: list[str]) -> str:
+    """What did not hold in the discarded drives: the paced clock, a shell gate, or both."""
+    kinds = ["the paced clock" if "paced clock" in d else "a shell gate" for d in discarded]
+    return " and ".join(dict.fromkeys(kinds)) + " did not hold"
 
 
 BEGIN, END = "<!-- suite:begin -->", "<!-- suite:end -->"
