@@ -158,12 +158,16 @@ def _assistant(m: Message, sid: str, ids: dict, times: dict) -> dict:
     }
     if m.finish is not None:
         info["finish"] = m.finish
-    if m.error:
-        info["error"] = {"name": "MessageAbortedError", "data": {"message": m.error}}
+    if m.error:  # an interrupted assistant, or a provider's error (model/fibers.py)
+        name = "APIError" if m.error == "provider" else "MessageAbortedError"
+        info["error"] = {"name": name, "data": {"message": m.error}}
     parts = [_part(sid, mid, 0, {"type": "step-start"}, m.label)]
     for i, tool in enumerate(m.tools, 1):
-        state: dict = {"status": tool.status, "input": {}}
-        if tool.status == "running":
+        rejected = tool.status == "rejected"  # the model's name for an error by RejectedError
+        state: dict = {"status": "error" if rejected else tool.status, "input": {}}
+        if rejected:
+            state.update(error="The user dismissed this question", time={"start": t, "end": t + 1})
+        elif tool.status == "running":
             state["time"] = {"start": t}
         elif tool.status == "completed":
             state.update(output="", title="bash", metadata={}, time={"start": t, "end": t + 1})

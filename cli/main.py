@@ -650,3 +650,7 @@ from turnproof.cli.explore import explore  # noqa: E402  (its own module; regist
 
 main.add_command(explore)
 main.add_command(patch)
+
+from turnproof.cli.catalogue import catalogue  # noqa: E402  (its own module; registered here)
+
+main.add_command(catalogue)

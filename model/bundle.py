@@ -46,6 +46,12 @@ _TABLE = [
         "interrupt: unsettled tools failed, the assistant failed",
     ),
     ("v2.interrupt.done", "SessionRunCoordinator.interrupt", "Fiber.interrupt(owner) returns once the drain stopped"),
+    ("v2.rejected", "SessionRunner.runTurn", "DeclinedError/RejectedError: failUnsettledTools, then Effect.interrupt"),
+    ("v2.drain.failed", "Failed to drain Session", "runTurn fails, so does the drain: tapCause only logs it"),
+    # the question and permission tools, alike in both engines (the same spans are in 1.15.4's bundle)
+    ("question.ask", "Question.ask", 'log "asking", keep the request pending, publish question.asked, await it'),
+    ("question.reply", "Question.reply", "succeed the pending request's Deferred; none pending: unknown request"),
+    ("question.reject", "Question.reject", "fail the pending request with RejectedError; none pending: unknown"),
 ]
 
 BUNDLE: dict[str, Span] = {key: Span(name, what) for key, name, what in _TABLE}

@@ -46,7 +46,14 @@ KNOBS: dict[str, tuple[str, ...]] = {
     "delivery": ("steer", "queue"),
 }
 
-ROUTES = ("prompt", "prompt_async", "shell", "abort", "v2", "interrupt")
+ROUTES = ("prompt", "prompt_async", "shell", "abort", "v2", "interrupt", "reply", "reject")
+ANSWERS = ("reply", "reject")  # the user's answer to the session's pending question or permission
+# What the tools a prompt's turn calls are: a plain tool runs on its own; a question or permission
+# tool waits for its user's answer (Question.ask / Permission.ask, model/question.py).
+TOOL_KINDS = ("plain", "question", "permission")
+# What the provider does with a model call that answers the prompt: "error" fails it before its
+# first content (model resolution, or a provider error before the stream starts).
+PROVIDERS = ("ok", "error")
 DELIVERIES = ("", "steer", "queue", "none")  # a prompt's own delivery: "" the design's, "none" absent
 ID_SOURCES = ("server", "client", "after-all")
 # What a prompt's parts are: text and agent parts resolve at once; file and MCP resource parts
@@ -87,6 +94,9 @@ class Prompt:
     the client's clock (offset in server ticks; math.inf for "ahead by more than the scenario
     lasts"), or a fixed id that sorts after every server id ("after-all", e.g. msg_zzzz…).
     `parts`/`hook`: what createUserMessage awaits between the mint and the write (`gap`).
+    `tool_kind`/`provider`: what its tool calls wait for, and whether its model calls fail.
+    A `reply` or `reject` request answers the session's pending question (or permission) once
+    the server has asked it (`question.asked`); with none in the scenario, nobody answers.
     """
 
     name: str
@@ -102,6 +112,8 @@ class Prompt:
     resume: bool = True  # V2: resume = false admits the input without waking the drain
     parts: str = "text"  # "file" / "mcp": resolving the parts awaits I/O between mint and write
     hook: bool = False  # a plugin defines chat.message: createUserMessage awaits it before the write
+    tool_kind: str = "plain"  # the kind of tool its turn calls: "plain", "question", "permission"
+    provider: str = "ok"  # "error": every model call answering this prompt fails before its first content
 
     @property
     def gap(self) -> bool:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from turnproof.model import ids
+from turnproof.model import ids, question
 from turnproof.model import runner as guard
-from turnproof.model.config import Design, Scenario
+from turnproof.model.config import ANSWERS, Design, Scenario
 from turnproof.model.ids import Id
 from turnproof.model.store import ASSISTANT, STOP, TOOL_CALLS, USER, Message, ToolPart
 from turnproof.model.values import replace
@@ -74,8 +74,10 @@ def enabled(scenario: Scenario, w: World, f: Fiber) -> bool:
     pc = f.pc
     if pc not in WAITS:
         return pc != "end"
-    if pc == "send":
-        return all(a in w.sent for a in scenario.prompt(f.prompt).after)
+    if pc == "send":  # an answer waits for the question it answers to be asked (question.asked)
+        return all(a in w.sent for a in scenario.prompt(f.prompt).after) and (f.route not in ANSWERS or f.target)
+    if pc == "ask":  # a question or permission tool: waits for its user's answer (or an interrupt)
+        return f.answer not in question.ASKS or f.interrupt
     if pc == "await":
         return w.run(f.run).done is not None
     if pc == "await_int":
@@ -83,7 +85,7 @@ def enabled(scenario: Scenario, w: World, f: Fiber) -> bool:
     return w.fiber(f.target).pc != "shell.start"  # await_ready: stop-shell awaits the shell's `ready` latch
 
 
-WAITS = frozenset({"send", "await", "await_int", "await_ready"})  # the program counters `enabled` tests
+WAITS = frozenset({"send", "await", "await_int", "await_ready", "ask"})  # the program counters `enabled` tests
 
 
 def step(design: Design, scenario: Scenario, w: World, f: Fiber) -> tuple[Step, World]:
@@ -96,10 +98,11 @@ def step(design: Design, scenario: Scenario, w: World, f: Fiber) -> tuple[Step, 
     else:
         route = scenario.prompt(f.prompt).route
         # a V2 request on the legacy engine: what the web app's V1 adapter sends (prompt_async, abort)
-        if route == "shell":
-            _shell_step(tx)
-        elif route in ("abort", "interrupt"):
+        # (the shell route is model/shell.py's, for either engine: model/inbox.py dispatches it)
+        if route in ("abort", "interrupt"):
             _abort_step(tx)
+        elif route in ANSWERS:
+            question.answer_step(tx)
         else:
             _prompt_step(tx)
     return tx.done()
@@ -113,7 +116,7 @@ def _map(tx: Tx) -> int:
     return tx.f.instance if tx.design.runner_map == "per-instance" else 0
 
 
-def _lookup(tx: Tx) -> int:
+def lookup(tx: Tx) -> int:
     """SessionRunState.runner: the session's Runner in this instance's map, made if absent."""
     home = _map(tx)
     idx = tx.w.maps[home]
@@ -126,7 +129,7 @@ def _lookup(tx: Tx) -> int:
     return idx
 
 
-def _spawn(tx: Tx, rid: int) -> None:
+def spawn(tx: Tx, rid: int) -> None:
     """startRun: fork the loop into the runner's scope; it starts when next scheduled."""
     tx.w = tx.w.add_fiber(Fiber(f"r{rid}", "run", "start", run=rid, instance=tx.w.homes[tx.w.run(rid).runner]))
 
@@ -150,14 +153,14 @@ def _ensure(tx: Tx) -> None:
         return
     tx.w = w.set_runner(idx, out.state)
     if out.start:
-        _spawn(tx, rid)
+        spawn(tx, rid)
         tx.say("runner.startRun", f"runner #{idx} Idle -> Running(r{rid}): forks loop r{rid}")
     else:
         tx.say("runner.ensureRunning", f"runner #{idx} is {st.tag}: r{rid} waits to start behind it")
     tx.goto("await", run=rid)
 
 
-def _on_idle(tx: Tx, idx: int) -> None:
+def on_idle(tx: Tx, idx: int) -> None:
     """onIdle of SessionRunState: delete the session's map entry (whatever runner it now holds)."""
     if tx.design.on_idle == "keep-entry":
         tx.say("runstate.onIdle", f"onIdle of runner #{idx}: status idle; the map entry is kept")
@@ -176,7 +179,7 @@ def _close_turn(tx: Tx, rid: int) -> None:
 # --- prompt and prompt_async routes --------------------------------------------------------
 
 
-def _user_id(tx: Tx, p) -> tuple:
+def user_id(tx: Tx, p) -> tuple:
     """createUserMessage's id and time.created, fixed together in one object literal:
     id `input.messageID ?? MessageID.ascending()`, time.created the server's Date.now()."""
     if p.id == "server":
@@ -190,7 +193,7 @@ def _mint_user(tx: Tx) -> None:
     """createUserMessage builds the message (id and time.created), then awaits its parts and the
     chat.message hooks before writing it: the fiber keeps the id until the write."""
     p = tx.scenario.prompt(tx.f.prompt)
-    mid, created = _user_id(tx, p)
+    mid, created = user_id(tx, p)
     why = " and ".join(
         w
         for w in (
@@ -210,7 +213,7 @@ def _write_user(tx: Tx) -> None:
         mid, created = tx.f.msg, tx.f.created
         tx.f = replace(tx.f, msg=None, created=None)
     else:
-        mid, created = _user_id(tx, p)
+        mid, created = user_id(tx, p)
     msg = Message(
         mid, tx.w.store.writes, USER, p.name, asks=p.tools, source=p.client, no_reply=p.no_reply, created=created
     )
@@ -233,7 +236,7 @@ def _prompt_step(tx: Tx) -> None:
     elif f.pc == "write":
         _after_send(tx, p)
     elif f.pc == "lookup":
-        _lookup(tx)
+        lookup(tx)
         tx.goto("ensure")
     elif f.pc == "ensure":
         _ensure(tx)
@@ -257,14 +260,14 @@ def _after_send(tx: Tx, p) -> None:
     if tx.split:
         tx.goto("lookup")
         return
-    _lookup(tx)
+    lookup(tx)
     _ensure(tx)
 
 
 # --- the prompt loop (runLoop) -------------------------------------------------------------
 
 
-def _answer(request: tuple[Message, ...]) -> str:
+def _answer(scenario: Scenario, request: tuple[Message, ...]) -> str:
     """The scripted model: reply to the newest prompt in the request it is sent.
 
     The request is in (time_created, id) order, so its newest prompt is the last typed user
@@ -278,7 +281,7 @@ def _answer(request: tuple[Message, ...]) -> str:
         return STOP
     last = users[-1]
     rounds = sum(len(m.tools) for m in request[last + 1 :] if m.role == ASSISTANT)
-    return "tool" if rounds < request[last].asks else STOP
+    return question.script(scenario, request[last], rounds < request[last].asks)
 
 
 def _iterate(tx: Tx) -> None:
@@ -300,15 +303,15 @@ def _iterate(tx: Tx) -> None:
             bound = nxt.id
         elif ended and last.parent == bound:
             tx.say("loop.exit", f"reads {seen} ({last.finish}, parentID {tx.label(bound)}): exits")
-            _finish_run(tx, "ok")
+            _return(tx)
             return
     elif ended and user.id < last.id:
         tx.say("loop.exit", f"reads {seen} ({last.finish}, {user.label} < {last.label} by id): exits")
-        _finish_run(tx, "ok")
+        _return(tx)
         return
     request = tx.w.store.request()
     tx.say("loop.read", f"reads {seen}: goes on")
-    tx.f = replace(tx.f, user=bound, seen=tuple(m.id for m in request), answer=_answer(request))
+    tx.f = replace(tx.f, user=bound, seen=tuple(m.id for m in request), answer=_answer(tx.scenario, request))
     if not continuing:
         _close_turn(tx, rid)
         tx.w = tx.w.open_turn(Turn(rid, bound, tx.w.store.writes))
@@ -316,6 +319,17 @@ def _iterate(tx: Tx) -> None:
         tx.goto("create")
         return
     _create(tx)
+
+
+def _return(tx: Tx) -> None:
+    """After the loop: prune is forked, then the run returns lastAssistant (Session.findMessage pages
+    the messages), and its onExit is finishRun. No await lies between, but at granularity "effect"
+    the runtime may yield there: the runner is still Running, so a prompt that comes then joins a
+    run that will not read the messages again."""
+    if tx.split:
+        tx.goto("return")
+        return
+    _finish_run(tx, "ok")
 
 
 def _next_unanswered(tx: Tx, pinned):
@@ -353,12 +367,16 @@ def _create(tx: Tx) -> None:
     msg = Message(mid, tx.w.store.writes, ASSISTANT, label, parent=tx.f.user, source=f"r{tx.f.run}", created=created)
     tx.w = tx.w.write(msg)
     tx.say("loop.assistant", f"writes assistant {label} (id {ids.show(mid)}) with parentID {tx.label(tx.f.user)}")
-    reply = "a tool call" if tx.f.answer == "tool" else "stop"
+    reply = SCRIPT.get(tx.f.answer, "stop")
     tx.say("llm.call", f"calls the model with the {len(tx.f.seen)} messages it read; the script answers {reply}")
     tx.goto("llm", msg=mid)
 
 
-def _newest_reply(tx: Tx) -> str:
+SCRIPT = {"tool": "a tool call", "question": "a question tool call", "permission": "a tool call that asks permission"}
+SCRIPT[question.FAIL] = "a provider error before any content"
+
+
+def newest_reply(tx: Tx) -> str:
     """Session.findMessage(role != user): what the loop returns, and a cancelled run's waiters get."""
     m = tx.w.store.newest_reply()
     return m.label if m else "-"
@@ -368,7 +386,7 @@ def _finish_run(tx: Tx, how: str) -> None:
     """The loop returns the newest non-user message; its onExit is finishRun on the runner's ref."""
     rid = tx.f.run
     r = tx.w.run(rid)
-    tx.w = tx.w.set_run(replace(r, result=_newest_reply(tx)))
+    tx.w = tx.w.set_run(replace(r, result=newest_reply(tx)))
     _close_turn(tx, rid)
     fin = guard.finish_run(tx.w.runners[r.runner], rid)
     tx.w = tx.w.set_runner(r.runner, fin.state)
@@ -376,7 +394,7 @@ def _finish_run(tx: Tx, how: str) -> None:
         tx.say("runner.finishRun", f"finishRun(r{rid}): runner #{r.runner} Running -> Idle")
     elif fin.start:
         tx.say("runner.finishRun", f"finishRun(r{rid}): runner #{r.runner} starts queued r{fin.start}")
-        _spawn(tx, fin.start)
+        spawn(tx, fin.start)
     else:
         tx.say("runner.finishRun", f"finishRun(r{rid}): runner #{r.runner} no longer runs r{rid}: unchanged")
     tx.f = replace(tx.f, idle=fin.idle, result=how)
@@ -390,7 +408,7 @@ def _complete(tx: Tx) -> None:
     """The effect finishRun returns: onIdle when it went Idle, then complete `done`."""
     r = tx.w.run(tx.f.run)
     if tx.f.idle:
-        _on_idle(tx, r.runner)
+        on_idle(tx, r.runner)
     if r.done is None:
         tx.w = tx.w.set_run(replace(r, done=tx.f.result))
         tx.say("runner.done", f"completes r{r.id}'s done ({tx.f.result}): joined callers wake")
@@ -416,25 +434,48 @@ def _run_step(tx: Tx) -> None:
         _create(tx)
     elif f.pc == "llm":
         msg = tx.w.store.get(f.msg)
-        if f.answer == "tool":
+        if f.answer == question.FAIL:
+            tx.w = tx.w.update_message(f.msg, error="provider", completed=True)
+            tx.say("processor.providerError", f"the model call fails: {msg.label} gets the error, session.error")
+            _stop(tx)
+        elif f.answer in ("tool",) + question.ASKS:
             part = ToolPart(len(msg.tools) + 1, "running")
             tx.w = tx.w.update_message(f.msg, tools=msg.tools + (part,))
             tx.say("llm.tool_call", f"model streams a tool call into {msg.label}: the tool starts running")
-            tx.goto("tool")
+            if f.answer in question.ASKS:
+                question.ask(tx)
+            else:
+                tx.goto("tool")
         else:
             tx.w = tx.w.update_message(f.msg, finish=STOP, completed=True)
             _close_turn(tx, f.run)
             tx.say("llm.finish", f"model streams text and finish-step: {msg.label} finish=stop")
             tx.goto("next")
-    elif f.pc == "tool":
+    elif f.pc == "tool" or (f.pc == "ask" and f.answer == question.REPLIED):
         msg = settle_tools(tx)
         tx.say("llm.tool_result", f"tool completes; finish-step: {msg.label} finish=tool-calls")
         tx.goto("next")
+    elif f.pc == "ask":  # rejected: failToolCall sets blocked, and process returns "stop"
+        msg = question.reject_tools(tx)
+        tx.w = tx.w.update_message(f.msg, finish=TOOL_CALLS, completed=True)
+        tx.say("processor.rejected", f"the user rejected it: {msg.label}'s tool part fails, the processor is blocked")
+        _stop(tx)
+    elif f.pc == "return":
+        tx.say("loop.return", f"loop r{f.run} returns lastAssistant ({newest_reply(tx)}); onExit: finishRun")
+        _finish_run(tx, "ok")
     elif f.pc == "next":
         tx.say("loop.continue", "the stream ends; the loop goes round")
         _iterate(tx)
     elif f.pc == "exit":
         _complete(tx)
+
+
+def _stop(tx: Tx) -> None:
+    """SessionProcessor.process returned "stop" (the processor blocked, or its assistant has an
+    error): the loop breaks without its exit test, and the run returns."""
+    _close_turn(tx, tx.f.run)
+    tx.say("loop.stop", "the processor returned stop: the loop breaks")
+    _return(tx)
 
 
 def settle_tools(tx: Tx) -> Message:
@@ -457,7 +498,7 @@ def _unwind(tx: Tx) -> None:
     if msg is not None and not msg.completed:
         tx.w = tx.w.update_message(f.msg, error="aborted")
         tx.say("loop.interrupted", f"interrupted: halt marks {msg.label} aborted")
-        if any(p.status == "running" for p in msg.tools):
+        if any(p.status == "running" for p in msg.tools) and f.pc != "ask":  # (a question has no process)
             tx.w = tx.w.add_fiber(Fiber(f"t{f.run}", "tool", "settle", run=f.run, msg=f.msg, instance=f.instance))
             tx.say("processor.abortTool", f"the abort signal reaches {msg.label}'s tool; cleanup waits for it")
             tx.goto("cleanup")
@@ -497,65 +538,6 @@ def _tool_step(tx: Tx) -> None:
     tx.goto("end")
 
 
-# --- shell route ---------------------------------------------------------------------------
-
-
-def _shell_step(tx: Tx) -> None:
-    f, p = tx.f, tx.scenario.prompt(tx.f.prompt)
-    if f.pc == "send":
-        tx.say("route.shell", f"{p.client} client runs a shell command ({p.name})")
-        tx.w = tx.w.mark_sent(p.name)
-        idx = _lookup(tx)
-        st = guard.start_shell(tx.w.runners[idx], _shell_id(tx))
-        if st is None:
-            tx.say("runner.startShell", f"runner #{idx} is {tx.w.runners[idx].tag}: RunnerBusy")
-            tx.goto("end", result="busy")
-            return
-        tx.w = tx.w.set_runner(idx, st)
-        tx.say("runner.startShell", f"runner #{idx} Idle -> Shell: forks the command")
-        tx.goto("shell.start")
-    elif f.pc == "shell.start":  # uninterruptible, and `ready` opens only after it
-        uid, created = _user_id(tx, p)
-        tx.w = tx.w.write(
-            Message(uid, tx.w.store.writes, USER, p.name, source=p.client, synthetic=True, created=created)
-        )
-        tx.w, aid, created = tx.w.mint(tx.scenario.server)
-        tx.w, label = tx.w.next_label()
-        running = (ToolPart(1, "running"),)
-        a = Message(aid, tx.w.store.writes, ASSISTANT, label, parent=uid, tools=running, source=f.name, created=created)
-        tx.w = tx.w.write(a)
-        tx.say("shell.messages", f"writes user {p.name} and assistant {label} with a running bash part; ready opens")
-        tx.goto("shell.exec", msg=aid)
-    elif f.interrupt:
-        _shell_finish(tx, "interrupted")
-    elif f.pc == "shell.exec":
-        _shell_finish(tx, "completed")
-
-
-def _shell_id(tx: Tx) -> int:
-    """A shell's handle id: its client fiber's place in the (append-only) fiber list, from 1."""
-    return tx.w.position(tx.f.name)
-
-
-def _shell_finish(tx: Tx, how: str) -> None:
-    """The command ends (or is stopped); `ensuring(finishShell)` settles the runner. The route
-    returns the shell's assistant, or when interrupted the newest non-user message."""
-    f = tx.f
-    msg = tx.w.store.get(f.msg)
-    tools = tuple(replace(p, status="completed") for p in msg.tools)
-    tx.w = tx.w.update_message(f.msg, completed=True, tools=tools)
-    tx.say("shell.done", f"command {how}: {msg.label} completed, its bash part completed")
-    idx = f.runner
-    fin = guard.finish_shell(tx.w.runners[idx], _shell_id(tx))
-    tx.w = tx.w.set_runner(idx, fin.state)
-    tx.say("runner.finishShell", f"finishShell: runner #{idx} -> {fin.state.tag}")
-    if fin.idle:
-        _on_idle(tx, idx)
-    if fin.start:
-        _spawn(tx, fin.start)
-    tx.goto("end", result=msg.label if how == "completed" else _newest_reply(tx))
-
-
 # --- abort route (SessionPrompt.cancel) ----------------------------------------------------
 
 
@@ -575,7 +557,7 @@ def _abort_step(tx: Tx) -> None:
         now = tx.design.cancel != "idle-at-once"  # v1.15.4 fails `done` only after the stop
         for rid in c.fail_done if now else ():
             if rid != c.interrupt:
-                tx.w = tx.w.set_run(replace(tx.w.run(rid), done="cancelled", result=_newest_reply(tx)))
+                tx.w = tx.w.set_run(replace(tx.w.run(rid), done="cancelled", result=newest_reply(tx)))
         if c.state.busy:
             tx.say("runner.cancel", f"runner #{idx} stays {c.state.tag} until the interrupted fiber stops")
         else:
@@ -596,9 +578,9 @@ def _abort_step(tx: Tx) -> None:
         for rid in (f.run, *f.fails) if f.run else f.fails:
             r = tx.w.run(rid)
             if r.done is None:
-                tx.w = tx.w.set_run(replace(r, done="cancelled", result=_newest_reply(tx)))
-                tx.say("runner.done", f"fails r{rid}'s done (RunnerCancelled): its waiters get {_newest_reply(tx)}")
+                tx.w = tx.w.set_run(replace(r, done="cancelled", result=newest_reply(tx)))
+                tx.say("runner.done", f"fails r{rid}'s done (RunnerCancelled): its waiters get {newest_reply(tx)}")
         tx.say("runner.idleIfCurrent", f"interrupt finished; runner #{f.runner} is {tx.w.runners[f.runner].tag}")
         if tx.design.cancel == "idle-at-once" and guard.idle_if_current(tx.w.runners[f.runner]):
-            _on_idle(tx, f.runner)
+            on_idle(tx, f.runner)
         tx.goto("end", result="cancelled")

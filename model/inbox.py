@@ -10,7 +10,8 @@ Designs with `engine = "legacy"` take the v1.15.4 steps of model/fibers.py uncha
 from __future__ import annotations
 
 from turnproof.model import fibers as legacy
-from turnproof.model.config import Design, Prompt, Scenario
+from turnproof.model import question, shell
+from turnproof.model.config import ANSWERS, Design, Prompt, Scenario
 from turnproof.model.fibers import Step, Tx
 from turnproof.model.session_input import Entry
 from turnproof.model.store import ASSISTANT, STOP, TOOL_CALLS, USER, Message, ToolPart
@@ -20,6 +21,10 @@ from turnproof.model.world import Fiber, Turn, World
 
 def step(design: Design, scenario: Scenario, w: World, f: Fiber) -> tuple[Step, World]:
     """Run fiber `f` one step under the design's engine. Callers check `enabled` first."""
+    if f.kind == "client" and scenario.prompt(f.prompt).route == "shell":  # no V2 shell route in 1.18.34
+        tx = Tx(design, scenario, w, f)
+        shell.step(tx)
+        return tx.done()
     if design.engine != "inbox":
         return legacy.step(design, scenario, w, f)
     tx = Tx(design, scenario, w, f)
@@ -27,10 +32,10 @@ def step(design: Design, scenario: Scenario, w: World, f: Fiber) -> tuple[Step, 
         _drain_step(tx)
     else:
         route = scenario.prompt(f.prompt).route
-        if route == "shell":  # no V2 shell route in 1.18.34: the legacy runner runs it
-            legacy._shell_step(tx)
-        elif route in ("abort", "interrupt"):
+        if route in ("abort", "interrupt"):
             _interrupt_step(tx)
+        elif route in ANSWERS:
+            question.answer_step(tx)
         else:
             _prompt_step(tx)
     return tx.done()
@@ -119,10 +124,14 @@ def _drain_step(tx: Tx) -> None:
         _first_content(tx)
     elif f.pc == "stream":
         _stream(tx)
-    elif f.pc == "tool":
+    elif f.pc == "tool" or (f.pc == "ask" and f.answer == question.REPLIED):
         msg = legacy.settle_tools(tx)
         tx.say("v2.tool_result", f"tool settles; step ended: {msg.label} finish=tool-calls, needs continuation")
         tx.goto("next")
+    elif f.pc == "ask":  # rejected: runTurn fails the unsettled tools and interrupts its own drain
+        msg = question.reject_tools(tx)
+        tx.say("v2.rejected", f"the user rejected {msg.label}'s tool: it fails, and the drain interrupts itself")
+        _exit(tx, "cancelled")
     elif f.pc == "next":
         _next(tx)
 
@@ -154,13 +163,13 @@ def _turn(tx: Tx, mode: str) -> None:
         if opener is not None:
             tx.w = tx.w.open_turn(Turn(rid, opener, tx.w.store.writes))
     seen = history(tx.w)
-    answer = _answer(seen)
-    reply = "a tool call" if answer == "tool" else "stop"
+    answer = _answer(tx.scenario, seen)
+    reply = legacy.SCRIPT.get(answer, "stop")
     tx.say("v2.request", f"builds the request from {len(seen)} messages in seq order; the script answers {reply}")
     tx.goto("llm", seen=tuple(m.id for m in seen), answer=answer, msg=None)
 
 
-def _answer(seen: list[Message]) -> str:
+def _answer(scenario: Scenario, seen: list[Message]) -> str:
     """The scripted model: reply to the newest user row in the request, with a tool call while that
     row has had fewer completed tool round-trips after it than the scenario scripts."""
     users = [m for m in seen if m.role == USER]
@@ -170,11 +179,16 @@ def _answer(seen: list[Message]) -> str:
     rounds = sum(
         1 for m in seen if m.role == ASSISTANT and m.seq > last.seq for p in m.tools if p.status == "completed"
     )
-    return "tool" if rounds < last.asks else STOP
+    return question.script(scenario, last, rounds < last.asks)
 
 
 def _first_content(tx: Tx) -> None:
-    """The model's first content arrives: the assistant row appears (`session.next.step.started`)."""
+    """The model's first content arrives: the assistant row appears (`session.next.step.started`);
+    or the call fails first, and so does the drain, which the coordinator only logs."""
+    if tx.f.answer == question.FAIL:
+        tx.say("v2.drain.failed", f"the model call fails before any content: drain {tx.f.name} fails, only logged")
+        _exit(tx, "failed")
+        return
     tx.w, mid, created = tx.w.mint(tx.scenario.server)
     tx.w, label = tx.w.next_label()
     tx.w = tx.w.write(Message(mid, tx.w.store.writes, ASSISTANT, label, source=tx.f.name, created=created))
@@ -186,10 +200,12 @@ def _stream(tx: Tx) -> None:
     """The rest of the stream: a tool call that starts running, or text and the step's end."""
     f = tx.f
     mid, label = f.msg, tx.label(f.msg)
-    if f.answer == "tool":
+    if f.answer in ("tool",) + question.ASKS:
         tx.w = tx.w.update_message(mid, tools=(ToolPart(1, "running"),))
         tx.say("v2.tool_call", f"model streams a tool call into {label}: the tool starts running")
         tx.goto("tool", msg=mid)
+        if f.answer in question.ASKS:
+            question.ask(tx)
         return
     tx.w = tx.w.update_message(mid, finish=STOP, completed=True)
     tx.w = tx.w.close_turn(f.run)
@@ -217,11 +233,12 @@ def _next(tx: Tx) -> None:
 
 
 def _exit(tx: Tx, how: str) -> None:
-    """The drain's exit handler: a wake that came meanwhile drains again, else the entry goes."""
+    """The drain's exit handler: after a return, a wake that came meanwhile drains again in the same
+    entry; after a failure or an interrupt it takes a fresh entry and drain; else the entry goes."""
     f = tx.f
     e = tx.w.inbox.entry
     tx.w = tx.w.close_turn(f.run)
-    if e is not None and e.pending_wake and not e.stopping:
+    if e is not None and e.pending_wake and not e.stopping and how == "ok":
         tx.w = tx.w.set_inbox(tx.w.inbox.with_entry(replace(e, pending_wake=False)))
         tx.say("v2.drain.exit", f"drain {f.name} returned; pendingWake: it drains again in the same entry")
         tx.goto("start", msg=None, seen=(), answer="")
@@ -229,11 +246,14 @@ def _exit(tx: Tx, how: str) -> None:
     tx.w = tx.w.set_run(replace(tx.w.run(f.run), done=how))
     if e is not None and e.pending_wake:
         name = _fork(tx, tx.w.run(f.run).starter)
-        tx.say("v2.drain.exit", f"drain {f.name} stopped; a wake came while stopping: forks drain {name}")
+        tx.say("v2.drain.exit", f"drain {f.name} {_ENDED[how]}; a wake came meanwhile: forks drain {name}")
     else:
         tx.w = tx.w.set_inbox(tx.w.inbox.with_entry(None))
-        tx.say("v2.drain.exit", f"drain {f.name} {'stopped' if how == 'cancelled' else 'returned'}: entry deleted")
+        tx.say("v2.drain.exit", f"drain {f.name} {_ENDED[how]}: entry deleted")
     tx.goto("end", result=how)
+
+
+_ENDED = {"ok": "returned", "cancelled": "stopped", "failed": "failed"}
 
 
 def _unwind(tx: Tx) -> None:

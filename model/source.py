@@ -151,6 +151,30 @@ _BUNDLE_TABLE = [
         "ready.await",
         "Runner.cancel's stop-shell: await the shell's ready latch, complete cancelled, interrupt it",
     ),
+    (
+        "processor.providerError",
+        "c057",
+        '"SessionProcessor.halt"',
+        "halt: a provider error becomes the assistant's error, published as session.error; process returns stop",
+    ),
+    (
+        "processor.rejected",
+        "c057",
+        '"SessionProcessor.failToolCall"',
+        "a RejectedError (question or permission) fails the part and sets blocked = shouldBreak: process returns stop",
+    ),
+    (
+        "loop.stop",
+        "c057",
+        '"SessionPrompt.run"',
+        "run: the processor returned stop: the loop breaks without its exit test (return break)",
+    ),
+    (
+        "loop.return",
+        "c057",
+        '"SessionPrompt.loop"',
+        "after the loop: prune forked, then the run returns lastAssistant (findMessage); onExit finishRun",
+    ),
 ]
 
 REFS: dict[str, Ref] = {key: Ref(PKG + f, n, what, tok) for key, f, n, what, tok in _TABLE}

@@ -10,7 +10,8 @@ invariants on purpose (it folds a follow-up into the running turn) and promises 
 
 from __future__ import annotations
 
-from turnproof.model.config import Design
+from turnproof.model import question
+from turnproof.model.config import ANSWERS, Design
 from turnproof.model.inbox import history
 from turnproof.model.store import ASSISTANT, TOOL_CALLS, USER, Message
 from turnproof.model.world import World
@@ -96,6 +97,12 @@ def _cancelled(w: World, drain: int) -> bool:
     return w.run(drain).done == "cancelled"
 
 
+def _excused(w: World, drain: int) -> bool:
+    """An interrupt stopped the drain (the user's, or its own on a rejected question), or it waits
+    for its user's answer to a question or permission."""
+    return _cancelled(w, drain) or question.asking(w, drain)
+
+
 def tool_followup(w: World) -> Found:
     """At rest, every tool-calls assistant is continued by a later step of the same drain, unless an
     interrupt stopped that drain."""
@@ -110,7 +117,7 @@ def tool_followup(w: World) -> Found:
 def prompt_answered(w: World) -> Found:
     """At rest, every admitted input that woke the session is promoted, and every user row has a
     later completed reply in seq order (its own, or one it was folded into), unless an interrupt
-    stopped the drain that promoted it."""
+    stopped the drain that promoted it, or that drain waits for its user's answer to a question."""
     for r in w.inbox.rows:
         if r.pending and r.wake:
             return (
@@ -123,7 +130,7 @@ def prompt_answered(w: World) -> Found:
         if m.role != USER or m.no_reply:
             continue
         row = w.inbox.row(m.label)
-        if row and row.by and _cancelled(w, row.by):
+        if row and row.by and _excused(w, row.by):
             continue
         if not any(n.role == ASSISTANT and n.seq > m.seq and n.completed and n.terminal and not n.error for n in msgs):
             return (f"user message {m.label} has no reply, neither its own nor one it was folded into", (m.id,))
@@ -134,7 +141,8 @@ def own_reply(w: World) -> Found:
     """At rest, each V2 prompt request was answered with the Admitted record of its own input (the V2
     route returns no reply at all: what a client gets back is its own admission, or nothing)."""
     for f in w.fibers:
-        if f.kind == "client" and f.route not in ("shell", "abort", "interrupt") and f.ended and f.result != f.prompt:
+        skip = ("shell", "abort", "interrupt") + ANSWERS
+        if f.kind == "client" and f.route not in skip and f.ended and f.result != f.prompt:
             return (f"{f.prompt}'s request returned {f.result or 'nothing'}, not the admission of {f.prompt}", ())
     return None
 
@@ -142,13 +150,14 @@ def own_reply(w: World) -> Found:
 def no_silent_drop(w: World) -> Found:
     """At rest, every input admitted with a 200 that woke the session is promoted and has a reply in
     the store (its own or one it was folded into), unless the turn it was promoted into was
-    interrupted (the one failure a client sees); an input still pending is never excused."""
+    interrupted (the one failure a client sees) or waits for its user's answer to a question; an
+    input still pending is never excused."""
     for r in w.inbox.rows:
         if not r.wake:
             continue
         if r.pending:
             return (f"{r.name} was admitted (200) but never promoted: it sits in session_input", ())
-        if r.by and _cancelled(w, r.by):
+        if r.by and _excused(w, r.by):
             continue
         msgs = history(w)
         mine = next(m for m in msgs if m.role == USER and m.label == r.name)

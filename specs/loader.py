@@ -12,13 +12,16 @@ import tomllib
 from pathlib import Path
 
 from turnproof.model.config import (
+    ANSWERS,
     CLIENTS,
     DELIVERIES,
     GRANULARITIES,
     ID_SOURCES,
     KNOBS,
     PARTS,
+    PROVIDERS,
     ROUTES,
+    TOOL_KINDS,
     Design,
     Prompt,
     Scenario,
@@ -154,7 +157,7 @@ def _prompt(path: Path, at: str, item, before: list[Prompt]) -> Prompt:
     if not isinstance(item, dict):
         raise InputError(f"{path}: {at[:-1]}: expected a table")
     fields = ("name", "client", "route", "tools", "instance", "after", "no_reply", "id", "clock", "parts", "hook")
-    _only(path, at, item, fields + ("delivery", "resume"))
+    _only(path, at, item, fields + ("delivery", "resume", "tool_kind", "provider"))
     if "name" not in item:
         raise InputError(f"{path}: {at}name: missing (a short name such as U1)")
     name = _str(path, at + "name", item["name"])
@@ -167,8 +170,9 @@ def _prompt(path: Path, at: str, item, before: list[Prompt]) -> Prompt:
         raise InputError(f"{path}: {at}name: {name!r} is used twice")
     route = _str(path, at + "route", item.get("route", "prompt_async"), ROUTES)
     tools = _int(path, at + "tools", item.get("tools", 0), 0, 5)
-    if tools and route in ("shell", "abort", "interrupt"):
+    if tools and route in ("shell", "abort", "interrupt") + ANSWERS:
         raise InputError(f"{path}: {at}tools: a {route} request calls no model, so tools must be 0")
+    tool_kind, provider = _model_fields(path, at, item, route, tools)
     no_reply = item.get("no_reply", False)
     if not isinstance(no_reply, bool):
         raise InputError(f"{path}: {at}no_reply: expected true or false")
@@ -208,7 +212,20 @@ def _prompt(path: Path, at: str, item, before: list[Prompt]) -> Prompt:
         resume=resume,
         parts=parts,
         hook=hook,
+        tool_kind=tool_kind,
+        provider=provider,
     )
+
+
+def _model_fields(path: Path, at: str, item: dict, route: str, tools: int) -> tuple[str, str]:
+    """`tool_kind` and `provider`: what the model calls answering a prompt do (model/question.py)."""
+    tool_kind = _str(path, at + "tool_kind", item.get("tool_kind", "plain"), TOOL_KINDS)
+    provider = _str(path, at + "provider", item.get("provider", "ok"), PROVIDERS)
+    if tool_kind != "plain" and not tools:
+        raise InputError(f"{path}: {at}tool_kind: a {tool_kind} tool needs tools = 1 or more")
+    if provider != "ok" and route not in ("prompt", "prompt_async", "v2"):
+        raise InputError(f"{path}: {at}provider: only a prompt, prompt_async or v2 request calls the model")
+    return tool_kind, provider
 
 
 def _v2_fields(path: Path, at: str, item: dict, route: str) -> tuple[str, bool]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from turnproof.model import question
 from turnproof.model.ids import Id
 from turnproof.model.store import ASSISTANT, TOOL_CALLS, USER, Message
 from turnproof.model.world import World
@@ -99,6 +100,17 @@ def _awaited_cancelled(w: World, f) -> bool:
     return f.ended and f.run > 0 and f.result != "busy" and w.run(f.run).done == "cancelled"
 
 
+def _users_call(w: World, m: Message) -> bool:
+    """The user's turn stopped or waits on its user's own call: a question or permission tool it
+    asked is still waiting for the answer, or the user rejected it (the loop stops by design)."""
+    for c in w.store.children(m.id):
+        if any(p.status == question.REJECTED for p in c.tools):
+            return True
+        if c.source.startswith("r") and c.source[1:].isdigit() and question.asking(w, int(c.source[1:])):
+            return True
+    return False
+
+
 def _user_of(w: World, prompt: str) -> Message | None:
     for m in w.store.messages:
         if m.role == USER and m.label == prompt and not m.synthetic:
@@ -108,10 +120,12 @@ def _user_of(w: World, prompt: str) -> Message | None:
 
 def tool_followup(w: World) -> Violation | None:
     """At rest, every tool-calls assistant is followed by a later assistant under the same parent,
-    unless the run that wrote it was cancelled by an abort."""
+    unless the run that wrote it was cancelled by an abort, or its user rejected the tool."""
     msgs = w.store.messages
     for m in msgs:
         if m.role == ASSISTANT and m.finish == TOOL_CALLS and not _cancelled(w, m.source):
+            if any(p.status == question.REJECTED for p in m.tools):
+                continue
             if not any(n.role == ASSISTANT and n.parent == m.parent and n.seq > m.seq for n in msgs):
                 return Violation(
                     f"{m.label} (tool-calls) under {w.store.get(m.parent).label} got no model reply under that user",
@@ -122,9 +136,10 @@ def tool_followup(w: World) -> Violation | None:
 
 def prompt_answered(w: World) -> Violation | None:
     """At rest, every user prompt has a reply (a completed assistant that is not a tool
-    round-trip), unless its request was told that an abort cancelled it; noReply context is exempt."""
+    round-trip), unless its request was told that an abort cancelled it, or its turn stopped on or
+    waits for its user's answer to a question or permission; noReply context is exempt."""
     for m in w.store.messages:
-        if m.role != USER or m.no_reply or _cancelled(w, m.label):
+        if m.role != USER or m.no_reply or _cancelled(w, m.label) or _users_call(w, m):
             continue
         if not any(c.answers for c in w.store.children(m.id)):
             return Violation(f"user message {m.label} has no reply", (m.id,))
@@ -153,14 +168,15 @@ def own_reply(w: World) -> Violation | None:
 def no_silent_drop(w: World) -> Violation | None:
     """At rest, every prompt the server accepted (a 204 from prompt_async included) has a reply
     to its user message, or its client saw a failure: a /message request refused as busy, or a
-    run the user aborted. noReply context is exempt."""
+    run the user aborted; or its turn stopped on or waits for its user's answer to a question.
+    noReply context is exempt."""
     for f in w.fibers:
         if f.route not in ("prompt", "prompt_async") or f.no_reply or f.prompt not in w.sent:
             continue
         if (f.route == "prompt" and f.result == "busy") or _awaited_cancelled(w, f):
             continue
         mine = _user_of(w, f.prompt)
-        if mine is not None and any(c.answers for c in w.store.children(mine.id)):
+        if mine is not None and (any(c.answers for c in w.store.children(mine.id)) or _users_call(w, mine)):
             continue
         if mine is None:
             why = "its user message was never written" + (" (refused as busy after the 204)" if f.result else "")

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from turnproof.audit import KINDS, AuditInputError, audit_paths, export_session, read_path
 from turnproof.audit.export import message_id
 from turnproof.explore.search.bfs import bfs
+from turnproof.model.question import ASKS
 from turnproof.model.system import System
 from turnproof.specs.loader import builtin, load_design, load_scenario
 from turnproof.specs.properties import PROPERTIES
@@ -223,13 +224,19 @@ def test_json_rows_and_records(tmp_path):
 LEGACY = [d for d in builtin("design") if load_design(d).engine == "legacy"]
 
 
+def _asking(w) -> bool:
+    """A run waits for its user's answer to a question nobody gives (issue-46135): its store is a
+    session still running (a tool part running), whose open tail audit rightly leaves unjudged."""
+    return any(f.pc == "ask" and f.answer in ASKS for f in w.fibers)
+
+
 @pytest.mark.parametrize("design, scenario", pairs(LEGACY, builtin("scenario")))
 def test_round_trip(design, scenario, tmp_path):
     """Every observable finding of the model, exported as an opencode session, is found by audit,
     on (at least) the messages the model marked."""
     res = checked(design, scenario)
     inverse = {prop: kind for kind, prop in KINDS.items()}
-    found = {name: f for name, f in res.findings.items() if name in inverse}
+    found = {name: f for name, f in res.findings.items() if name in inverse and not _asking(f.trace.final)}
     for name, f in found.items():
         path = export_session(f.trace.final, tmp_path / name)
         assert path.suffix == ".json" and path.parent == tmp_path / name

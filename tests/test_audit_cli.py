@@ -230,7 +230,8 @@ def test_audit_in_a_real_process_prints_no_traceback(tmp_path):
 
 # a V2 inbox store has no parentID: --export-session refuses inbox designs (tested below)
 LEGACY = [d for d in builtin("design") if load_design(d).engine == "legacy"]
-PAIRS = pairs(LEGACY, [s for s in builtin("scenario") if s != "idle-window"], slow=LARGE_SCENARIOS)
+# issue-46135: a question nobody answers leaves a session still running, which audit leaves unjudged
+PAIRS = pairs(LEGACY, [s for s in builtin("scenario") if s not in ("idle-window", "issue-46135")], slow=LARGE_SCENARIOS)
 
 
 def labels_in_trace(trace_json: Path) -> set[str]:

@@ -35,7 +35,7 @@ def test_check_json_for_every_builtin_pair(cli, tmp_path, monkeypatch, drawn_onc
             steps = p["trace"]["steps"]
             assert p["schedule"] == p["trace"]["schedule"] and len(steps) == p["trace"]["length"]
             for s in steps:
-                cited = ".ts:" in s["source"] or s["source"].startswith("opencode 1.18.34 bundle: ")  # or a V2 span
+                cited = ".ts:" in s["source"] or s["source"].startswith(("opencode 1.18.34 bundle: ", "1.15.4 bundle "))
                 assert s["fiber"] and s["action"] and cited and isinstance(s["messages"], list)
             assert (tmp_path / p["name"] / "trace.json").is_file()
     # the CLI reports exactly what the explorer found (the default, auto, runs dpor here)
@@ -62,9 +62,11 @@ def test_bind_and_serialize_holds_on_every_builtin_scenario_but_a_client_clock_a
     knobs += ("on_idle", "keep-entry"), ("runner_map", "per-process"), ("exit", "parent"), ("order", "created")
     created.write_text("".join(f'{k} = "{v}"\n' for k, v in knobs))
     for scenario in builtin("scenario"):
+        if scenario == "issue-46135":  # a question nobody answers holds up every design's turn
+            continue
         r = cli("check", "--design", "bind-and-serialize", "--scenario", scenario, "--json")
         doc = json.loads(r.output)
-        if scenario == "client-clock-ahead":
+        if scenario in ("client-clock-ahead", "issue-35399"):  # U1's id minted ahead, a prompt mid-turn
             bad = [p["name"] for p in doc["properties"] if not p["holds"]]
             assert (r.exit_code, bad) == (1, ["no-terminal-siblings"])
             r = cli("check", "--design", str(created), "--scenario", scenario, "--json")

@@ -58,6 +58,17 @@ GLOSS = {
     "interrupted afterwards.",
     "runner.idleIfCurrent": "After the interrupt, the runner runs its idle handler if nothing started meanwhile.",
     "loop.interrupted": "The loop was interrupted; its unfinished assistant message is marked aborted.",
+    "loop.return": "After its exit the loop hands back its result and only then marks the runner Idle; a "
+    "message sent in between joins a loop that will not read the messages again.",
+    "loop.stop": "The loop stops without its usual exit test, because the step before it was blocked or failed.",
+    "processor.providerError": "The model call fails; the error is written on the assistant message and "
+    "published, so the client sees it.",
+    "processor.rejected": "The user rejected the tool's question or permission; the tool fails and the loop is "
+    "told to stop.",
+    "question.ask": "A tool asks the user a question (or for a permission) and waits for the answer; a message "
+    "typed meanwhile is not the answer.",
+    "question.reply": "The user answers the pending question; the waiting tool goes on.",
+    "question.reject": "The user dismisses the pending question; the waiting tool fails.",
     # the V2 inbox engine of opencode 1.18.34 (docs/newest.md)
     "v2.route.prompt": "A client sends a message to the V2 route; it carries a delivery, steer (fold it into "
     "the running turn) or queue (wait until the turn has settled).",
@@ -81,6 +92,10 @@ GLOSS = {
     "v2.route.interrupt": "A client interrupts the session: the running drain is stopped; the inbox is left as is.",
     "v2.interrupted": "The drain was interrupted; an assistant still streaming is marked failed.",
     "v2.interrupt.done": "The interrupt returns once the drain has stopped.",
+    "v2.rejected": "The user rejected the tool's question or permission; the drain fails the tool and stops "
+    "itself, as an interrupt would, but a wake that came meanwhile still counts.",
+    "v2.drain.failed": "The model call fails before any output; the drain fails and the server only logs it: "
+    "the client is told nothing.",
 }
 
 
