@@ -434,6 +434,20 @@ def test_four_siblings_from_one_loop_on_the_real_server(harness):
     assert len(r.runs[0].calls) == 5 and {s["fiber"] for s in r.runs[0].steps if s["fiber"].startswith("r")} == {"r1"}
 
 
+@conformance
+def test_shell_then_prompt_default_holds_the_shell_and_agrees_on_the_real_server(harness):
+    """The default of shell-then-prompt: U1 arrives while the gated shell runs (ShellThenRun).
+    The gate holds under 1.15.4's `eval` in `bash -l`: the shell returns only when released."""
+    s = System(load_design("v1.15.4"), load_scenario("shell-then-prompt"))
+    r = harness.conform(s.design, s.scenario, runs=1)
+    assert r.schedule == default_schedule(s)[0] and "runner is Shell" in r.origin and r.not_driveable is None
+    assert not any("shell gate" in d for d in r.discarded), r.text()
+    assert r.conforms, r.text()
+    released = [st["real"] for st in r.runs[0].steps if "released the shell's command" in st["real"]]
+    assert released == ["released the shell's command; the shell request returned"], r.text()
+    assert any(m.get("parent") == "U1" for m in r.runs[0].tree.values()), r.text()
+
+
 from turnproof.conform.suite import scenarios  # noqa: E402
 
 

@@ -1,19 +1,15 @@
 """The schedules that exercise a scenario's feature, the shell gate that holds under the 1.15.4
 shell route's `eval`, and drives whose clock or gate did not hold: redone, then not judged.
-
-The last test drives the real 1.15.4 server (marked conformance and slow; skipped, saying
-conformance was not checked, when opencode cannot be fetched from the npm registry)."""
+(The default of shell-then-prompt is driven on the real 1.15.4 server in tests/test_conform.py.)"""
 
 from __future__ import annotations
 
 import json
-import platform
 import subprocess
-import sys
 from types import SimpleNamespace
 
 import pytest
-from turnproof.conform import HarnessError, RegistryUnavailable
+from turnproof.conform import HarnessError
 from turnproof.conform.drive import Driver
 from turnproof.conform.fakellm import FakeLLM
 from turnproof.conform.feature import FEATURES, feature_schedule, in_loop, runner_tag
@@ -199,36 +195,3 @@ def test_the_suite_says_what_did_not_hold():
     assert redone_why(["run 1, drive 1: the paced clock did not hold: x"]) == "the paced clock did not hold"
     both = ["run 1, drive 1: S1's shell gate did not hold: y", "run 2, drive 1: the paced clock did not hold: x"]
     assert redone_why(both) == "a shell gate and the paced clock did not hold"
-
-
-# --- against the real server -----------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def opencode_bin():
-    from turnproof.conform.server import fetch_binary
-
-    if sys.platform != "linux" or platform.machine() not in ("x86_64", "AMD64"):
-        pytest.skip("conformance NOT checked: opencode-linux-x64 needs linux x86_64")
-    try:
-        return fetch_binary("1.15.4")
-    except RegistryUnavailable as e:
-        pytest.skip(f"conformance NOT checked: cannot fetch opencode-linux-x64@1.15.4 from the npm registry ({e})")
-
-
-@pytest.mark.slow
-@pytest.mark.conformance
-def test_shell_then_prompt_default_holds_the_shell_and_agrees_on_the_real_server(opencode_bin):
-    from turnproof.conform.harness import Harness
-
-    s = system("shell-then-prompt")
-    with Harness("1.15.4", binary=opencode_bin) as h:
-        r = h.conform(s.design, s.scenario, runs=1)
-    assert r.schedule == default_schedule(s)[0] and r.not_driveable is None
-    assert not any("shell gate" in d for d in r.discarded), r.text()
-    assert r.conforms, r.text()
-    # the shell was still running when the harness released it: its request returned only then
-    released = [st["real"] for st in r.runs[0].steps if "released the shell's command" in st["real"]]
-    assert released == ["released the shell's command; the shell request returned"], r.text()
-    # U1 arrived during the shell and its run waited for it (ShellThenRun): U1 answered after S1
-    assert r.runs[0].tree["U1"] and any(t.get("parent") == "U1" for t in r.runs[0].tree.values()), r.text()
