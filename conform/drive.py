@@ -384,6 +384,7 @@ class Driver:
             body["messageID"] = mid
         self.background(name, "POST", f"/session/{self.sid}/shell{self.query(p.instance)}", body)
         if after.fiber(name).ended:  # the model's runner was busy: RunnerBusy
+            self.gates_checked.add(gate)  # a refused shell runs nothing: no gate to hold
             req = self.returned(i, name)
             got = "no answer" if req is None else (req.error or "200")
             self.note(i, name, said, f"POST /session/{{id}}/shell {name}: {got}")

@@ -195,3 +195,17 @@ def test_the_suite_says_what_did_not_hold():
     assert redone_why(["run 1, drive 1: the paced clock did not hold: x"]) == "the paced clock did not hold"
     both = ["run 1, drive 1: S1's shell gate did not hold: y", "run 2, drive 1: the paced clock did not hold: x"]
     assert redone_why(both) == "a shell gate and the paced clock did not hold"
+
+
+def test_a_shell_refused_as_busy_has_no_gate_to_hold(tmp_path):
+    s = system("shell-then-prompt")
+    trace = replay(s, "U1,r1,S1")  # S1 while U1's run is Running: the model refuses it (RunnerBusy)
+    d = Driver(None, FakeLLM(tmp_path / "gates"), s, trace, 1)
+    d.background = lambda name, *rest: d.requests.update(
+        {name: SimpleNamespace(open=False, error="HTTP 400", join=lambda t: True)}
+    )
+    (_, before), (step, after) = trace.steps[1], trace.steps[2]
+    assert step.fiber == "S1" and after.fiber("S1").ended
+    d.shell(3, "S1", "refused", before, after)
+    d.gate_held("S1")
+    assert d.run.unheld == [] and d.run.deviations == []
