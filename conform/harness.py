@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from turnproof.conform import HarnessError, inbox
+from turnproof.conform import HarnessError, NotJudged, inbox
 from turnproof.conform.drive import STEP_TIMEOUT, Driver
 from turnproof.conform.fakellm import FakeLLM
 from turnproof.conform.http import Http
@@ -97,7 +97,7 @@ class Harness:
 def held(drive, n: int, discarded: list[str]):
     """Run `n`: `drive(n)` redone while the paced clock or a shell gate did not hold (each such
     drive added to `discarded`, never counted as agreement or disagreement). A run held in none
-    of its RETRIES + 1 drives is not judged: a HarnessError, never a verdict."""
+    of its RETRIES + 1 drives is not judged: NotJudged (a HarnessError), never a verdict."""
     for attempt in range(1, RETRIES + 2):
         try:
             run = drive(n)
@@ -106,7 +106,7 @@ def held(drive, n: int, discarded: list[str]):
         if not run.unheld:
             return run
         discarded.append(f"run {n}, drive {attempt}: {run.unheld[0]}")
-    raise HarnessError(
+    raise NotJudged(
         f"run {n}: not judged: the schedule was not held in any of {RETRIES + 1} drives "
         f"({run.unheld[0]}); a busy machine? re-run when it is quieter"
     )

@@ -9,7 +9,7 @@ import subprocess
 from types import SimpleNamespace
 
 import pytest
-from turnproof.conform import HarnessError
+from turnproof.conform import HarnessError, NotJudged
 from turnproof.conform.drive import Driver
 from turnproof.conform.fakellm import FakeLLM
 from turnproof.conform.feature import FEATURES, feature_schedule, in_loop, runner_tag
@@ -186,7 +186,7 @@ def test_a_drive_not_held_is_redone_and_only_the_held_one_counts():
 def test_a_run_never_held_is_not_judged():
     discarded: list[str] = []
     late = ["the paced clock did not hold: U2"]
-    with pytest.raises(HarnessError, match=f"run 2: not judged: .* any of {RETRIES + 1} drives"):
+    with pytest.raises(NotJudged, match=f"run 2: not judged: .* any of {RETRIES + 1} drives"):
         held(drives(*[late] * (RETRIES + 1)), 2, discarded)
     assert len(discarded) == RETRIES + 1
 
