@@ -209,3 +209,13 @@ def test_a_shell_refused_as_busy_has_no_gate_to_hold(tmp_path):
     d.shell(3, "S1", "refused", before, after)
     d.gate_held("S1")
     assert d.run.unheld == [] and d.run.deviations == []
+
+
+def test_the_suite_shows_a_run_not_judged_as_a_harness_error_never_a_disagreement(capsys):
+    from turnproof.conform.suite import Case, publish, table
+
+    case = Case("client-clock-ahead", "U1,r1,U3", "x")
+    err = NotJudged("run 1: not judged: the schedule was not held in any of 3 drives (the paced clock …)")
+    row = table("1.15.4", "v1.15.4", [(case, err)])[-1]
+    assert "harness error: run 1: not judged" in row and "DISAGREE" not in row
+    assert publish("\n".join([row]), None, disagree=0, errors=1) == 2
