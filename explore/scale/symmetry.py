@@ -231,8 +231,10 @@ class Symmetry:
         return found
 
     def _untouched(self, w: World, n: str) -> bool:
-        """Not sent yet: nothing in w refers to n, so two untouched members swap to the same world."""
-        return n not in w.sent and w.fibers[self.pos[n]].pc == "send"
+        """Not sent yet, nor its messageID minted: nothing in w refers to n, so two untouched members
+        swap to the same world."""
+        f = w.fibers[self.pos[n]]
+        return n not in w.sent and (f.pc == "mint" or (f.pc == "send" and not f.counter))
 
     def _named(self, kind: int, part) -> dict:
         """member -> the places in this part (PARTS[kind]) that name it, rendered; kept per part."""
@@ -524,10 +526,11 @@ def symmetric_dpor(system: System, properties, progress=None, until=frozenset(),
     """dpor over the quotient (explore/search/dpor.py, "Over orbits"); findings lifted to traces
     of the plain model. Its traces are the shortest within what it explored, as dpor's are."""
     from turnproof.explore.search.dpor import dpor_search
+    from turnproof.explore.search.renaming import OrbitRenaming
 
     q = quotient or Quotient.of(system)
     orbits = Orbits(q)
-    res = dpor_search(q, properties, progress, until=until, observers=(orbits,))
+    res = dpor_search(q, properties, progress, until=until, observers=(orbits,), renaming=OrbitRenaming(q))
     lift_findings(q, res, orbits and orbits.represented())
     return res
 

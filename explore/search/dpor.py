@@ -42,14 +42,22 @@ Why this decides what turnproof checks, in the bounded space:
 Counterexamples are the shortest within the explored graph, not necessarily the shortest
 overall; each one is a schedule of the plain model and replays under it.
 
-Over orbits (given a Quotient, explore/scale/symmetry.py): every world is the least of its orbit
-under renamings of interchangeable prompts, so a world is met again when any renaming of it was
-explored. A step is taken in the plain model and its successor made least by a renaming (the
-move's `rn`); footprints and the fibers of events are renamed into one naming for the whole
-path (that of its first world), races are found there, and what they add is renamed back into
-the naming of the world where it is added; a cached world's summary is renamed from its naming
-into the path's. The model and the dependency relation do not look at a prompt's name (only
-locations of kinds NAMED name one, and a renaming maps them to each other), so a renamed
+How the code is laid out. The current path is one list of frames (`Frame`): per world on it,
+its node, the renaming into its names, and the step taken from it with what that step changed;
+a frame is pushed when the search enters a world and popped, undoing its step, when every step
+chosen there is explored. The race routines read the path's events from the frames and add
+reversals to the frame where a race began.
+
+Over orbits (given a Quotient, explore/scale/symmetry.py, and its `OrbitRenaming`,
+explore/search/renaming.py; plain DPOR passes the identity, `IDENTITY`, and every renaming it
+meets is None): every world is the least of its orbit under renamings of interchangeable
+prompts, so a world is met again when any renaming of it was explored. A step is taken in the
+plain model and its successor made least by a renaming (the move's `rn`); footprints and the
+fibers of events are renamed into one naming for the whole path (that of its first world),
+races are found there, and what they add is renamed back into the naming of the world where it
+is added (the frame's `sig`); a cached world's summary is renamed from its naming into the
+path's. The model and the dependency relation do not look at a prompt's name (only locations
+of kinds `renaming.NAMED` name one, and a renaming maps them to each other), so a renamed
 summary is what exploring below the renamed world would have given, and the argument above
 holds orbit by orbit: every orbit at rest is reached, and a violating orbit of every violated
 always-property. Traces are lifted to schedules of the plain model.
@@ -59,18 +67,18 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from dataclasses import dataclass
 
 from turnproof.explore.search import memory
 from turnproof.explore.search.budget import every
 from turnproof.explore.search.liveness import Lassos
+from turnproof.explore.search.renaming import IDENTITY, Masks, Perm, Renaming, named
 from turnproof.explore.search.result import Finding, Observer, Result
 from turnproof.explore.search.trace import path_to
 from turnproof.model.footprint import dependent
-from turnproof.model.system import BOUND, System
+from turnproof.model.system import System
 from turnproof.model.world import World
 from turnproof.specs.properties import Property
-
-NAMED = ("fiber", "sent")  # the location kinds that name a prompt (model/footprint.py)
 
 
 class _Cycle(Exception):
@@ -107,17 +115,6 @@ class Node:
         self.below: dict[str, tuple[int, int, int]] = {}  # fiber -> (reads, writes, clears) of its events below
 
 
-class Perm:
-    """A renaming of prompt names (the names it moves), interned per search so that footprints
-    renamed by it can be remembered under its key."""
-
-    __slots__ = ("map", "key", "inverse")
-
-    def __init__(self, m: dict[str, str], key: tuple):
-        self.map, self.key = m, key
-        self.inverse: Perm | None = None
-
-
 class Event:
     """A step on the current path: its fiber, footprint, and the path indices it happens after."""
 
@@ -127,6 +124,20 @@ class Event:
         self.fiber, self.reads, self.writes, self.clears, self.hb = fiber, reads, writes, clears, hb
 
 
+@dataclass(slots=True)
+class Frame:
+    """One world on the current path (its node), pushed when the search enters it and popped when
+    every step from it is explored, with what the path needs there: `sig` renames the path's
+    names (those of its first world) into this world's (None: nothing to rename), and `event` is
+    the step taken from it to the next frame (None on top), `undo` what that step changed in
+    `last` (fiber -> its former latest event, None if it had none)."""
+
+    node: Node
+    sig: Perm | None
+    event: Event | None = None
+    undo: list[tuple[str, int | None]] | tuple = ()
+
+
 def dpor_search(
     system: System,
     properties: tuple[Property, ...],
@@ -134,18 +145,20 @@ def dpor_search(
     *,
     until: frozenset[str] = frozenset(),
     observers: tuple[Observer, ...] = (),
+    renaming: Renaming = IDENTITY,
 ) -> Result:
     """Explore a reduced but sufficient part of the bounded space; see the module docstring.
     `progress(stats, depth)` is called now and then, as bfs does. `until`: stop as soon as every
     property named there is violated (the verdict is then known; the statistics cover what was
     explored, and `search["stopped"]` says so). `observers` are shown the explored graph once the
-    search is over (read only: explore/search/mazurkiewicz.py counts its schedules)."""
+    search is over (read only: explore/search/mazurkiewicz.py counts its schedules). `renaming`:
+    the identity, or, when `system` is a Quotient, its `OrbitRenaming` (explore/search/renaming.py)."""
     started = time.perf_counter()
     with memory.collector_paused():
         try:
-            result = _Search(system, properties, True, progress, started, until, observers).run()
+            result = _Search(system, properties, True, progress, started, until, observers, renaming).run()
         except _Cycle:
-            result = _Search(system, properties, False, progress, started, until, observers).run()
+            result = _Search(system, properties, False, progress, started, until, observers, renaming).run()
     result.stats.seconds = time.perf_counter() - started
     return result
 
@@ -160,13 +173,14 @@ class _Search:
         started: float,
         until=(),
         observers: tuple[Observer, ...] = (),
+        renaming: Renaming = IDENTITY,
     ):
         self.system, self.reduce, self.progress, self.started = system, reduce, progress, started
         self.often = every(progress)
         # Over orbits (a Quotient): worlds are the least of their orbits, steps are taken in the
-        # plain model and their successors made least again; see `symmetry` in the module docstring.
-        self.sym = getattr(system, "symmetry", None)
-        self.plain = system.system if self.sym is not None else system
+        # plain model and their successors made least again; see "Over orbits" in the module docstring.
+        self.renaming = renaming
+        self.plain = renaming.model(system)
         self.until, self.observers = until, observers
         self.stopped = False
         self.result = Result(system, properties, strategy="dpor")
@@ -174,115 +188,22 @@ class _Search:
         self.judged = {when: [p for p in properties if p.when == when] for when in ("always", "at_rest")}
         bound = getattr(self.plain, "bound_reads", None)  # what deciding "past the bound" reads
         self.every_step_visible = not reduce or bound is None or any(p.reads is None for p in always)
-        self.kinds = {k for p in always for k in (p.reads or ())} | set(bound or ())
-        self.bit: dict = {BOUND: 0}  # BOUND is handled by making steps past the bound visible
-        self.masks: dict[frozenset, int] = {}  # a footprint's set of locations -> its mask (they recur)
-        self.visible_mask = 0
+        self.masks = Masks({k for p in always for k in (p.reads or ())} | set(bound or ()), renaming)
         self.nodes: dict[World, Node] = {}
         self.parents: dict[World, tuple | None] = {}
         self.counts = {"enabled": 0, "races": 0, "summary_races": 0, "added": 0}
-        self.named = 0  # the bits of locations that name a prompt a renaming moves
-        self.named_loc: dict[int, tuple] = {}  # such a bit -> its location
-        self.perms: dict[tuple, Perm] = {}
-        self.renamings: dict[tuple, int] = {}  # (mask, perm key) -> the mask renamed
-
-    # --- footprints as bit masks ---------------------------------------------------------------
-
-    def mask(self, locs: frozenset) -> int:
-        m = self.masks.get(locs)
-        if m is None:
-            m = self.masks[locs] = self._mask(locs)
-        return m
-
-    def _mask(self, locs) -> int:
-        m = 0
-        for loc in locs:
-            b = self.bit.get(loc)
-            if b is None:
-                b = self.bit[loc] = 1 << (len(self.bit) - 1)
-                if loc[0] in self.kinds:
-                    self.visible_mask |= b
-                if self.sym is not None and loc[0] in NAMED and loc[1] in self.sym.members:
-                    self.named |= b
-                    self.named_loc[b] = loc
-            m |= b
-        return m
-
-    # --- renamings (over orbits only) --------------------------------------------------------
-
-    def perm(self, m: dict) -> Perm | None:
-        """The interned renaming moving what m moves (None: the identity)."""
-        if not m:
-            return None
-        key = tuple(sorted(m.items()))
-        p = self.perms.get(key)
-        if p is None:
-            p = self.perms[key] = Perm(dict(m), key)
-        return p
-
-    def then(self, a: Perm | None, b: Perm | None) -> Perm | None:
-        """Renaming a, then b."""
-        if b is None:
-            return a
-        if a is None:
-            return b
-        out = {}
-        for n in self.sym.members:
-            x = a.map.get(n, n)
-            y = b.map.get(x, x)
-            if y != n:
-                out[n] = y
-        return self.perm(out)
-
-    def back(self, p: Perm | None) -> Perm | None:
-        if p is None:
-            return None
-        if p.inverse is None:
-            p.inverse = self.perm({new: old for old, new in p.map.items()})
-        return p.inverse
-
-    def rename(self, mask: int, p: Perm | None) -> int:
-        """A footprint mask with the prompt names in its locations renamed by p."""
-        if p is None or not mask & self.named:
-            return mask
-        k = (mask, p.key)
-        out = self.renamings.get(k)
-        if out is None:
-            out = mask & ~self.named
-            rest = mask & self.named
-            while rest:
-                b = rest & -rest
-                rest ^= b
-                kind, name = self.named_loc[b]
-                out |= self._mask(((kind, p.map.get(name, name)),))
-            self.renamings[k] = out
-        return out
-
-    def renamed(self, fp: tuple[int, int, int], p: Perm | None) -> tuple[int, int, int]:
-        """A footprint's (reads, writes, clears) masks, renamed by p."""
-        if p is None:
-            return fp
-        r = self.rename
-        return r(fp[0], p), r(fp[1], p), r(fp[2], p)
-
-    def renamed_below(self, below: dict, p: Perm | None) -> dict:
-        """A summary (fiber -> footprint masks) with its fibers and locations renamed by p."""
-        if p is None:
-            return below
-        return {p.map.get(g, g): self.renamed(fp, p) for g, fp in below.items()}
+        self.last: dict[str, int] = {}  # fiber -> its latest event on the path, or the event that forked it
 
     def node(self, w: World) -> Node:
         """Compute a world's moves and choose the first step to explore there."""
         moves = {}
-        mask, bounded_out, every, sym = self.mask, self.plain.bounded_out, self.every_step_visible, self.sym
+        mask, bounded_out, every = self.masks, self.plain.bounded_out, self.every_step_visible
+        canonical = self.renaming.canonical
         for st, nxt, fp in self.plain.moves(w):
             writes, clears = mask(fp.writes), mask(fp.clears)
             cut = bounded_out(nxt)
-            visible = every or cut or bool((writes | clears) & self.visible_mask)
-            rn = None
-            if sym is not None:
-                nxt, m = sym.canonical(nxt)
-                rn = self.perm(m)
+            visible = every or cut or bool((writes | clears) & mask.visible)
+            nxt, rn = canonical(nxt)
             moves[st.fiber] = Move(st, nxt, mask(fp.reads), writes, clears, visible, cut, rn)
         node = Node(w, moves)
         self.counts["enabled"] += len(moves)
@@ -331,50 +252,36 @@ class _Search:
 
     def run(self) -> Result:
         res, stats, system = self.result, self.result.stats, self.system
+        renaming, masks, last = self.renaming, self.masks, self.last
         init = system.initial()
         self.parents[init] = None
-        self.visit(init)
-        frames: list[World] = [init]  # the worlds on the current path
-        path: list[Node] = [self.nodes[init]]  # their nodes
-        events: list[Event] = []  # events[i] goes from frames[i] to frames[i + 1]
-        last: dict[str, int] = {}  # fiber -> its latest event on the path, or the event that forked it
-        undo: list[list[tuple[str, int | None]]] = []
-        # Over orbits, events are named as in the first world of the path: sig[k] renames those
-        # names to frames[k]'s (None: nothing to rename; `back(sig[k])` renames the other way).
-        sig: list[Perm | None] = [None]
-        path[0].on_path = True
+        root = self.visit(init)
+        root.on_path = True
+        frames = [Frame(root, None)]  # the current path, its first world first
         while frames:
             if self.until and self.until <= res.findings.keys():
                 self.stopped = True
                 break
-            w = frames[-1]
-            node = path[-1]
+            top = frames[-1]
+            node = top.node
+            w = node.world
             if not node.todo:
-                frames.pop()
-                path.pop().on_path = False
-                if events:
-                    events.pop()
-                    sig.pop()
-                    for f, before in undo.pop():
-                        if before is None:
-                            last.pop(f, None)
-                        else:
-                            last[f] = before
-                    rn = path[-1].moves[node.via].rn if self.sym is not None else None
-                    _merge(path[-1].below, self.renamed_below(node.below, self.back(rn)))
+                self.pop(frames)
                 continue
             f = node.todo.pop(0)
             m = node.moves[f]
             stats.transitions += 1
             fp = (m.reads, m.writes, m.clears)
             _merge(node.below, {f: fp})
-            to_path = self.back(sig[-1])  # the event as the path names it
-            f_path, fp = (f, fp) if to_path is None else (to_path.map.get(f, f), self.renamed(fp, to_path))
-            hb = self.races(events, path, sig, f_path, *fp)
+            to_path = renaming.back(top.sig)  # the event as the path names it
+            f_path, fp = named(f, to_path), masks.renamed(fp, to_path)
+            events = [fr.event for fr in frames[:-1]]  # events[i] goes from frames[i] to frames[i + 1]
+            hb = self.races(events, frames, f_path, *fp)
             nxt = m.nxt
             if m.cut:
                 stats.cut += 1
                 continue
+            event = Event(f_path, *fp, hb)
             seen = self.nodes.get(nxt)
             if seen is not None:
                 if seen.on_path:  # a cycle: C3 cannot be had cheaply, so no reduction at all
@@ -382,9 +289,10 @@ class _Search:
                         raise _Cycle
                     continue
                 m.nxt = seen.world  # the world kept: later look-ups find it by identity, not field by field
-                below = self.renamed_below(seen.below, self.back(self.then(sig[-1], m.rn)))  # as the path names them
-                self.summary_races(events, path, sig, last, f_path, fp, hb, w, nxt, below)
-                _merge(node.below, self.renamed_below(seen.below, self.back(m.rn)))
+                to_path = renaming.back(renaming.then(top.sig, m.rn))
+                below = masks.renamed_below(seen.below, to_path)  # as the path names them
+                self.summary_races([*events, event], frames, w, nxt, below)
+                _merge(node.below, masks.renamed_below(seen.below, renaming.back(m.rn)))
                 continue
             self.parents[nxt] = (w, m.step)
             new = self.visit(nxt)
@@ -392,17 +300,29 @@ class _Search:
             if self.progress and stats.states % self.often == 0:
                 stats.seconds = time.perf_counter() - self.started
                 self.progress(stats, len(frames))
-            changed = [(g, last.get(g)) for g in (f_path, *_forked(w, nxt))]
-            for g, _ in changed:
-                last[g] = len(events)
-            undo.append(changed)
-            events.append(Event(f_path, *fp, hb))
-            sig.append(self.then(sig[-1], m.rn))
-            frames.append(nxt)
-            path.append(new)
+            top.event, top.undo = event, [(g, last.get(g)) for g in (f_path, *_forked(w, nxt))]
+            for g, _ in top.undo:
+                last[g] = len(frames) - 1
             new.on_path = True
+            frames.append(Frame(new, renaming.then(top.sig, m.rn)))
         self.finish()
         return res
+
+    def pop(self, frames: list[Frame]) -> None:
+        """Leave the world on top of the path, every step from it explored: undo the step into it
+        and add what lies below it to its parent's summary."""
+        node = frames.pop().node
+        node.on_path = False
+        if frames:
+            parent = frames[-1]
+            for f, before in parent.undo:
+                if before is None:
+                    self.last.pop(f, None)
+                else:
+                    self.last[f] = before
+            parent.event, parent.undo = None, ()
+            rn = parent.node.moves[node.via].rn
+            _merge(parent.node.below, self.masks.renamed_below(node.below, self.renaming.back(rn)))
 
     def visit(self, w: World) -> Node:
         """A new world: compute its moves, check the properties on it."""
@@ -423,12 +343,11 @@ class _Search:
                     self.result.findings[prop.name] = Finding(prop, v, path_to(self.parents, w))
 
     # --- races -----------------------------------------------------------------------------------
+    # Events and fibers are named as the path names them (as its first world does); frames[i].sig
+    # renames them into the names of frames[i]'s world, where a race's reversal is added.
 
-    def races(
-        self, events: list[Event], path: list[Node], sig: list, fiber: str, reads: int, writes: int, clears: int
-    ) -> int:
-        """The new event's happens-before set; each race it closes adds its reversal where it began.
-        Events and `fiber` are named as the path names them; sig[i] names them as path[i] does."""
+    def races(self, events: list[Event], frames: list[Frame], fiber: str, reads: int, writes: int, clears: int) -> int:
+        """The new event's happens-before set; each race it closes adds its reversal where it began."""
         hb = 0
         direct = [i for i, e in enumerate(events) if dependent(e.reads, e.writes, e.clears, reads, writes, clears)]
         for i in direct:
@@ -441,14 +360,14 @@ class _Search:
                 continue
             covered |= events[i].hb
             if events[i].fiber != fiber:
-                self.reverse(events, path, sig[i], i, fiber, hb)
+                self.reverse(events, frames[i], i, fiber, hb)
         return hb
 
-    def reverse(self, events: list[Event], path: list[Node], to_pre, i: int, fiber: str, hb: int) -> None:
-        """Race between event i and a new event of `fiber`: make an initial step of the reversed order
-        (the events after i not ordered after it, then the new one) go first before event i."""
-        pre = path[i]
-        if pre.full:
+    def reverse(self, events: list[Event], pre: Frame, i: int, fiber: str, hb: int) -> None:
+        """Race between event i (taken from `pre`) and a new event of `fiber`: make an initial step
+        of the reversed order (the events after i not ordered after it, then the new one) go first
+        before event i."""
+        if pre.node.full:
             return
         self.counts["races"] += 1
         free = [k for k in range(i + 1, len(events)) if not events[k].hb >> i & 1]
@@ -456,55 +375,57 @@ class _Search:
         initials = [events[k].fiber for k in free if not events[k].hb & free_mask]
         if not hb & free_mask:
             initials.append(fiber)
-        self.begin(pre, to_pre, initials)
+        self.begin(pre, initials)
 
-    def begin(self, pre: Node, to_pre: Perm | None, initials: list[str]) -> None:
+    def begin(self, pre: Frame, initials: list[str]) -> None:
         """Unless one of these initial steps (named as the path names them) already goes first at
         pre, make the first of them that can go first there."""
-        if to_pre is not None:
-            initials = [to_pre.map.get(g, g) for g in initials]
-        initials = [g for g in initials if g in pre.moves]  # the new fiber may not be runnable there
-        if initials and not any(g in pre.chosen for g in initials):
-            self.add(pre, initials[0])
+        if pre.sig is not None:
+            initials = [named(g, pre.sig) for g in initials]
+        node = pre.node
+        initials = [g for g in initials if g in node.moves]  # the new fiber may not be runnable there
+        if initials and not any(g in node.chosen for g in initials):
+            self.add(node, initials[0])
 
-    def summary_races(self, events, path, sig, last, fiber, fp, hb: int, w: World, y: World, below: dict) -> None:
-        """Races between the path (with the step into y) and the events below the cached world y,
-        `below` (its summary, named as the path names fibers)."""
+    def summary_races(self, evs: list[Event], frames: list[Frame], w: World, y: World, below: dict) -> None:
+        """Races between the path's events `evs` (the last one the step from w into y) and the
+        events below the cached world y, `below` (its summary)."""
         if not self.reduce or not below:
             return
-        evs = events + [Event(fiber, *fp, hb)]
         n = len(evs) - 1
+        fiber, last = evs[n].fiber, self.last
         forked = set(_forked(w, y))
         for g, (r, wr, c) in below.items():
             lg = n if g == fiber or g in forked else last.get(g)
             for i in [i for i, e in enumerate(evs) if dependent(e.reads, e.writes, e.clears, r, wr, c)]:
-                if evs[i].fiber == g or path[i].full:
+                if evs[i].fiber == g or frames[i].node.full:
                     continue
                 if lg is not None and (lg == i or evs[lg].hb >> i & 1):
                     continue  # every event of g below y comes after one that comes after event i
-                self.reverse_below(evs, path, sig[i], i, g, below)
+                self.reverse_below(evs, frames[i], i, g, below)
 
-    def reverse_below(self, evs: list[Event], path: list[Node], to_pre, i: int, g: str, below: dict) -> None:
-        pre = path[i]
+    def reverse_below(self, evs: list[Event], pre: Frame, i: int, g: str, below: dict) -> None:
+        """Race between event i (taken from `pre`) and the events of g below the cached world."""
+        node = pre.node
         self.counts["summary_races"] += 1
         n = len(evs) - 1
         free = [k for k in range(i + 1, n + 1) if not evs[k].hb >> i & 1]
         if free:  # the first of them begins the reversed order whatever lies below
             free_mask = sum(1 << k for k in free)
-            self.begin(pre, to_pre, [evs[k].fiber for k in free if not evs[k].hb & free_mask])
+            self.begin(pre, [evs[k].fiber for k in free if not evs[k].hb & free_mask])
             return
         # Every step after event i on the path comes after it: the reversed order begins below y,
         # with g itself or with a step that is the same before event i as below y. Add them all.
         after = evs[i : n + 1]
-        from_pre = self.back(to_pre)
-        for h_pre, mv in pre.moves.items():
-            h = h_pre if from_pre is None else from_pre.map.get(h_pre, h_pre)  # as the path names it
+        from_pre = self.renaming.back(pre.sig)
+        for h_pre, mv in node.moves.items():
+            h = named(h_pre, from_pre)  # as the path names it
             if h == evs[i].fiber or (h != g and h not in below):
                 continue
-            mr, mw, mc = self.renamed((mv.reads, mv.writes, mv.clears), from_pre)
+            mr, mw, mc = self.masks.renamed((mv.reads, mv.writes, mv.clears), from_pre)
             if h == g or not any(dependent(mr, mw, mc, e.reads, e.writes, e.clears) for e in after):
-                self.add(pre, h_pre)
-            if pre.full:
+                self.add(node, h_pre)
+            if node.full:
                 return
 
     # --- the end -------------------------------------------------------------------------------
