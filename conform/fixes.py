@@ -18,14 +18,37 @@ from pathlib import Path
 
 from turnproof.conform import HarnessError
 from turnproof.conform.harness import Harness
-from turnproof.conform.suite import cases, publish, run_case, table
+from turnproof.conform.schedule import driveable
+from turnproof.conform.suite import Case, cases, publish, run_case, table
 from turnproof.conform.target import resolve
-from turnproof.specs.loader import InputError, load_design
+from turnproof.model.system import System
+from turnproof.specs.loader import InputError, load_design, load_scenario
 
 RELEASE = "1.15.4"
+RELEASE_DESIGN = "v1.15.4"  # the design that describes RELEASE, whose breaking schedules each fix is driven through
 # The fix designs of docs/knobs.md, the two that only look right last.
 FIXES = ("bind-turn", "serialize-turn", "bind-and-serialize", "parent-exit", "queue-overlap", "one-runner")
 BEGIN, END = "<!-- fixes:begin -->", "<!-- fixes:end -->"
+
+
+def fix_cases(design: str, only: list[str] | None) -> list[Case]:
+    """The design's own suite cases, then every schedule that breaks the release's own design
+    (its shortest driveable counterexamples) that can be driven on the fix too: a fix is judged on
+    the very schedules that broke the release, whatever the model says of them there."""
+    own = cases(design, only)
+    known = {(c.scenario, c.schedule) for c in own}
+    d = load_design(design)
+    broke = []
+    for c in cases(RELEASE_DESIGN, only):
+        if (c.scenario, c.schedule) in known or not c.what.startswith("shortest driveable"):
+            continue
+        try:
+            if driveable(System(d, load_scenario(c.scenario)), c.schedule) is None:
+                broke.append(Case(c.scenario, c.schedule, f"{RELEASE_DESIGN}'s {c.what}"))
+        except HarnessError:  # the schedule does not apply to the fix (a step it does not have)
+            continue
+        known.add((c.scenario, c.schedule))
+    return own + broke
 
 
 def drive_design(design: str, runs: int, only: list[str] | None) -> tuple[list[str], int, int]:
@@ -34,7 +57,7 @@ def drive_design(design: str, runs: int, only: list[str] | None) -> tuple[list[s
     what = target.label() if target else f"opencode {version}"
     results = []
     with Harness(version, binary, target=target) as h:
-        for case in cases(design, only):
+        for case in fix_cases(design, only):
             t0 = time.monotonic()
             r = run_case(h, design, case, runs)
             results.append((case, r))
