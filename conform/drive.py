@@ -68,6 +68,7 @@ class Driver:
         self.assistant: dict[str, str] = {}  # loop fiber -> the real id of the assistant it streams into
         self.tool_of: dict[str, tuple[int, str]] = {}  # loop fiber -> (tool gate, assistant id)
         self.shell_gate: dict[str, int] = {}  # shell prompt -> the gate its command waits on
+        self.gates_checked: set[int] = set()  # shell gates checked as held before their release
         self.last_call = self.first_call = max((c.n for c in llm.calls), default=0)
         self.requests: dict[str, Request] = {}  # prompt name -> its blocking request
         self.off = False  # the real server left the schedule: stop driving, drain
@@ -143,6 +144,8 @@ class Driver:
                 msgs = self.messages()
                 self.http.call("POST", f"/session/{self.sid}/abort", None)
                 self.run.deviations.append("the run reached the model's bound: compared there, then aborted")
+            for name in self.shell_gate.keys() - self.aborted():
+                self.gate_held(name)  # a shell the schedule left to the drain
             self.drain()
             msgs = msgs if msgs is not None else self.messages()
             tree, order, labels = real_tree(msgs)
@@ -162,7 +165,12 @@ class Driver:
         if self.pacer:
             self.run.late = self.pacer.late(self.server_ticks(labels))
             self.run.deviations += [f"clock: {x}; the pacing did not hold" for x in self.run.late]
+            self.run.unheld += [f"the paced clock did not hold: {x}" for x in self.run.late]
         return self.run
+
+    def aborted(self) -> set[str]:
+        """The fibers the model interrupts somewhere in the trace (an aborted shell ends unreleased)."""
+        return {f.name for _, w in self.trace.steps for f in w.fibers if f.interrupt}
 
     def pace(self, k: int, before: World) -> None:
         """Client-minted ids: before a step the harness controls, wait for the window of the first
@@ -244,10 +252,23 @@ class Driver:
                 self.deviate(i, f"{f}'s command did not start within {self.timeout:.0f}s")
         else:
             if not was.interrupt:
+                self.gate_held(f)
                 self.llm.release_tool(self.shell_gate[f])
             req = self.returned(i, f)
             how = "uncontrolled: the aborted shell ended" if was.interrupt else "released the shell's command"
             self.note(i, f, said, f"{how}; the shell request returned" if req else f"{how}; request still open")
+
+    def gate_held(self, name: str) -> None:
+        """Before the harness releases shell `name`'s gate: if its request has already returned,
+        the gated command ended by itself, the shell was never held, and this drive did not test
+        the schedule (`run.unheld`: redone, never counted)."""
+        req = self.requests.get(name)
+        gate = self.shell_gate[name]
+        if req is not None and not req.open and gate not in self.gates_checked:
+            why = f"{name}'s shell gate did not hold: the shell returned before the harness released it"
+            self.run.unheld.append(why)
+            self.run.deviations.append(why)
+        self.gates_checked.add(gate)
 
     def exit(self, i: int, fiber: str, said: str, after: World) -> None:
         """The loop exits: no new model call, and its directory context goes idle unless another
@@ -374,6 +395,7 @@ class Driver:
             body["messageID"] = mid
         self.background(name, "POST", f"/session/{self.sid}/shell{self.query(p.instance)}", body)
         if after.fiber(name).ended:  # the model's runner was busy: RunnerBusy
+            self.gates_checked.add(gate)  # a refused shell runs nothing: no gate to hold
             req = self.returned(i, name)
             got = "no answer" if req is None else (req.error or "200")
             self.note(i, name, said, f"POST /session/{{id}}/shell {name}: {got}")

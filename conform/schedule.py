@@ -242,8 +242,12 @@ def violations(system: System, trace) -> list[str]:
 
 
 def default_schedule(system: System) -> tuple[str, str]:
-    """The shortest counterexample of the first violated (non-lasso) property, else a clean run."""
-    return schedules(system)[0]
+    """For a scenario named for a feature (conform/feature.py), the shortest driveable schedule
+    that exercises it; else the shortest counterexample of the first violated (non-lasso)
+    property, else a clean run."""
+    from turnproof.conform.feature import feature_schedule
+
+    return feature_schedule(Eager(system.design, system.scenario)) or schedules(system)[0]
 
 
 def first_counterexample(system: System) -> tuple[str, str]:
