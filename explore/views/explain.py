@@ -6,6 +6,8 @@ machine, later, from the file alone.
 
 from __future__ import annotations
 
+from turnproof.model import steps
+
 # What each kind of step means, said once, the first time it appears.
 GLOSS = {
     "route.prompt": "A client sends a message and waits for the answer (the blocking /message route).",
@@ -116,9 +118,9 @@ def actors(doc: dict) -> list[str]:
             names.append(step["fiber"])
     out = []
     for name in names:
-        if name.startswith("r") and name[1:].isdigit():
+        if steps.is_loop_fiber(name):
             out.append(f"{name}: a prompt loop (runLoop), started by a client's request")
-        elif name.startswith("t") and name[1:].isdigit():
+        elif steps.is_tool_fiber(name):
             out.append(f"{name}: the tool call loop r{name[1:]} was running when it was aborted")
         else:
             first = next(s for s in doc["steps"] if s["fiber"] == name)
