@@ -183,7 +183,8 @@ def complete(system: System, schedule: str, rest: System | None = None):
                 "a run that never ends cannot be compared"
             )
         runs = sorted(
-            (f for f in enabled if f.kind == "run"), key=lambda f: int(f.name[1:]) if f.name[1:].isdigit() else 0
+            (f for f in enabled if f.kind == "run"),
+            key=lambda f: steps.run_of(f.name) if steps.is_loop_fiber(f.name) else 0,
         )
         f = runs[0] if runs else min(enabled, key=lambda f: order.get(f.prompt, 99))
         step, w = system.apply(w, f.name)

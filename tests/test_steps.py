@@ -8,7 +8,8 @@ import pytest
 from conftest import checked, counts, system
 from turnproof.explore.scale.engines import Local
 from turnproof.explore.scale.partition import partitioned_bfs
-from turnproof.model import steps
+from turnproof.explore.views.explain import GLOSS
+from turnproof.model import source, steps
 from turnproof.specs.properties import PROPERTIES
 
 NAMED = {v for k, v in vars(steps).items() if k.isupper() and isinstance(v, str)}
@@ -36,6 +37,12 @@ def _refs(design: str, scenario: str) -> set[tuple[str, str]]:
 def test_every_ref_the_model_says_is_named_in_steps(design, scenario):
     said = _refs(design, scenario)
     assert said and {r for _, r in said} <= NAMED
+
+
+def test_the_tables_keyed_by_ref_name_only_refs_steps_knows():
+    """The explanations gloss every named ref and nothing else; every source anchor is a named ref."""
+    assert set(GLOSS) == NAMED
+    assert set(source.REFS) <= NAMED
 
 
 def test_a_v2_drain_writing_its_assistant_is_progress_for_both_searches():
