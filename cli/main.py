@@ -545,8 +545,8 @@ def review(designs: tuple[str, ...], scenarios: tuple[str, ...], out_dir: Path, 
     "--design",
     "design_ref",
     required=True,
-    help="The design to conform: a release's own (v1.15.4, upstream-1.18.34) runs that release, any other runs "
-    "the release patched with it (turnproof patch; cached); an inbox design needs --opencode-version 1.18.34.",
+    help="The design to conform: a release's own (v1.15.4, upstream-1.18.34, upstream-1.19.5) runs that release, "
+    "any other runs the release patched with it (turnproof patch; cached); an inbox design runs its base's release.",
 )
 @click.option("--scenario", "scenario_ref", required=True, help="Built-in scenario name or path.")
 @click.option("--schedule", help="A schedule string or a trace.json [default: the shortest driveable counterexample].")

@@ -32,6 +32,21 @@ def mint(ms: int, counter: int = 1) -> str:
     return f"msg_{n:012x}" + "".join(secrets.choice(BASE62) for _ in range(14))
 
 
+class ClientClock:
+    """One client process's mint: like `Identifier.create`, its counter goes up within one ms and
+    starts again when the ms changes, so its later ids sort after its earlier ones (model/ids.py:
+    a later client id at the same tick sorts after an earlier one)."""
+
+    def __init__(self):
+        self.ms, self.counter = -1, 0
+
+    def mint(self, ms: int) -> str:
+        if ms != self.ms:
+            self.ms, self.counter = ms, 0
+        self.counter += 1
+        return mint(ms, self.counter)
+
+
 def after_all() -> str:
     """A fresh id that sorts after every server id: `msg_zzzzzzzzzzzz` and 14 random characters.
     Fresh each time: opencode upserts messages by id, so a reused id would overwrite a message of
@@ -51,6 +66,7 @@ class Pacer:
         self.tick = tick
         self.t0 = time.time() if start is None else start
         self.windows: dict[int, float] = {}  # tick -> when the harness opened its window
+        self.client = ClientClock()  # the scenario's client clock (the harness drives one)
 
     def hold(self, tick: int) -> None:
         """Wait until tick `tick`'s window opens (the step about to run makes the server mint it)."""
@@ -63,8 +79,8 @@ class Pacer:
     def client_id(self, tick: float) -> str:
         """The id a client mints at model tick `tick` (inf: an hour ahead of the server's clock)."""
         if math.isinf(tick):
-            return mint(int((time.time() + AHEAD) * 1000))
-        return mint(int((self.t0 + (tick + LATE) * self.tick) * 1000))
+            return self.client.mint(int((time.time() + AHEAD) * 1000))
+        return self.client.mint(int((self.t0 + (tick + LATE) * self.tick) * 1000))
 
     def late(self, minted: dict[int, str]) -> list[str]:
         """For each server id (tick -> real id) minted after its tick's client ids would sit: the

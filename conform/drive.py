@@ -32,7 +32,7 @@ import time
 import urllib.parse
 
 from turnproof.conform import HarnessError
-from turnproof.conform.clock import AHEAD, Pacer, after_all, mint
+from turnproof.conform.clock import AHEAD, ClientClock, Pacer, after_all
 from turnproof.conform.fakellm import MARKER, Call, FakeLLM, prompt_text
 from turnproof.conform.http import Http, Request, poll
 from turnproof.conform.report import Run
@@ -73,6 +73,7 @@ class Driver:
         self.off = False  # the real server left the schedule: stop driving, drain
         self.returns: list[tuple[str, str, str]] = []  # blocking request: (prompt, model's label, real label)
         self.pacer: Pacer | None = None
+        self.ahead = ClientClock()  # clock = ahead: one client's ids an hour ahead, in mint order
         if any(p.id == "client" and not math.isinf(p.clock) for p in self.scenario.prompts):
             self.pacer = Pacer()
 
@@ -217,7 +218,7 @@ class Driver:
             elif route == "shell":
                 self.shell_step(i, f, said, was, before, after)
             elif was.pc == "send" and refs[0] == steps.route(route) and steps.PROMPT_MINT not in refs:
-                self.send(i, f, route, said, before)
+                self.send(i, f, route, said, before, writes=steps.PROMPT_USER in refs)
             elif was.pc == "await":
                 self.await_client(i, f, said, after)
             else:
@@ -258,6 +259,11 @@ class Driver:
         def new_call():
             return [c for c in self.llm.held() if c.n > self.last_call]
 
+        guard = after.runners[after.run(f.run).runner]
+        if guard.tag == "Running" and guard.run != f.run and after.fiber(f"r{guard.run}").pc == "start":
+            # overlap = queue: this finishRun started the next queued run, whose model call comes now
+            self.note(i, fiber, said, "uncontrolled: the loop left and finishRun started the queued run")
+            return
         if alone:
             ok = self.wait(lambda: not self.busy(f.instance) and not new_call())
         else:  # another loop keeps the status busy: watch for a call of this one for a moment
@@ -276,10 +282,12 @@ class Driver:
             return after_all()
         if p.id == "client":
             tick = before.clock + p.clock
-            return self.pacer.client_id(tick) if self.pacer else mint(int(time.time() * 1000 + AHEAD * 1000))
+            return self.pacer.client_id(tick) if self.pacer else self.ahead.mint(int(time.time() * 1000 + AHEAD * 1000))
         return None
 
-    def send(self, i: int, name: str, route: str, said: str, before: World) -> None:
+    def send(self, i: int, name: str, route: str, said: str, before: World, writes: bool = True) -> None:
+        """Send prompt `name`; wait for its user message when the model's step writes it (with
+        guard = turn the run writes it when it starts, so there is nothing to wait for yet)."""
         p = self.scenario.prompt(name)
         body: dict = {"parts": [{"type": "text", "text": prompt_text(name)}]}
         if p.no_reply:
@@ -296,6 +304,9 @@ class Driver:
         else:
             self.background(name, "POST", f"/session/{self.sid}/message{where}", body)
             real = f"POST /session/{{id}}/message {name}{shown} (blocking)"
+        if not writes:
+            self.note(i, name, said, real + ": its user message is its run's to write")
+            return
         ok = self.wait(lambda: self.user_stored(name))
         self.note(i, name, said, real + (": user message stored" if ok else ": user message NOT stored"))
         if not ok:

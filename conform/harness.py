@@ -20,6 +20,7 @@ from turnproof.conform.schedule import (
     complete,
     default_schedule,
     driveable,
+    release,
     uncontrolled,
     violations,
 )
@@ -45,8 +46,10 @@ class Harness:
         import tempfile
 
         from turnproof.conform.server import OpencodeServer, fetch_binary
+        from turnproof.conform.target import describe
 
         exe = Path(self.binary) if self.binary else fetch_binary(self.version)
+        self.ran = (self.target or describe(exe)).version  # what `exe --version` says it is
         self._stack = contextlib.ExitStack()
         try:
             gates = self._stack.enter_context(tempfile.TemporaryDirectory(prefix="turnproof-gates-"))
@@ -64,7 +67,8 @@ class Harness:
     def conform(self, design, scenario, schedule: str | None = None, runs: int = 1) -> ConformReport | InboxReport:
         """Drive `schedule` (default: the shortest driveable counterexample of the first violated
         property) `runs` times and compare each final message tree with the model's."""
-        report, trace = prepare(design, scenario, schedule, self.version, runs, self.target)
+        # labelled by what ran: the binary's `--version`, not the cache folder it was found in
+        report, trace = prepare(design, scenario, schedule, self.ran, runs, self.target)
         if scenario.instances > self.server.directories:
             raise HarnessError(
                 f"scenario {scenario.name}: {scenario.instances} directory contexts; the server has "
@@ -156,6 +160,7 @@ def conform(
     from turnproof.conform.target import given, resolve
 
     # bad input is refused before anything is fetched or built
+    version = version or release(design)  # a release's own design, or an inbox variant of one
     if design.engine == "inbox":  # the V2 route of 1.18.34 (nothing is patched for it)
         version = version or "1.18.34"
         prepare(design, scenario, schedule, version, runs)

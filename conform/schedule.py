@@ -19,7 +19,7 @@ from turnproof.model.world import World
 SUPPORTED_ROUTES = ("prompt", "prompt_async", "shell", "abort")
 MAX_COMPLETION = 200  # model steps to bring a schedule to rest
 # The designs that describe a shipped release, and the release each describes.
-FAITHFUL = {"v1.15.4": "1.15.4", "upstream-1.18.34": "1.18.34"}
+FAITHFUL = {"v1.15.4": "1.15.4", "upstream-1.18.34": "1.18.34", "upstream-1.19.5": "1.19.5"}
 
 # Model step kinds that have no controllable real counterpart, said once per report.
 UNCONTROLLED = {
@@ -47,18 +47,29 @@ def _knobs(design: Design) -> dict:
 
 def check_design(design: Design) -> str:
     """Only a design that describes a shipped release can be compared with the real server: the
-    name of the faithful design it equals (v1.15.4 or upstream-1.18.34)."""
+    name of the faithful design it equals (v1.15.4, upstream-1.18.34 or upstream-1.19.5; its own name
+    first: upstream-1.19.5 has the knobs of upstream-1.18.34)."""
     from turnproof.specs.loader import load_design
 
-    for name in FAITHFUL:
+    for name in sorted(FAITHFUL, key=lambda n: n != design.name):
         if _knobs(design) == _knobs(load_design(name)):
             return name
     base = _knobs(load_design("v1.15.4"))
     changed = [k for k, v in _knobs(design).items() if v != base[k]]
     raise HarnessError(
-        f"design {design.name}: only the v1.15.4 design or upstream-1.18.34 describe a release that can be "
-        f"conformed against the real server (this one changes {', '.join(changed)} from v1.15.4)"
+        f"design {design.name}: only the v1.15.4 design or upstream-1.18.34 (or upstream-1.19.5) describe a release "
+        f"that can be conformed against the real server (this one changes {', '.join(changed)} from v1.15.4)"
     )
+
+
+def release(design: Design) -> str | None:
+    """The release a design names when it is a release's own (upstream-1.19.5 is 1.19.5, though its
+    knobs are 1.18.34's) or an inbox variant of one (its base's); None: conform's default decides."""
+    if design.name in FAITHFUL:
+        return FAITHFUL[design.name]
+    if design.engine == "inbox" and design.base in FAITHFUL:
+        return FAITHFUL[design.base]
+    return None
 
 
 def check_scenario(scenario: Scenario) -> None:
@@ -75,6 +86,11 @@ def check_scenario(scenario: Scenario) -> None:
         )
     for p in scenario.prompts:
         where = f"scenario {scenario.name}: prompt {p.name}"
+        if scenario.mints_apart(p):
+            raise HarnessError(
+                f"{where}: messageIDs from two client clocks: the harness mints on one client clock, so it "
+                "cannot choose which of two readings in one tick sorts first"
+            )
         if p.route not in SUPPORTED_ROUTES:
             raise HarnessError(f"{where}: route {p.route} is not driven by the harness")
         if getattr(p, "hook", False):

@@ -1,9 +1,9 @@
-"""The conformance suite: every built-in scenario, on 1.15.4 (design v1.15.4) and on the newest
-release (design upstream-1.18.34). Per scenario it drives the shortest driveable counterexample
+"""The conformance suite: every built-in scenario, on 1.15.4 (design v1.15.4) and on the newer
+releases (designs upstream-1.18.34 and upstream-1.19.5). Per scenario it drives the shortest driveable counterexample
 of each violated property, the shortest clean schedule, and a few hand-picked schedules, each
 several times, and prints the agreement table (k/n runs per case).
 
-    .venv/bin/python -m turnproof.conform.suite [--runs N] [--versions 1.15.4,1.18.34]
+    .venv/bin/python -m turnproof.conform.suite [--runs N] [--versions 1.15.4,1.18.34,1.19.5]
         [--scenario NAME ...] [--out docs/conformance.md]
 
 Exit 0 when real and model agree in every run, 1 when any case disagrees (the table says which),
@@ -26,7 +26,7 @@ from turnproof.model.system import System
 from turnproof.specs.loader import builtin, load_design, load_scenario
 
 # The releases driven, each with the design that describes it.
-RELEASES = {"1.15.4": "v1.15.4", "1.18.34": "upstream-1.18.34"}
+RELEASES = {"1.15.4": "v1.15.4", "1.18.34": "upstream-1.18.34", "1.19.5": "upstream-1.19.5"}
 LARGE = ("large/plugin-wakes", "large/crowd")
 
 # Schedules worth driving beside the generated ones: (scenario, schedule, what it shows).
@@ -34,6 +34,7 @@ EXTRA = [
     ("tool-race", "U1,r1*4,U2", "U2 while U1's after-tool reply is in flight"),
     ("shell-then-prompt", "S1,S1,U1", "U1 during the shell: it waits as ShellThenRun"),
     ("abort-race", "U1,r1*2,X1", "abort while U1's tool runs"),
+    ("client-ids-gap", "U1,r1*2,U2", "issue 23: U2 during U1's tool, both ids from one client clock 2 s ahead"),
     (
         "client-clock-ahead",
         "U1,r1*2,U2,U3,r1",

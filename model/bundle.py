@@ -2,7 +2,9 @@
 
 The newest release is read from its bundled JavaScript (npm `opencode-linux-x64@1.18.34`), which has
 no line numbers; each anchor names the identifier, span or string that survives in the bundle, and
-what the code there does. docs/newest.md tells the same machinery in prose.
+what the code there does. docs/newest.md tells the same machinery in prose. One anchor stands in
+the web app the binary serves (the same literal is in the 1.15.4 and 1.19.5 binaries): where a
+client mints a prompt's messageID on its own clock.
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ class Span:
 
 
 _TABLE = [
+    (
+        "client.mint",
+        'messageID??…ascending("message")',
+        "web app: a prompt's messageID is minted on the client's clock before the request is sent",
+    ),
     (
         "v2.route.prompt",
         "v2.session.prompt",

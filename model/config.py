@@ -116,6 +116,14 @@ class Prompt:
     provider: str = "ok"  # "error": every model call answering this prompt fails before its first content
 
     @property
+    def id_clock(self) -> tuple | None:
+        """The clock this prompt's messageID is read from: one client's clock at one offset (one
+        process, one id counter); each after-all id is its own (its tail is random); None: the server's."""
+        if self.id == "client":
+            return (self.client, self.clock)
+        return ("after-all", self.name) if self.id == "after-all" else None
+
+    @property
     def gap(self) -> bool:
         """Does createUserMessage really await between fixing the id and writing the message?"""
         return self.hook or self.parts in ("file", "mcp")
@@ -139,6 +147,12 @@ class Scenario:
     max_messages: int = 12
     server: ServerClock = ServerClock()
     path: str = field(default="", compare=False)  # the file it was loaded from
+
+    def mints_apart(self, p: Prompt) -> bool:
+        """Does the client mint `p`'s messageID in a step of its own before sending it? Only when
+        ids come from two clocks or more: their readings may then fall in one tick in either
+        order, and the order of the mint steps explores both (model/fibers.py, `client.mint`)."""
+        return p.id_clock is not None and len({q.id_clock for q in self.prompts} - {None}) > 1
 
     @property
     def instances(self) -> int:

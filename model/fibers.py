@@ -78,6 +78,9 @@ def enabled(scenario: Scenario, w: World, f: Fiber) -> bool:
         return all(a in w.sent for a in scenario.prompt(f.prompt).after) and (f.route not in ANSWERS or f.target)
     if pc == "ask":  # a question or permission tool: waits for its user's answer (or an interrupt)
         return f.answer not in question.ASKS or f.interrupt
+    if pc == "mint":  # one client's clock mints in order; two clocks' readings in either order
+        p = scenario.prompt(f.prompt)
+        return all(a in w.sent for a in p.after if scenario.prompt(a).id_clock == p.id_clock)
     if pc == "await":
         return w.run(f.run).done is not None
     if pc == "await_int":
@@ -85,13 +88,15 @@ def enabled(scenario: Scenario, w: World, f: Fiber) -> bool:
     return w.fiber(f.target).pc != "shell.start"  # await_ready: stop-shell awaits the shell's `ready` latch
 
 
-WAITS = frozenset({"send", "await", "await_int", "await_ready", "ask"})  # the program counters `enabled` tests
+WAITS = frozenset({"send", "mint", "await", "await_int", "await_ready", "ask"})  # the program counters `enabled` tests
 
 
 def step(design: Design, scenario: Scenario, w: World, f: Fiber) -> tuple[Step, World]:
     """Run fiber `f` for one atomic step. Callers check `enabled` first."""
     tx = Tx(design, scenario, w, f)
-    if f.kind == "run":
+    if f.pc == "mint":
+        client_mint(tx)
+    elif f.kind == "run":
         _run_step(tx)
     elif f.kind == "tool":
         _tool_step(tx)
@@ -188,7 +193,22 @@ def user_id(tx: Tx, p) -> tuple:
         tx.w, mid, created = tx.w.mint(tx.scenario.server)
         return mid, created
     created, tick = tx.w.now(tx.scenario.server)
-    return (ids.client(ids.AFTER_ALL) if p.id == "after-all" else ids.client(tick + p.clock)), created
+    counter = tx.f.counter
+    if not counter:  # minted as the request is sent: after every client id minted before it
+        tx.w, counter = tx.w.client_counter()
+    return ids.client(ids.AFTER_ALL if p.id == "after-all" else tick + p.clock, counter), created
+
+
+def client_mint(tx: Tx) -> None:
+    """The client mints the prompt's messageID on its own clock before it sends the request (the
+    web app: `messageID ?? Identifier.ascending("message")`). Its tick is the server's when the
+    request arrives; among the client ids of that tick it sorts by this step's order."""
+    p = tx.scenario.prompt(tx.f.prompt)
+    tx.w, counter = tx.w.client_counter()
+    tx.say(
+        steps.CLIENT_MINT, f"the {p.client} client mints {p.name}'s messageID (client id #{counter - ids.CLIENT + 1})"
+    )
+    tx.goto("send", counter=counter)
 
 
 def _mint_user(tx: Tx) -> None:
@@ -211,9 +231,13 @@ def _mint_user(tx: Tx) -> None:
 def _write_user(tx: Tx) -> None:
     """createUserMessage: the user message is written (updateMessage, then its parts)."""
     p = tx.scenario.prompt(tx.f.prompt)
+    sent = tx.w.fiber(p.name) if tx.f.kind == "run" else None  # guard="turn": the request's fiber
     if tx.f.msg is not None and tx.f.kind == "client":
         mid, created = tx.f.msg, tx.f.created
         tx.f = replace(tx.f, msg=None, created=None)
+    elif sent is not None and sent.msg is not None:  # the client's messageID, sent with the request
+        mid, created = sent.msg, tx.w.now(tx.scenario.server)[0]
+        tx.w = tx.w.set_fiber(replace(sent, msg=None))
     else:
         mid, created = user_id(tx, p)
     msg = Message(
@@ -234,6 +258,10 @@ def _prompt_step(tx: Tx) -> None:
             _mint_user(tx)
             tx.goto("write")
             return
+        if p.id != "server" and not p.no_reply and tx.design.guard == "turn":
+            # the request carries its messageID: fixed now, though the run writes the message later
+            mid, _ = user_id(tx, p)
+            tx.f = replace(tx.f, msg=mid)
         _after_send(tx, p)
     elif f.pc == "write":
         _after_send(tx, p)

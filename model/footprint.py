@@ -3,7 +3,8 @@
 Locations: ("messages",) which messages exist, with what never changes once a message is
 written (id, hence order, write order, role, label, parentID, source, time.created, …: `FIXED`); ("msg", id)
 what an update may change in one message (finish, completed, error, tool parts); ("writes",)
-the store's write counter; ("clock",) the server clock; ("labels",) the assistant label
+the store's write counter; ("clock",) the server clock; ("minted",) the client ids minted so
+far; ("labels",) the assistant label
 counter; ("runner", i) one Runner's ref; ("runners",) how many Runners exist; ("home", i) the
 instance that made Runner i; ("map", instance) the session's entry in one runner map; ("run",
 rid) one run handle; ("runs",) how many runs exist; ("fiber", name) one fiber's program
@@ -104,6 +105,7 @@ _NOTES: dict[str, Callable[..., list[Loc]]] = {
     "set_map": lambda w, instance, runner: [("map", instance) if runner is not None else (CLEARED, ("map", instance))],
     "mint": lambda w, sc: [("clock",)],
     "now": lambda w, sc: [("clock",)],
+    "client_counter": lambda w: [("minted",)],
     "write": lambda w, msg: [("messages",), ("msg", msg.id), ("writes",)],
     "update_message": lambda w, mid, **changes: _update(mid, changes),
     "next_label": lambda w: [("labels",)],
@@ -447,6 +449,8 @@ def written(a: World, b: World) -> frozenset:
         add(("clock",))
     if a.labels != b.labels:
         add(("labels",))
+    if a.minted != b.minted:
+        add(("minted",))
     if a.inbox is not b.inbox and a.inbox != b.inbox:
         out.update(_inbox_parts(a.inbox, b.inbox, ne))
     if a.turns is not b.turns:

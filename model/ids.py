@@ -4,10 +4,14 @@ An id is `msg_` + 12 hex digits + random characters, compared as a plain string.
 digits are the low 48 bits of ms × 0x1000 + counter (`Identifier.create`, id/id.ts:22), so ids
 sort by the clock that minted them, until the 48 bits wrap (every 2^36 ms, about 795 days) or
 the clock steps back. Here a clock reading is a tick, counted in server ids minted so far; an id
-is (tick, origin). Server ids are (t, 1). A client that mints its own id (the request's
-`messageID`) reads its own clock: (t + offset, 2), which at the same tick sorts just after the
-server's id, as if minted a moment later. AFTER_ALL stands for an id such as `msg_zzzz…` that
-sorts after every id the server will mint.
+is (tick, counter), the counter standing for the ms and counter below the tick. Server ids are
+(t, 1). A client that mints its own id (the request's `messageID`) reads its own clock:
+(t + offset, 1 + k) for the k-th client id minted in the run, so it sorts after the server's id
+of its tick (as if minted a moment later) and after every client id minted before it in the
+same tick: distinct, as the real ids are (ms × 4096 + counter, then a random tail). Which order
+two client clocks' readings take inside one tick is the order they were minted in; where the
+mint order is free, the schedule explores both (model/fibers.py, `client.mint`). AFTER_ALL
+stands for an id such as `msg_zzzz…` that sorts after every id the server will mint.
 
 `time.created` is the server's `Date.now()` when the message object is built, never truncated:
 `created` is (reading, 1) for a message whose id the server minted then, and (reading, 2) for
@@ -30,8 +34,14 @@ def server(tick: float) -> Id:
     return (tick, SERVER)
 
 
-def client(tick: float) -> Id:
-    return (tick, CLIENT)
+def client(tick: float, counter: int = CLIENT) -> Id:
+    """A client-minted id: `counter` (from CLIENT up) is its place among the client ids minted in
+    the run; at an equal tick a later one sorts after an earlier one, and all after the server's."""
+    return (tick, counter)
+
+
+def is_client(mid: Id) -> bool:
+    return mid[1] >= CLIENT
 
 
 @dataclass(frozen=True)
@@ -66,14 +76,16 @@ class ServerClock:
 
 
 def show(mid: Id | None) -> str:
-    """Short form for traces: `3` a server id, `3c` a client id at tick 3, `max` after all,
-    `5w` the 5th server id past the 48-bit wrap, `2.5` a reading after the clock stepped back."""
+    """Short form for traces: `3` a server id, `3c` the first client id at tick 3, `4c2` the second
+    client id minted in the run (at tick 4), `max` after all, `5w` the 5th server id past the
+    48-bit wrap, `2.5` a reading after the clock stepped back."""
     if mid is None:
         return "-"
     tick, origin = mid
+    nth = f"{origin - 1}" if origin > CLIENT else ""
     if tick == AFTER_ALL:
-        return "max"
-    mark = "c" if origin == CLIENT else ""
+        return "max" + (f"c{nth}" if nth else "")
+    mark = "c" + nth if origin >= CLIENT else ""
     if tick < -WRAP / 2:
         tick, mark = tick + WRAP, mark + "w"
     text = f"{int(tick)}" if tick == int(tick) else f"{tick:g}"

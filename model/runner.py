@@ -91,8 +91,8 @@ def finish_shell(st: RunnerState, shell: int) -> Finish:
     """finishShell(id): Idle with onIdle, or start the run that queued behind the shell."""
     if st.tag == SHELL and st.shell == shell:
         return Finish(RunnerState(), idle=True)
-    if st.tag == SHELL_THEN_RUN and st.shell == shell:
-        return Finish(RunnerState(RUNNING, run=st.run), start=st.run)
+    if st.tag == SHELL_THEN_RUN and st.shell == shell:  # the runs queued behind it stay queued
+        return Finish(RunnerState(RUNNING, run=st.run, queue=st.queue), start=st.run)
     return Finish(st)
 
 

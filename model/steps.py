@@ -15,6 +15,9 @@ ROUTE_PROMPT = "route.prompt"
 ROUTE_PROMPT_ASYNC = "route.prompt_async"
 ROUTE_SHELL = "route.shell"
 
+# a client that mints its own messageID (the web app)
+CLIENT_MINT = "client.mint"
+
 # SessionPrompt.prompt: the user message, then loop()
 PROMPT_LOOP = "prompt.loop"
 PROMPT_MINT = "prompt.mint"

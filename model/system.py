@@ -29,11 +29,13 @@ class System:
     name_blind = True
 
     def initial(self) -> World:
-        """Every scenario prompt is a client fiber about to send; no runner exists yet."""
+        """Every scenario prompt is a client fiber about to send (or first to mint its messageID,
+        `Scenario.mints_apart`); no runner exists yet."""
+        sc = self.scenario
         fibers = tuple(
-            Fiber(p.name, "client", "send", prompt=p.name, instance=p.instance, route=route, no_reply=p.no_reply)
-            for p in self.scenario.prompts
-            for route in (self._route(p.route),)
+            Fiber(p.name, "client", pc, prompt=p.name, instance=p.instance, route=route, no_reply=p.no_reply)
+            for p in sc.prompts
+            for route, pc in ((self._route(p.route), "mint" if sc.mints_apart(p) else "send"),)
         )
         return World(
             maps=(None,) * self.scenario.instances, fibers=fibers, inbox=Inbox(on=self.design.engine == "inbox")

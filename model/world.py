@@ -56,6 +56,7 @@ class Fiber:
     msg: Id | None = None  # run: the assistant it is streaming into; shell: its assistant;
     # client: the id its user message was given, while the message is not written yet
     created: tuple | None = None  # client: that message's time.created, until it is written
+    counter: int = 0  # client minting apart: its messageID's counter, once minted (model/ids.py)
     user: Id | None = None  # run: the user message its current assistant answers
     seen: tuple[Id, ...] = ()  # run: ids of the messages sent to the model in this step
     answer: str = ""  # run: what the scripted model replies to that request ("tool" | "stop")
@@ -79,6 +80,7 @@ class World:
     runs: tuple[Run, ...] = ()
     fibers: tuple[Fiber, ...] = ()
     clock: int = 0  # the server clock: ticks, one per id the server has minted
+    minted: int = 0  # client-minted ids so far: the next one's counter below its tick (model/ids.py)
     turns: tuple[Turn, ...] = ()
     sent: frozenset[str] = frozenset()  # prompts the server has accepted
     labels: int = 0  # assistants written so far, for labels A1, A2, …
@@ -145,6 +147,11 @@ class World:
         """Date.now() for a message built without a server id, and the tick a client's clock
         starts from (the server's latest id reading)."""
         return (sc.reading(self.clock), ids.CLIENT), sc.id_tick(self.clock)
+
+    def client_counter(self) -> tuple[World, int]:
+        """The counter of the next client-minted id: it sorts after every client id minted before
+        it at the same tick (one clock's later reading, or its counter within one ms)."""
+        return replace(self, minted=self.minted + 1), ids.CLIENT + self.minted
 
     def write(self, msg: Message) -> World:
         return replace(self, store=self.store.add(msg))

@@ -19,8 +19,8 @@ from turnproof.specs.properties import PROPERTIES, Property, Violation
 
 # The designs of the newest release the model has, by the engine and delivery a report's client
 # uses: the legacy routes (TUI, shipped web app, plugins), or the V2 inbox in either delivery.
-NEWEST = {"legacy": "upstream-1.18.34", "steer": "upstream-1.18.34-steer", "queue": "upstream-1.18.34-queue"}
-NEWEST_RELEASE = "1.18.34"
+NEWEST = {"legacy": "upstream-1.19.5", "steer": "upstream-1.19.5-steer", "queue": "upstream-1.19.5-queue"}
+NEWEST_RELEASE = "1.19.5"
 
 
 @dataclass(frozen=True)

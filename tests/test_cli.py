@@ -53,10 +53,11 @@ def test_check_json_for_every_builtin_pair(cli, tmp_path, monkeypatch, drawn_onc
     assert doc == expected
 
 
-def test_bind_and_serialize_holds_on_every_builtin_scenario_but_a_client_clock_ahead(cli, tmp_path):
+def test_bind_and_serialize_holds_on_every_builtin_scenario_but_client_minted_ids(cli, tmp_path):
     # a client id ahead of the server is still lastUser by id once the run's first turn is over,
-    # so the parentID exit test sends the loop back to U1; ordering by time.created (as upstream
-    # did in 1.18.15) closes that too
+    # so the parentID exit test sends the loop back to U1; with the clocks equal, U2's client id
+    # (minted when U2 is sent) can sort before U1's, which the server mints only when U1's run
+    # writes it (guard = turn). Ordering by time.created (as upstream did in 1.18.15) closes both
     created = tmp_path / "bind-and-serialize-created.toml"
     knobs = ("binding", "turn"), ("guard", "turn"), ("overlap", "queue"), ("cancel", "after-interrupt")
     knobs += ("on_idle", "keep-entry"), ("runner_map", "per-process"), ("exit", "parent"), ("order", "created")
@@ -66,7 +67,8 @@ def test_bind_and_serialize_holds_on_every_builtin_scenario_but_a_client_clock_a
             continue
         r = cli("check", "--design", "bind-and-serialize", "--scenario", scenario, "--json")
         doc = json.loads(r.output)
-        if scenario in ("client-clock-ahead", "issue-35399"):  # U1's id minted ahead, a prompt mid-turn
+        # U1's id minted ahead; U2's client id minted before U1's (guard = turn); a prompt mid-turn
+        if scenario in ("client-clock-ahead", "clock-skew-zero", "issue-35399"):
             bad = [p["name"] for p in doc["properties"] if not p["holds"]]
             assert (r.exit_code, bad) == (1, ["no-terminal-siblings"])
             r = cli("check", "--design", str(created), "--scenario", scenario, "--json")

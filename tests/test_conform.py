@@ -21,7 +21,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 from turnproof.conform import HarnessError, RegistryUnavailable  # noqa: E402
-from turnproof.conform.clock import AFTER_ALL, Pacer, after_all, millis, mint  # noqa: E402
+from turnproof.conform.clock import AFTER_ALL, ClientClock, Pacer, after_all, millis, mint  # noqa: E402
 from turnproof.conform.fakellm import FakeLLM, analyse, prompt_text  # noqa: E402
 from turnproof.conform.schedule import (  # noqa: E402
     check_design,
@@ -223,6 +223,22 @@ def test_client_ids_are_minted_as_opencode_mints_them():
     # the 48-bit field wraps every 2^36 ms: an id minted just after the wrap sorts below one just before
     wrap = 1 << 36
     assert mint(wrap * 25 + 1) < mint(wrap * 25 - 1)
+
+
+def test_one_client_clock_mints_distinct_ids_in_order():
+    # Identifier.create's counter: up within one ms, reset when the ms changes; later sorts after
+    c = ClientClock()
+    a, b, d = c.mint(1_700_000_000_000), c.mint(1_700_000_000_000), c.mint(1_700_000_000_001)
+    assert a[:16] != b[:16] and a < b < d and millis(a) == millis(b)
+    assert int(a[4:16], 16) & 0xFFF == 1 and int(b[4:16], 16) & 0xFFF == 2 and int(d[4:16], 16) & 0xFFF == 1
+    p = Pacer(tick=0.4, start=1_700_000_000.0)
+    assert p.client_id(3) < p.client_id(3) < p.client_id(4)  # two readings in one tick: in mint order
+
+
+def test_two_client_clocks_are_refused_by_the_harness():
+    check_scenario(load_scenario("client-ids-gap"))  # one web client's clock: driven
+    with pytest.raises(HarnessError, match="two client clocks"):
+        check_scenario(load_scenario("client-ids-two-clocks"))
 
 
 def test_the_pacer_puts_a_client_id_between_the_server_ticks_around_it():

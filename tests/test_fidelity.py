@@ -267,3 +267,16 @@ def test_a_cancelled_run_s_waiters_get_the_newest_non_user_message():
     for w in ends_after(sys_, "U1,r1*2,U2,X1"):
         assert w.run(1).done == "cancelled"
         assert result(w, "U1") == result(w, "U2") == w.store.newest_reply().label == "A1"
+
+
+def test_with_the_whole_turn_guarded_a_client_id_is_still_the_one_sent():
+    # guard = turn moves the write into the run, but the request carries its messageID: the id is
+    # the client's clock when U2 was sent, while U1's server id is minted when its run writes it
+    sys_ = system("serialize-turn", "clock-skew-zero")
+    sent = replay(sys_, "U1,U2").final
+    assert [m.label for m in sent.store.messages] == [] and sent.fiber("U2").msg is not None
+    w = replay(sys_, "U1,U2,r1*6,r2").final
+    u1, u2 = (next(m for m in w.store.messages if m.label == n) for n in ("U1", "U2"))
+    assert u2.id == sent.fiber("U2").msg and u2.id < u1.id and w.fiber("U2").msg is None
+    # so U1 is still lastUser by id once U2 is written: the id-order exit test leaves U2 unanswered
+    assert children(w, "U2") == [] and w.fiber("r2").pc == "end"

@@ -27,6 +27,64 @@ def test_ids_sort_as_opencode_compares_them():
     assert [ids.show(i) for i in (ids.server(3), ids.client(3), ids.client(math.inf), None)] == ["3", "3c", "max", "-"]
 
 
+def test_client_ids_are_distinct_and_sort_by_their_mint():
+    # the k-th client id minted in a run carries counter CLIENT + k - 1: in one tick a later mint
+    # sorts after an earlier one, and every client id after the server's id of that tick
+    first, second = ids.client(3), ids.client(3, ids.CLIENT + 1)
+    assert ids.server(3) < first < second < ids.server(4)
+    assert ids.client(2, ids.CLIENT + 5) < ids.server(3) < first  # the tick decides first
+    assert ids.client(ids.AFTER_ALL) < ids.client(ids.AFTER_ALL, ids.CLIENT + 1)
+    assert [ids.show(i) for i in (first, second, ids.client(math.inf, 4))] == ["3c", "3c2", "maxc3"]
+    assert ids.is_client(first) and not ids.is_client(ids.server(3))
+
+
+def reachable(sys_):
+    seen, todo = {sys_.initial()}, [sys_.initial()]
+    while todo:
+        w = todo.pop()
+        for _, nxt in sys_.successors(w):
+            if nxt not in seen and not sys_.bounded_out(nxt):
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def same_tick_orders(scenario: str) -> set[tuple[str, ...]]:
+    """The orders U1 and U2 take in the store, over every reachable world where both ids were
+    read in one tick (their clocks' readings fell between the same two server ids)."""
+    out = set()
+    for w in reachable(system("v1.15.4", scenario)):
+        users = [m for m in w.store.messages if m.label in ("U1", "U2")]
+        if len(users) == 2 and users[0].id[0] == users[1].id[0]:
+            assert users[0].id != users[1].id  # distinct, as the real ids are
+            out.add(tuple(m.label for m in users))
+    return out
+
+
+def test_one_client_clock_mints_in_order_two_clocks_in_either():
+    # one web client (one process, one counter): U2, minted after U1, sorts after it even in one tick
+    assert same_tick_orders("client-ids-gap") == {("U1", "U2")}
+    # the web client and a script on the same machine: either reading may come first in a tick
+    assert same_tick_orders("client-ids-two-clocks") == {("U1", "U2"), ("U2", "U1")}
+
+
+def test_two_client_ids_in_one_gap_bind_the_tool_continuation_to_the_later_one():
+    """The real 1.15.4 and 1.18.34 servers (4 of 4 runs): U1 and U2 minted on one clock 2 s ahead,
+    U2 during U1's tool: the tool's continuation under U2, U1 unanswered."""
+    sys_ = system("v1.15.4", "client-ids-gap")
+    res = bfs(sys_, PROPERTIES)
+    assert res.findings["turn-binding"].trace.schedule == "U1,r1,U2,r1*3"
+    assert res.findings["tool-followup"].trace.schedule == "U1,r1,U2,r1*11,U1,U2"
+    sent = replay(sys_, "U1,r1*2,U2").final  # U2 sent while U1's tool runs
+    w = replay(sys_, "U1,r1*2,U2,r1*10,U1,U2").final
+    u1, u2 = (next(m for m in w.store.messages if m.label == n) for n in ("U1", "U2"))
+    assert ids.server(sent.clock) < u1.id < u2.id  # both ahead of every server id then, U2 after U1
+    a1, a2 = (next(m for m in w.store.messages if m.label == n) for n in ("A1", "A2"))
+    assert a1.parent == u1.id and a1.finish == "tool-calls" and a2.parent == u2.id
+    assert not [m for m in w.store.children(u1.id) if m.answers]  # U1 unanswered
+    assert not sys_.successors(w)
+
+
 def finding(design, scenario, prop):
     return bfs(system(design, scenario), PROPERTIES).findings.get(prop)
 
@@ -59,7 +117,10 @@ def test_ending_on_parentid_stops_the_runaway(scenario):
     res = bfs(system("parent-exit", scenario), PROPERTIES)
     assert "loop-terminates" not in res.findings and "no-terminal-siblings" not in res.findings
     assert res.complete
-    assert bfs(system("bind-and-serialize", scenario), PROPERTIES).holds
+    found = bfs(system("bind-and-serialize", scenario), PROPERTIES).findings
+    # clock-skew-zero: U2's client id, minted when U2 is sent, can sort before U1's, which the
+    # server mints only when U1's run writes it (guard = turn): U1 is lastUser again after U2's turn
+    assert set(found) == ({"no-terminal-siblings"} if scenario == "clock-skew-zero" else set())
 
 
 @pytest.mark.parametrize("ahead", [0, 1, 2, 3])
@@ -91,7 +152,8 @@ def test_a_skew_shorter_than_one_server_id_is_the_same_as_none(ahead):
     "design,scenario",
     [("v1.15.4", s) for s in ["clock-skew", "two-instances", "abort-race", "shell-then-prompt", "plugin-inject"]]
     + [("bind-and-serialize", "abort-race"), *pairs(["v1.15.4"], ["idle-window"])]
-    + [("v1.15.4", s) for s in ["id-wrap", "clock-step-back", "mint-gap", "client-clock-ahead", "shell-abort"]],
+    + [("v1.15.4", s) for s in ["id-wrap", "clock-step-back", "mint-gap", "client-clock-ahead", "shell-abort"]]
+    + [("v1.15.4", s) for s in ["client-ids-gap", "client-ids-two-clocks"]],
 )
 def test_the_abstraction_is_a_simulation(design, scenario):
     """Worlds with one abstraction take the same fiber steps into worlds with one abstraction."""

@@ -162,6 +162,35 @@ def test_pr_28488_binds_the_tool_continuation_but_leaves_the_guard_open():
     assert final.store.count(USER) == 2
 
 
+# --- 1.19.5: the same turn machinery as 1.18.34 ------------------------------------------
+
+NEWEST = {"upstream-1.19.5": "upstream-1.18.34", "upstream-1.19.5-steer": STEER, "upstream-1.19.5-queue": QUEUE}
+
+
+@pytest.mark.parametrize("design,same_as", sorted(NEWEST.items()))
+def test_the_1_19_5_designs_are_1_18_34s_machinery_and_check_alike(design, same_as):
+    from turnproof.conform.schedule import _knobs
+
+    d, e = load_design(design), load_design(same_as)
+    assert d.base and d.change and (d.base == "upstream-1.18.34" or d.base == "upstream-1.19.5")
+    assert _knobs(d) == _knobs(e) | {"base": d.base, "change": d.change}  # only the labels differ
+    for scenario in ("tool-race", "client-ids-gap", "steer-during-tool"):
+        assert violated(design, scenario) == violated(same_as, scenario), scenario
+
+
+def test_conform_picks_the_release_a_design_describes():
+    from turnproof.conform import HarnessError
+    from turnproof.conform.schedule import check_design, release
+
+    assert [release(load_design(d)) for d in ("v1.15.4", "upstream-1.18.34", STEER)] == ["1.15.4", "1.18.34", "1.18.34"]
+    assert {release(load_design(d)) for d in NEWEST} == {"1.19.5"}
+    assert release(load_design("bind-turn")) is None  # a fix design: conform's own default (a patched build)
+    assert check_design(load_design("upstream-1.19.5")) == "upstream-1.19.5"  # its own name, not 1.18.34's twin
+    assert check_design(load_design("upstream-1.18.34")) == "upstream-1.18.34"
+    with pytest.raises(HarnessError, match="upstream-1.19.5"):
+        check_design(load_design("bind-turn"))
+
+
 # --- review: promises and the change table -----------------------------------------------
 
 
@@ -213,17 +242,57 @@ def test_the_reviewer_guide_change_table_is_what_review_computes(tmp_path):
 # --- the real binary ---------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def newest_bin():
+def release_binary(version: str):
+    """The cached opencode-linux-x64 binary of `version`; the test SKIPS, saying conformance was not
+    checked, where it cannot run or cannot be fetched."""
     from turnproof.conform import RegistryUnavailable
     from turnproof.conform.server import fetch_binary
 
     if platform.system() != "Linux" or platform.machine() not in ("x86_64", "AMD64"):
         pytest.skip("conformance NOT checked: opencode-linux-x64 needs linux x86_64")
     try:
-        return fetch_binary("1.18.34")
+        return fetch_binary(version)
     except RegistryUnavailable as e:
-        pytest.skip(f"conformance NOT checked: cannot fetch opencode-linux-x64@1.18.34 from the npm registry ({e})")
+        pytest.skip(f"conformance NOT checked: cannot fetch opencode-linux-x64@{version} from the npm registry ({e})")
+
+
+@pytest.fixture(scope="module")
+def newest_bin():
+    return release_binary("1.18.34")
+
+
+@pytest.fixture(scope="module")
+def release_1_19_5():
+    return release_binary("1.19.5")
+
+
+@pytest.mark.slow  # the real 1.19.5 server: seconds, mostly waiting on it
+@pytest.mark.conformance
+def test_tool_race_on_the_1_19_5_binary_agrees_and_says_so(release_1_19_5):
+    from turnproof.conform.harness import conform
+
+    design = load_design("upstream-1.19.5")
+    report = conform(design, load_scenario("tool-race"), None, None, 1)  # its release: 1.19.5
+    assert report.version == "1.19.5" and report.note == ""  # what ran: `opencode --version`
+    assert "against the real opencode 1.19.5" in report.text()
+    assert any(v.startswith("turn-binding") for v in report.model_violations)
+    assert report.conforms, report.text()
+
+
+@pytest.mark.slow  # a real server: seconds, mostly waiting on it
+@pytest.mark.conformance
+def test_a_report_names_what_ran_not_the_cache_folder(release_1_19_5, newest_bin, tmp_path, monkeypatch):
+    """The 1.18.34 binary left in the cache folder of 1.19.5: `conform` says 1.18.34 ran."""
+    from turnproof.conform.harness import conform
+
+    folder = tmp_path / "opencode" / "1.19.5"
+    folder.mkdir(parents=True)
+    (folder / "opencode").symlink_to(newest_bin)
+    monkeypatch.setenv("TURNPROOF_CACHE", str(tmp_path))
+    report = conform(load_design("upstream-1.19.5"), load_scenario("tool-race"), None, None, 1)
+    assert report.version == "1.18.34" and "against the real opencode 1.18.34" in report.text()
+    assert report.note == "design upstream-1.19.5 describes opencode 1.19.5, driven against 1.18.34"
+    assert report.conforms, report.text()  # the same machinery: the same tree
 
 
 @pytest.mark.slow  # the real 1.18.34 server: seconds per case, mostly waiting on it

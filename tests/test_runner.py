@@ -57,6 +57,15 @@ def test_finish_shell_idles_or_starts_the_pending_run():
     assert g.finish_shell(RUN1, 5) == g.Finish(RUN1)
 
 
+def test_finish_shell_keeps_the_runs_queued_behind_the_pending_run():
+    # overlap = "queue": a second prompt during a shell queues behind the run waiting for it
+    pending = g.ensure_running(g.ensure_running(g.RunnerState(g.SHELL, shell=5), 2, "queue").state, 4, "queue")
+    assert pending.state == g.RunnerState(g.SHELL_THEN_RUN, run=2, shell=5, queue=(4,)) and pending.wait == 4
+    fin = g.finish_shell(pending.state, 5)
+    assert fin == g.Finish(g.RunnerState(g.RUNNING, run=2, queue=(4,)), start=2)
+    assert g.finish_run(fin.state, 2).start == 4
+
+
 def test_cancel_sets_idle_at_once_and_leaves_interrupting_for_after():
     assert g.cancel(IDLE) == g.Cancel(IDLE)
     assert g.cancel(RUN1) == g.Cancel(IDLE, interrupt=1, fail_done=(1,))

@@ -40,8 +40,8 @@ def test_every_ref_the_model_says_is_named_in_steps(design, scenario):
 
 
 def test_the_tables_keyed_by_ref_name_only_refs_steps_knows():
-    """The explanations gloss every named ref and nothing else; every source anchor is a named ref."""
-    assert set(GLOSS) == NAMED
+    """Every ref the explanations gloss and every source anchor is one model/steps names."""
+    assert set(GLOSS) <= NAMED
     assert set(source.REFS) <= NAMED
 
 

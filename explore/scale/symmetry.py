@@ -231,8 +231,10 @@ class Symmetry:
         return found
 
     def _untouched(self, w: World, n: str) -> bool:
-        """Not sent yet: nothing in w refers to n, so two untouched members swap to the same world."""
-        return n not in w.sent and w.fibers[self.pos[n]].pc == "send"
+        """Not sent yet, nor its messageID minted: nothing in w refers to n, so two untouched members
+        swap to the same world."""
+        f = w.fibers[self.pos[n]]
+        return n not in w.sent and (f.pc == "mint" or (f.pc == "send" and not f.counter))
 
     def _named(self, kind: int, part) -> dict:
         """member -> the places in this part (PARTS[kind]) that name it, rendered; kept per part."""

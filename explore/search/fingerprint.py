@@ -27,7 +27,7 @@ def _message(m) -> str:
 def _fiber(f) -> str:
     return repr(
         (f.name, f.kind, f.pc, f.prompt, f.run, f.runner, f.instance, f.msg, f.user, f.seen, f.answer, f.idle)
-        + (f.interrupt, f.target, f.result, f.created, f.fails)
+        + (f.interrupt, f.target, f.result, f.created, f.fails, f.counter)
     )
 
 
@@ -45,7 +45,7 @@ def encode(w: World) -> str:
     Each part is the repr of a tuple of ints, floats, strings, None and bools, and the head
     says how many parts of each kind follow, so the string parses back to the world's values.
     """
-    head = (w.store.writes, w.clock, w.labels, w.homes, w.maps, tuple(sorted(w.sent)))
+    head = (w.store.writes, w.clock, w.minted, w.labels, w.homes, w.maps, tuple(sorted(w.sent)))
     head += (tuple((t.run, t.user, t.since) for t in w.turns), repr(w.inbox))
     head += (len(w.store.messages), len(w.runners), len(w.runs), len(w.fibers))
     parts = [repr(head)]
