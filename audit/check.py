@@ -47,7 +47,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from turnproof.audit.read import FORMATS, REJECTED, AuditInputError, Msg, Session, id_time, read_path
+from turnproof.audit import inbox, story
+from turnproof.audit.read import FORMATS, REJECTED, AuditInputError, Msg, Session, id_time
+from turnproof.audit.release import ExitTest, exit_test
+from turnproof.audit.v2 import read_path
 
 KINDS = {
     "terminal-siblings": "no-terminal-siblings",
@@ -55,10 +58,10 @@ KINDS = {
     "turn-binding": "turn-binding",
     "unanswered": "prompt-answered",
 }
+V2_KINDS = KINDS | {"stranded": "no-silent-drop"}  # V2 only: an input left pending (audit/inbox.py)
 SKEW_MS = 50  # a user id minted this far from its time.created was minted on another clock
 MAX_ORDERS = 10  # order disagreements printed per session (all of them are in the JSON)
 WRAP_MS = 1 << 36  # 1.15.4 ids keep the low 48 bits of ms*4096 (id/id.ts): they wrap every 2^36 ms
-MAX_DRAWN = 80  # messages in a picture; larger sessions are drawn around their violations
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,7 @@ class Finding:
     def to_json(self, s: Session) -> dict:
         doc = {
             "kind": self.kind,
-            "property": KINDS[self.kind],
+            "property": V2_KINDS[self.kind],
             "says": self.says,
             "messages": [
                 _msg_json(s.messages[n]) if n in s.messages else {"id": n, "missing": True} for n in self.nodes
@@ -91,6 +94,7 @@ class SessionAudit:
     flying: set[str] = field(default_factory=set)  # the assistants that may still be in flight
     orders: list[dict] = field(default_factory=list)  # where id order and creation order disagree
     drawn: list[str] = field(default_factory=list)
+    exit_test: ExitTest | None = None  # legacy: the release's loop exit test (audit/release.py)
 
     @property
     def complete(self) -> bool:
@@ -153,8 +157,10 @@ class AuditReport:
                     "warnings": a.warnings,
                     "notes": a.notes,
                     "order_disagreements": a.orders,
+                    "exit_test": a.exit_test.text if a.exit_test else None,
                     "graphs": a.drawn,
                 }
+                | _story_json(a)
                 for a in self.audits
             ],
         }
@@ -165,37 +171,7 @@ class AuditReport:
         for e in self.errors if errors else ():
             out.append(f"error: {e}")
         for a in self.audits:
-            s = a.session
-            users = sum(1 for m in s.messages.values() if m.role == "user")
-            ver = f"; opencode {s.version}" if s.version else ""
-            sub = f"; subagent session of {s.parent_session}" if s.parent_session else ""
-            out.append(f"session {s.id}  ({s.file}: {FORMATS[s.format]}{ver}{sub})")
-            parts = "" if s.has_parts else ", no parts (tool, synthetic and compaction detection from messages only)"
-            state = ", still running" if a.running else ""
-            out.append(
-                f"  {len(s.messages)} messages ({users} user, {len(s.messages) - users} assistant){parts}{state}"
-            )
-            for v in a.violations:
-                out.append(f"  ✗ {v.kind}: {v.says}")
-                out.extend(f"      {r}" for r in v.rows)
-            for w in a.warnings:
-                out.append(f"  ! {w}")
-            for o in a.orders[:MAX_ORDERS]:
-                out.append(f"  ! order: {o['says']}")
-            if len(a.orders) > MAX_ORDERS:
-                more = len(a.orders) - MAX_ORDERS
-                out.append(f"  ! order: … and {more} more pairs whose id and creation orders disagree")
-            if s.more_warnings:
-                out.append(f"  ! … and {s.more_warnings} more warnings")
-            for n in a.notes:
-                out.append(f"  · {n}")
-            if not a.violations:
-                out.append(
-                    "  ✓ no violations"
-                    + ("" if a.complete else f" in what could be read ({s.skipped} records skipped: incomplete)")
-                )
-            for g in a.drawn:
-                out.append(f"  graph: {g}")
+            out.extend(_told(a))
         nv, ns = len(self.violations), len(self.audits)
         bad = sum(1 for a in self.audits if a.violations)
         out.append(
@@ -206,11 +182,68 @@ class AuditReport:
         return "\n".join(out)
 
 
+def _story_json(a: SessionAudit) -> dict:
+    """The short labels, likely causes and next steps of a session, as audit.json holds them."""
+    names = story.labels(a.session)
+    found = story.causes(a, names)
+    return {
+        "labels": names,
+        "likely_causes": [{"cause": c.key, "says": c.says, "scenario": c.scenario} for c in found],
+        "next_steps": story.next_steps(found),
+    }
+
+
+def _told(a: SessionAudit) -> list[str]:
+    """One session's part of the report, ids replaced by short labels (a legend gives the ids),
+    with the likely cause and the next step when it has findings (audit/story.py)."""
+    s = a.session
+    users = sum(1 for m in s.messages.values() if m.role == "user")
+    out: list[str] = []
+    ver = f"; opencode {s.version}" if s.version else ""
+    sub = f"; subagent session of {s.parent_session}" if s.parent_session else ""
+    out.append(f"session {s.id}  ({s.file}: {FORMATS[s.format]}{ver}{sub})")
+    parts = "" if s.has_parts else ", no parts (tool, synthetic and compaction detection from messages only)"
+    state = ", still running" if a.running else ""
+    out.append(f"  {len(s.messages)} messages ({users} user, {len(s.messages) - users} assistant){parts}{state}")
+    for v in a.violations:
+        out.append(f"  ✗ {v.kind}: {v.says}")
+        out.extend(f"      {r}" for r in v.rows)
+    for w in a.warnings:
+        out.append(f"  ! {w}")
+    for o in a.orders[:MAX_ORDERS]:
+        out.append(f"  ! order: {o['says']}")
+    if len(a.orders) > MAX_ORDERS:
+        more = len(a.orders) - MAX_ORDERS
+        out.append(f"  ! order: … and {more} more pairs whose id and creation orders disagree")
+    if s.more_warnings:
+        out.append(f"  ! … and {s.more_warnings} more warnings")
+    for n in a.notes:
+        out.append(f"  · {n}")
+    if not a.violations:
+        out.append(
+            "  ✓ no violations"
+            + ("" if a.complete else f" in what could be read ({s.skipped} records skipped: incomplete)")
+        )
+    for g in a.drawn:
+        out.append(f"  graph: {g}")
+    names = story.labels(s)
+    relabel = story.Relabel(names)
+    head, rest = out[:2], [relabel(line) for line in out[2:]]
+    found = story.causes(a, names)
+    tale = [f"  likely cause: {c.says}" for c in found] + [f"  next: {n}" for n in story.next_steps(found)]
+    legend = relabel.legend()
+    key = [f"  labels: {legend[0]}", *(f"          {x}" for x in legend[1:])] if legend else []
+    return head + key + rest[: len(rest) - len(a.drawn)] + tale + rest[len(rest) - len(a.drawn) :]
+
+
 # --------------------------------------------------------------------------------------------
 
 
-def audit_paths(paths, out: str | Path | None = None, session: str | None = None) -> AuditReport:
-    """Read and check every path; unreadable paths become report.errors (one line each)."""
+def audit_paths(
+    paths, out: str | Path | None = None, session: str | None = None, release: str | None = None
+) -> AuditReport:
+    """Read and check every path; unreadable paths become report.errors (one line each). `release`:
+    the opencode version whose exit test an order disagreement is judged by (default: each session's)."""
     report = AuditReport()
     with _collector_paused():
         for p in paths:
@@ -219,7 +252,7 @@ def audit_paths(paths, out: str | Path | None = None, session: str | None = None
             except AuditInputError as e:
                 report.errors.append(str(e))
                 continue
-            report.audits.extend(audit_session(s) for s in sessions)
+            report.audits.extend(audit_session(s, release) for s in sessions)
     if out is not None:
         write_graphs(report, Path(out))
     return report
@@ -239,9 +272,12 @@ def _collector_paused():
             gc.enable()
 
 
-def audit_session(s: Session) -> SessionAudit:
+def audit_session(s: Session, release: str | None = None) -> SessionAudit:
     a = SessionAudit(s)
     a.warnings.extend(s.warnings)
+    if s.engine == "v2":
+        return _audit_v2(a)
+    a.exit_test = exit_test(release or s.version)
     msgs = s.ordered()
     if not msgs:
         a.warnings.append(f"{s.file}: session {s.id}: no usable messages")
@@ -260,7 +296,7 @@ def audit_session(s: Session) -> SessionAudit:
         elif p.role != "user":
             a.warnings.append(f"{s.file}: {m.where}: parentID: {m.parent} is an assistant, not a user message")
     _skew(a, users)
-    _orders(a, msgs)
+    _orders(a, msgs, a.exit_test)
     _siblings(a, assistants)
     _tool_branches(a, msgs, assistants)
     _unanswered(a, users, assistants, msgs)
@@ -269,6 +305,17 @@ def audit_session(s: Session) -> SessionAudit:
             "no parts in this source: assistants with tool calls but finish stop, synthetic context and "
             "compaction are told from message fields only"
         )
+    return a
+
+
+def _audit_v2(a: SessionAudit) -> SessionAudit:
+    """A V2 session, judged by seq with the inbox's properties (audit/inbox.py)."""
+    found, warnings, notes, a.running = inbox.judge(a.session)
+    a.violations.extend(Finding(kind, says, nodes, rows) for kind, says, nodes, rows in found)
+    a.warnings.extend(warnings)
+    a.notes.extend(notes)
+    if not a.session.messages and not a.session.inputs:
+        a.warnings.append(f"{a.session.file}: session {a.session.id}: no usable messages")
     return a
 
 
@@ -327,27 +374,29 @@ def _cycles(a: SessionAudit, msgs: list[Msg]) -> set[str]:
     return on
 
 
-def _orders(a: SessionAudit, msgs: list[Msg]) -> None:
+def _orders(a: SessionAudit, msgs: list[Msg], test: ExitTest) -> None:
     """Pairs of messages whose id order disagrees with their time.created order, and whether the
-    loop's exit test (lastUser.id < lastAssistant.id, prompt.ts:1672, by id) would misread them."""
+    release's loop exit test (audit/release.py; 1.15.4: lastUser.id < lastAssistant.id, by id) would misread them."""
     top: Msg | None = None  # the latest-created message so far, in id order
     for m in msgs:
         if m.created is None:
             continue
         if top is not None and m.created < top.created:
-            a.orders.append(_order_pair(top, m))
+            a.orders.append(_order_pair(top, m, test))
         if top is None or m.created >= top.created:
             top = m
 
 
-def _order_pair(first: Msg, then: Msg) -> dict:
+def _order_pair(first: Msg, then: Msg, test: ExitTest) -> dict:
     """`first` sorts before `then` by id but was created after it."""
     ms = first.created - then.created
     says = (
         f"{_short(first)} ({first.role}) sorts before {_short(then)} ({then.role}) by id "
         f"but was created {ms} ms after it"
     )
-    if first.role == "user" and then.role == "assistant":
+    if not test.by_id:
+        misread = test.misread()
+    elif first.role == "user" and then.role == "assistant":
         misread = (
             f"yes: the exit test takes {_short(first)} as answered once {_short(then)} is the last assistant, "
             "so the loop can stop with it unanswered"
@@ -367,7 +416,7 @@ def _order_pair(first: Msg, then: Msg) -> dict:
         "roles": [first.role, then.role],
         "created_ms_apart": ms,
         "exit_test_misreads": misread.startswith("yes"),
-        "says": f"{says}; the loop's exit test (lastUser.id < lastAssistant.id, prompt.ts:1672) misreads it: {misread}",
+        "says": f"{says}; the loop's exit test ({test.text}) misreads it: {misread}",
     }
 
 
@@ -642,7 +691,7 @@ def _msg_json(m: Msg) -> dict:
 def write_graphs(report: AuditReport, out: Path, shown: Path | None = None) -> None:
     """message-tree.{dot,svg} per session (in a folder per session when there are several), and audit.json;
     the graphs are named as under `shown` (where `out` will be moved once whole) when given."""
-    from turnproof.explore.views.graphs import tree_dot, write
+    from turnproof.explore.views.graphs import write
 
     out.mkdir(parents=True, exist_ok=True)
     many = len(report.audits) > 1
@@ -652,9 +701,8 @@ def write_graphs(report: AuditReport, out: Path, shown: Path | None = None) -> N
             continue
         folder = out / _folder(a.session, used) if many else out
         folder.mkdir(parents=True, exist_ok=True)
-        g, cut = tree(a)
-        title = f"session {a.session.id}" + (f" ({cut})" if cut else "")
-        a.drawn = [str((shown or out) / p.relative_to(out)) for p in write(tree_dot(g, title), folder / "message-tree")]
+        d, _ = story.picture(a, f"session {a.session.id}")
+        a.drawn = [str((shown or out) / p.relative_to(out)) for p in write(d, folder / "message-tree")]
     (out / "audit.json").write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
 
 
@@ -672,58 +720,3 @@ def _folder(s: Session, used: set[str]) -> str:
 
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "_-." else "_" for c in name)[:80] or "session"
-
-
-def tree(a: SessionAudit):
-    """The message tree as explore.graphs draws it: users in a row, assistants under their parentID."""
-    import networkx as nx
-
-    s = a.session
-    hot = {n for v in a.violations for n in v.nodes}
-    msgs = s.ordered()
-    cut = ""
-    if len(msgs) > MAX_DRAWN:
-        keep_users = {n for n in hot if n in s.messages and s.messages[n].role == "user"}
-        keep_users |= {s.messages[n].parent for n in hot if n in s.messages and s.messages[n].role == "assistant"}
-        if not keep_users:
-            keep_users = {m.id for m in msgs if m.role == "user"}
-            keep_users = set(sorted(keep_users)[-10:])
-        msgs = [m for m in msgs if m.id in keep_users or (m.role == "assistant" and m.parent in keep_users)]
-        msgs = msgs[: MAX_DRAWN * 2]
-        cut = f"{len(msgs)} of {len(s.messages)} messages: the users involved and their replies"
-    g = nx.DiGraph(name="message tree")
-    node = {m.id: f"m{i}" for i, m in enumerate(msgs)}
-    for m in msgs:
-        tag = f"{m.label} · " if m.label else ""
-        if m.role == "user":
-            note = "\\n(synthetic)" if m.synthetic else "\\n(compaction)" if m.compaction else ""
-            kind, text = "user", f"{tag}user\\n{m.id}{note}\\ncreated {_clock(m.created)}"
-        else:
-            if m.error:
-                kind = "aborted"
-            elif m.finish == "tool-calls" or (m.finish and m.loop_tools):
-                kind = "tool-calls"
-            elif m.finish:
-                kind = "stop"
-            else:
-                kind = "open"
-            tools = "".join(f"\\ntool {t.name}: {t.status}" for t in m.tools[:4])
-            err = f"\\nerror: {m.error}" if m.error else ""
-            text = (
-                f"{tag}assistant\\n{m.id}\\nfinish: {m.finish or '—'}{tools}{err}"
-                f"\\ncreated {_clock(m.created)}\\ncompleted {_clock(m.completed)}"
-            )
-        g.add_node(node[m.id], label=text, kind=kind, role=m.role, hot=m.id in hot)
-    for m in msgs:
-        if m.role == "assistant" and m.parent in node:
-            g.add_edge(node[m.parent], node[m.id], label="parentID")
-    return g, cut
-
-
-def _clock(ms: int | None) -> str:
-    if ms is None:
-        return "—"
-    try:
-        return datetime.fromtimestamp(ms / 1000, UTC).strftime("%H:%M:%S.%f")[:-3]
-    except (OverflowError, OSError, ValueError):
-        return str(ms)

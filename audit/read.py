@@ -47,6 +47,8 @@ FORMATS = {
     "which 1.15.4 migrates it into)",
     "jsonl": "JSON Lines of messages (one record a line)",
     "json-array": "JSON array of message/part/row records",
+    "v2-json": "opencode V2 session JSON (GET /api/session/:id/message, with its /history; opencode ≥ 1.18)",
+    "v2-sqlite": "opencode V2 tables of opencode.db (session_message, session_input; opencode ≥ 1.18)",
 }
 
 
@@ -91,6 +93,7 @@ class Msg:
     structured: bool = False  # assistant: structured output captured (the loop stops on it)
     undated: bool = False  # no `time` object at all: completion is read from `finish` (see `done`)
     parts: PartInfo | None = None  # None: this source had no parts for the message
+    seq: int | None = None  # a V2 row's place in the session's event sequence (audit/v2.py)
 
     @property
     def done(self) -> bool:
@@ -134,6 +137,8 @@ class Session:
     skipped: int = 0  # records that could not be used: the audit of this session is incomplete
     more_warnings: int = 0
     has_parts: bool = False
+    engine: str = "legacy"  # "v2": session_message rows in seq order, no parentIDs (audit/v2.py)
+    inputs: list = field(default_factory=list)  # V2: the session_input rows (audit/v2.py Input)
 
     def warn(self, text: str) -> None:
         if len(self.warnings) < MAX_WARNINGS:
@@ -142,7 +147,9 @@ class Session:
             self.more_warnings += 1
 
     def ordered(self) -> list[Msg]:
-        """Messages in id order, as opencode reads them back (`MessageV2` sorts by id)."""
+        """Messages in id order, as opencode reads them back (`MessageV2` sorts by id); V2 rows in seq order."""
+        if self.engine == "v2":
+            return sorted(self.messages.values(), key=lambda m: (m.seq is None, m.seq or 0, m.id))
         return [self.messages[k] for k in sorted(self.messages)]
 
 
@@ -484,13 +491,22 @@ def _load_file(f: Path, b: _Builder):
     return None
 
 
-def _read_sqlite(p: Path, name: str, only: str | None) -> list[Session]:
+def open_db(p: Path, name: str) -> tuple[sqlite3.Connection, set[str]]:
+    """The database opened read-only, and its table names; one-line AuditInputError when it cannot be."""
     try:
         con = sqlite3.connect(p.absolute().as_uri() + "?mode=ro", uri=True)
     except sqlite3.Error as e:
         raise AuditInputError(f"{name}: cannot open SQLite database: {e}") from None
     try:
-        tables = {r[0] for r in con.execute("select name from sqlite_master where type = 'table'")}
+        return con, {r[0] for r in con.execute("select name from sqlite_master where type = 'table'")}
+    except sqlite3.Error as e:
+        con.close()
+        raise AuditInputError(f"{name}: SQLite error: {e}") from None
+
+
+def _read_sqlite(p: Path, name: str, only: str | None) -> list[Session]:
+    con, tables = open_db(p, name)
+    try:
         missing = [t for t in ("message", "part") if t not in tables]
         if missing:
             raise AuditInputError(f"{name}: SQLite database without opencode's {', '.join(missing)} table")

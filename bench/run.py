@@ -21,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import repair as repair_bench  # noqa: E402  (bench/repair.py)
 import spin as spin_bench  # noqa: E402  (bench/spin.py)
 from turnproof.explore.search.bfs import bfs  # noqa: E402
 from turnproof.explore.search.bounded import bfs_preemptions  # noqa: E402
@@ -532,6 +533,7 @@ def main() -> None:
         + reach_lines
         + floor_lines
         + traces_section()
+        + repair_bench.section()
         + (spin_bench.table(spins, version, whole) if spins else ["SPIN: not installed (apt-get install spin)", ""])
     )
     print(text)

@@ -511,7 +511,7 @@ def review(designs: tuple[str, ...], scenarios: tuple[str, ...], out_dir: Path, 
     graphs) into --out, and exits 1 if any design violates a property. Without --designs or
     --scenarios, every built-in one is reviewed.
     """
-    from turnproof.cli.review import changes, changes_text, markdown, matrix_text, review_json, summary
+    from turnproof.cli.review import markdown, review_json, terminal
     from turnproof.cli.review import review as run_review
 
     chosen_designs = [load_design(d) for d in designs or builtin("design")]
@@ -528,13 +528,7 @@ def review(designs: tuple[str, ...], scenarios: tuple[str, ...], out_dir: Path, 
     if as_json:
         click.echo(json.dumps(doc | {"report": str(report)}, indent=2))
     else:
-        click.echo(matrix_text(cells))
-        click.echo("")
-        click.echo("\n".join(summary(cells)))
-        table = changes_text(changes(cells))
-        if table:
-            click.echo("")
-            click.echo("\n".join(table))
+        click.echo("\n".join(terminal(cells)))
         click.echo(f"report written to {report}")
         _no_dot([f for c in cells for f in c.files.values()])
     sys.exit(1 if doc["verdict"] == "violated" else 0)
@@ -608,26 +602,36 @@ def conform(
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @click.option("--session", "session_id", help="Audit only this session ID (of a database or directory holding many).")
-def audit(file: tuple[str, ...], out: Path, as_json: bool, session_id: str | None) -> None:
+@click.option(
+    "--release",
+    metavar="VERSION",
+    help="The opencode release that wrote the sessions, e.g. 1.18.34: whose loop exit test an id/creation order "
+    "disagreement is judged by (default: each session's version field).",
+)
+def audit(file: tuple[str, ...], out: Path, as_json: bool, session_id: str | None, release: str | None) -> None:
     """Check real opencode sessions for the turn-boundary violations the model finds.
 
     FILE is what `opencode export <sessionID>` writes, JSON Lines of messages (or of {info, parts},
-    parts, sync records or database rows), a JSON array of them, an opencode.db, or a data or
-    storage directory (session/message/part JSON files). The format detected is printed.
+    parts, sync records or database rows), a JSON array of them, an opencode.db (legacy and V2
+    tables), a V2 session JSON ({"message": GET /api/session/:id/message, "history": its /history}),
+    or a data or storage directory (session/message/part JSON files). The format detected is printed.
 
     Exit 0 clean, 1 violations, 2 an input error, or records that could not be read and no
     violation in the rest (never a false clean). Errors go to stderr, one line each.
     """
     from turnproof.audit import audit_paths
     from turnproof.audit.check import write_graphs as write_audit
+    from turnproof.audit.release import parse as parse_release
 
     if session_id is not None and (not session_id or any(ord(c) < 32 or ord(c) == 127 for c in session_id)):
         raise InputError(f"--session {session_id!r}: not a session id (empty, or has control characters)")
+    if release is not None and parse_release(release) is None:
+        raise InputError(f"--release {release[:40]!r}: not an opencode version (expected e.g. 1.18.34)")
     writable_dir(out, "--out")
     file = tuple(f for f in file if not is_manifest(f)) or file  # (`audit DIR/*.json` of an --export-session)
     files: list[str] = []
     with Target(out, "--out") as target:
-        report = audit_paths(file, session=session_id)
+        report = audit_paths(file, session=session_id, release=release)
         for e in report.errors:
             click.echo(f"turnproof: error: {e}", err=True)
         if report.audits:
@@ -647,9 +651,11 @@ def audit(file: tuple[str, ...], out: Path, as_json: bool, session_id: str | Non
 
 
 from turnproof.cli.explore import explore  # noqa: E402  (its own module; registered here)
+from turnproof.cli.repair import repair_command  # noqa: E402  (its own module; registered here)
 
 main.add_command(explore)
 main.add_command(patch)
+main.add_command(repair_command, "repair")
 
 from turnproof.cli.catalogue import catalogue  # noqa: E402  (its own module; registered here)
 

@@ -11,6 +11,7 @@ from typing import NamedTuple
 from turnproof.model import ids, question, steps
 from turnproof.model import runner as guard
 from turnproof.model.config import ANSWERS, Design, Scenario
+from turnproof.model.exittest import ExitTest, exit_test
 from turnproof.model.ids import Id
 from turnproof.model.store import ASSISTANT, STOP, TOOL_CALLS, USER, Message, ToolPart
 from turnproof.model.values import replace
@@ -314,28 +315,48 @@ def _answer(scenario: Scenario, request: tuple[Message, ...]) -> str:
     return question.script(scenario, request[last], rounds < request[last].asks)
 
 
+def _head(tx: Tx) -> tuple[ExitTest, bool]:
+    """The loop head's read (prompt.ts:1655): lastUser, lastAssistant, the user this turn answers,
+    and the exit test on them (model/exittest.py); and whether the fiber continues its own tool call."""
+    latest = tx.w.store.latest(tx.design.order)
+    own = tx.f.msg and tx.w.store.get(tx.f.msg)
+    continuing = bool(own) and own.finish == TOOL_CALLS
+    bound = tx.f.user if continuing and tx.design.binding == "turn" else _turn_user(tx, latest.user)
+    if tx.design.binding == "pinned":  # PR #28488: initialUser, pinned at the loop's first read
+        bound = tx.f.user or latest.user.id
+    return exit_test(tx.design.exit, latest, bound), continuing
+
+
+def exit_at(design: Design, scenario: Scenario, w: World, name: str) -> ExitTest | None:
+    """The exit test fiber `name`'s next step runs, on the world it reads then; None if that step
+    runs none. What the step writes before its loop head (the user message, under a whole-turn
+    guard) is written first, as `_run_step` does."""
+    f = w.fiber(name)
+    if f.kind != "run" or f.interrupt or f.pc not in ("start", "next") or design.engine != "legacy":
+        return None
+    tx = Tx(design, scenario, w, f)
+    if f.pc == "start" and w.run(f.run).prompt:
+        tx.f = replace(tx.f, prompt=w.run(f.run).prompt)
+        _write_user(tx)
+    return _head(tx)[0]
+
+
 def _iterate(tx: Tx) -> None:
     """One pass of the loop head: read the messages, resolve the latest, test for exit."""
     rid = tx.f.run
-    latest = tx.w.store.latest(tx.design.order)
-    user, last = latest.user, latest.assistant
-    own = tx.f.msg and tx.w.store.get(tx.f.msg)
-    continuing = bool(own) and own.finish == TOOL_CALLS
-    bound = tx.f.user if continuing and tx.design.binding == "turn" else _turn_user(tx, user)
-    if tx.design.binding == "pinned":  # PR #28488: initialUser, pinned at the loop's first read
-        bound = tx.f.user or user.id
+    test, continuing = _head(tx)
+    user, last, bound = test.user, test.assistant, test.bound
     seen = f"lastUser {user.label}, lastAssistant {last.label if last else '-'}"
-    ended = last and last.finish and last.finish != TOOL_CALLS and not last.has_tools
     if tx.design.exit == "parent":
-        nxt = _next_unanswered(tx, bound) if ended and last.parent == bound else None
+        nxt = _next_unanswered(tx, bound) if test.exits else None
         if nxt is not None:  # PR #28488: the pinned user is answered; re-pin one that joined the run
             tx.say(steps.LOOP_READ, f"reads {seen}: {tx.label(bound)} is answered; re-pins {nxt.label}")
             bound = nxt.id
-        elif ended and last.parent == bound:
+        elif test.exits:
             tx.say(steps.LOOP_EXIT, f"reads {seen} ({last.finish}, parentID {tx.label(bound)}): exits")
             _return(tx)
             return
-    elif ended and user.id < last.id:
+    elif test.exits:
         tx.say(steps.LOOP_EXIT, f"reads {seen} ({last.finish}, {user.label} < {last.label} by id): exits")
         _return(tx)
         return

@@ -9,6 +9,8 @@ Designs with `engine = "legacy"` take the v1.15.4 steps of model/fibers.py uncha
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from turnproof.model import fibers as legacy
 from turnproof.model import question, shell, steps
 from turnproof.model.config import ANSWERS, Design, Prompt, Scenario
@@ -215,6 +217,24 @@ def _stream(tx: Tx) -> None:
     tx.w = tx.w.close_turn(f.run)
     tx.say(steps.V2_FINISH, f"model streams text; step ended: {label} finish=stop")
     tx.goto("next", msg=mid)
+
+
+class DrainTest(NamedTuple):
+    """What the drain's continuation test reads once runTurn returned (`SessionRunner.run`):
+    the step's assistant, and the inputs still pending in session_input by delivery."""
+
+    own: Message
+    steer: tuple[str, ...]
+    queue: tuple[str, ...]
+
+
+def drain_at(design: Design, w: World, name: str) -> DrainTest | None:
+    """The continuation test fiber `name`'s next step runs (see `_next`), or None if it runs none."""
+    f = w.fiber(name)
+    if design.engine != "inbox" or f.kind != "run" or f.interrupt or f.pc != "next":
+        return None
+    pending = {d: tuple(r.name for r in w.inbox.pending(d)) for d in ("steer", "queue")}
+    return DrainTest(w.store.get(f.msg), pending["steer"], pending["queue"])
 
 
 def _next(tx: Tx) -> None:

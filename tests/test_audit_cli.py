@@ -22,12 +22,13 @@ PROPERTY_KIND = {prop: kind for kind, prop in KINDS.items()}
 
 
 def marked(dot: str) -> dict[str, bool]:
-    """message id -> drawn as violating (red, thick) in a message-tree.dot."""
+    """message id -> drawn as part of a finding (outlined thick, in a finding's colour) in a
+    message-tree.dot; each node names its message's real id in its tooltip."""
     out = {}
     for line in dot.splitlines():
-        m = re.search(r'\[label="[^"]*?\\n(msg_[A-Za-z0-9]+)', line)
+        m = re.search(r"tooltip=(msg_[A-Za-z0-9]+)", line)
         if m:
-            out[m.group(1)] = "penwidth=3" in line and "#dc2626" in line
+            out[m.group(1)] = "penwidth=3" in line and bool(re.search(r'color="#[0-9a-f]{6}"', line))
     return out
 
 
@@ -57,10 +58,12 @@ def test_audit_seed_prints_ids_timestamps_and_the_format(cli, tmp_path):
     assert r.exit_code == 1
     out = r.stdout
     assert f"session {SEED_SESSION}  ({SEED}: JSON Lines of messages" in out
-    assert f"✗ terminal-siblings: 4 terminal assistants under user {SEED_USER}" in out
-    for mid, (created, completed) in SEED_SIBLINGS.items():
-        row = next(line for line in out.splitlines() if line.strip().startswith(mid))
-        assert f"parentID {SEED_USER}" in row and f"created {created} (" in row and f"completed {completed} (" in row
+    assert "✗ terminal-siblings: 4 terminal assistants under user U1: A1, A2, A3, A4" in out
+    legend = f"labels: U1 = {SEED_USER}, " + ", ".join(f"A{i} = {mid}" for i, mid in enumerate(SEED_SIBLINGS, 1))
+    assert legend in " ".join(line.strip() for line in out.splitlines())  # the legend wraps, three to a line
+    for i, (created, completed) in enumerate(SEED_SIBLINGS.values(), 1):
+        row = next(line for line in out.splitlines() if line.strip().startswith(f"A{i}  assistant"))
+        assert "parentID U1" in row and f"created {created} (" in row and f"completed {completed} (" in row
     assert "verdict: VIOLATED: 1 violation in 1 of 1 session; format: jsonl" in out
     assert f"graph: {tmp_path}/message-tree.dot" in out
 
@@ -319,7 +322,11 @@ def test_check_export_session_text_and_audit(cli, tmp_path):
     ]
     a = cli("audit", str(sessions / "turn-binding.json"), "--out", str(tmp_path / "a"))
     assert a.exit_code == 1
-    assert "✗ turn-binding: msg_" in a.stdout and "[A2] carries on after msg_" in a.stdout
+    assert (
+        "✗ turn-binding: A2 carries on after A1 (tool-calls) of user U1 but its parentID is the newer user U2"
+        in a.stdout
+    )
+    assert "msg_" in a.stdout.split("labels: ", 1)[1].splitlines()[0]  # the model's labels, the ids in the legend
     j = json.loads(cli("audit", str(sessions / "turn-binding.json"), "--json", "--out", str(tmp_path / "a")).stdout)
     (s,) = j["sessions"]
     hot = {m["id"] for v in s["violations"] for m in v["messages"]}

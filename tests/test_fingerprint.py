@@ -119,3 +119,31 @@ def test_cli_fingerprint_json(cli, tmp_path):
 def test_options_that_do_not_go_together_are_usage_errors(cli, args):
     r = cli("check", "--design", "v1.15.4", "--scenario", "tool-race", *args)
     assert r.exit_code == 2 and "Traceback" not in r.output
+
+
+def test_the_compact_visited_set_is_a_dict_of_fingerprints():
+    """explore/search/compact.py's table against a dict: the same numbers, through growth and
+    collisions of the low bits (the slot), the fingerprint 0 included."""
+    import random
+
+    from turnproof.explore.search.compact import Visited
+
+    rng = random.Random(7)
+    table, ref = Visited(slots=8), {}
+    fps = [0, 1, 8, 16, 2**64 - 1] + [rng.getrandbits(64) for _ in range(5000)] + [n << 40 for n in range(300)]
+    for n, fp in enumerate(dict.fromkeys(fps)):
+        assert table.get(fp) is None
+        table.add(fp, n)
+        ref[fp] = n
+    assert len(table) == len(ref) and all(table.get(fp) == n for fp, n in ref.items())
+    assert all(table.get(fp) is None for fp in (rng.getrandbits(64) for _ in range(1000)) if fp not in ref)
+    assert table.nbytes <= 4 * 12 * len(ref)  # at most half full, but never less than a quarter
+
+
+@pytest.mark.slow
+def test_a_fingerprinted_state_is_stored_in_under_a_hundred_and_fifty_bytes():
+    """The visited set, parent links and liveness steps in arrays (bytes measured, not estimated)."""
+    sys_ = system("v1.15.4", "idle-window")
+    with memory.traced():
+        fp = bfs(sys_, PROPERTIES, fingerprint=True)
+    assert fp.stats.states == 29826 and fp.stats.bytes_per_state < 150

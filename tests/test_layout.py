@@ -18,6 +18,7 @@ MAY_IMPORT = {
     "explore.scale": {"model", "specs", "explore.search", "explore.scale"},
     "explore.views": {"model", "specs", "explore.search", "explore.views"},
     "explore.strategy": {"model", "specs", "explore.search", "explore.scale"},
+    "explore.repair": {"model", "specs", "explore.search"},
     "audit": {"model", "explore.views", "audit"},
     "conform": {"model", "specs", "explore.search", "explore.views", "conform"},
     "cli": {
@@ -26,6 +27,7 @@ MAY_IMPORT = {
         "explore.search",
         "explore.scale",
         "explore.strategy",
+        "explore.repair",
         "explore.views",
         "audit",
         "conform",

@@ -133,3 +133,48 @@ def test_the_guard_panel_shows_each_runner_and_highlights_what_the_step_changed(
         assert changed.count() == 2 and "runner #1" in changed.nth(0).inner_text()
         assert "Running(r2)" in changed.nth(1).inner_text() and "Running(r1)" in page.inner_text("#guard #runners")
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def shape_page(tmp_path_factory):
+    """The four-sibling shape of two-instances, as `explain --html` writes its page."""
+    from click.testing import CliRunner
+    from turnproof.cli.main import main
+
+    out = tmp_path_factory.mktemp("shape")
+    args = ["check", "--design", "v1.15.4", "--scenario", "two-instances", "--shape", "four-siblings"]
+    CliRunner().invoke(main, [*args, "--out", str(out)])
+    path = out / "page.html"
+    r = CliRunner().invoke(main, ["explain", str(out / "shape:four-siblings" / "trace.json"), "--html", str(path)])
+    assert r.exit_code == 0, r.output
+    return path
+
+
+@pytest.mark.slow  # starts headless Chromium
+@pytest.mark.skipif(os.environ.get("TURNPROOF_NO_BROWSER") == "1", reason="TURNPROOF_NO_BROWSER=1")
+def test_a_shape_page_opens_at_the_step_in_the_address_with_readable_text_and_a_legend(shape_page):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=BROWSER, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(shape_page.as_uri() + "#step=6")
+        assert page.evaluate("document.body.dataset.step") == "6"
+        assert page.evaluate("document.querySelector('#sequence .current')?.id") == "step-6"
+        why = page.inner_text("#narration .why")  # r1's loop head: r2's A2 is the newest, unfinished
+        assert "A2 has no finish yet" in why and "lastUser W1 (id 2) < lastAssistant A2 (id 4)" in why
+        # the sequence panel's text is drawn at its own size, not shrunk to the pane (was ~6 px)
+        heights = page.evaluate(
+            "[...document.querySelectorAll('#sequence svg text')].map(t => t.getBoundingClientRect().height)"
+        )
+        assert heights and min(heights) >= 10, min(heights)
+        legend = page.inner_text("#legend")
+        assert "red outline" in legend and "yellow" in legend and "#step=N" in legend
+        page.keyboard.press("ArrowRight")
+        assert page.evaluate("location.hash") == "#step=7"  # the address follows, so it can be shared
+        page.evaluate("location.hash = '#step=10'")
+        page.wait_for_function("document.body.dataset.step === '10'")
+        assert "Here the shape is there" in page.inner_text("#narration")
+        page.goto(shape_page.as_uri() + "#step=99")  # past the end: the last step
+        assert page.evaluate("document.body.dataset.step") == "10"
+        browser.close()

@@ -88,3 +88,64 @@ def test_explain_says_what_a_step_is_at_effect_granularity():
     # a choice the code makes: the explanation says so
     effect = "\n".join(narrate(trace_doc(checked("v1.15.4", "idle-window"), "no-terminal-siblings")))
     assert "after 2048 operations" in effect and "until the code waits for something)" not in effect
+
+
+def _shape_doc(design: str, scenario: str, shape: str) -> dict:
+    from turnproof.explore.search.bfs import bfs
+    from turnproof.specs.shapes import SHAPES
+
+    res = bfs(system(design, scenario), (SHAPES[shape],))
+    return json.loads(json.dumps(trace_doc(res, f"shape:{shape}")))
+
+
+def test_a_shape_trace_replays_and_explain_names_the_exit_tests_values(cli, tmp_path):
+    doc = _shape_doc("v1.15.4", "two-instances", "four-siblings")
+    code, lines = confirm(doc)
+    assert code == 1 and lines[0].startswith("reproduced shape:four-siblings: after 10 steps the shape is there: W1")
+    text = "\n".join(narrate(doc))
+    assert text.startswith("How design v1.15.4 × scenario two-instances (opencode v1.15.4) reaches the seed's")
+    # r2's first loop head: r1's A1 is the newest assistant, still streaming, so r2 goes round too
+    assert (
+        "Why: Exit test (packages/opencode/src/session/prompt.ts:1672): the newest assistant A1 has no finish yet "
+        "(still being written by r1), no tool parts; lastUser W1 (id 2) < lastAssistant A1 (id 3); it has no "
+        "finish yet, so the loop goes round." in text
+    )
+    assert "After step 10: the shape is there: W1 has 4 terminal assistants" in text
+    path = tmp_path / "shape:four-siblings" / "trace.json"  # what check --shape writes, read back by the CLI
+    path.parent.mkdir()
+    path.write_text(json.dumps(doc))
+    assert cli("replay", str(path)).exit_code == 1
+    r = cli("explain", str(path))
+    assert r.exit_code == 0 and "lastUser W1 (id 2) < lastAssistant A2 (id 4)" in r.output
+
+
+def test_explain_tells_a_lasso_and_where_the_exit_test_fails_each_round():
+    doc = json.loads(json.dumps(trace_doc(checked("v1.15.4", "clock-skew"), "loop-terminates")))
+    assert confirm(doc)[0] == 1
+    text = "\n".join(narrate(doc))
+    start = doc["lasso"]["cycle_from"]
+    cycle = text[text.index("From here the steps repeat for ever") :]
+    assert "lastUser U2 (id max) ≥ lastAssistant A2 (id 3), so the turn does not count as answered" in cycle
+    assert f"come back to the state step {start} began from, so they repeat for ever" in text
+
+
+def test_the_exit_test_that_stops_the_loop_is_told_with_its_ids():
+    text = "\n".join(narrate(trace_doc(checked("v1.15.4", "tool-race"), "tool-followup")))
+    assert "lastUser U2 (id 3) < lastAssistant A2 (id 4): the turn counts as answered, the loop stops." in text
+
+
+def test_why_it_matters_follows_the_design_that_ran():
+    kept = "\n".join(narrate(trace_doc(checked("one-runner", "tool-race"), "tool-followup")))
+    assert "keeps the session's entry in the runner map (on_idle = keep-entry)" in kept
+    assert "deletes the session's entry" not in kept and "one map (runner_map = per-process)" in kept
+    parent = "\n".join(narrate(trace_doc(checked("parent-exit", "tool-race"), "turn-binding")))
+    assert "This design (exit = parent) decides by parentage" in parent and "Exit test (on parentID" in parent
+    assert "its parentID U1 is not the user the turn answers, U2" in parent
+    plain = "\n".join(narrate(trace_doc(checked("v1.15.4", "tool-race"), "tool-followup")))
+    assert "This design (exit = id-order, as opencode 1.15.4) decides by comparing ids" in plain
+    assert "deletes the session's entry from the runner map, whichever runner it holds by then" in plain
+
+
+def test_the_inbox_drains_continuation_test_is_told():
+    text = "\n".join(narrate(trace_doc(checked("upstream-1.18.34-steer", "tool-race"), "turn-binding")))
+    assert "Why: Continuation test: A1 has finish tool-calls (a tool call: the step goes on); steer inputs " in text

@@ -8,7 +8,7 @@ import pytest
 from conftest import checked, counts, system
 from turnproof.explore.scale.engines import Local
 from turnproof.explore.scale.partition import partitioned_bfs
-from turnproof.explore.views.explain import GLOSS
+from turnproof.explore.views.glossary import GLOSS
 from turnproof.model import source, steps
 from turnproof.specs.properties import PROPERTIES
 

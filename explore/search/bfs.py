@@ -18,8 +18,8 @@ from collections import deque
 
 from turnproof.explore.search import memory
 from turnproof.explore.search.budget import every
-from turnproof.explore.search.fingerprint import BITS
-from turnproof.explore.search.fingerprint import fingerprint as fingerprint_of
+from turnproof.explore.search.compact import Links, Visited
+from turnproof.explore.search.fingerprint import BITS, digest, encode
 from turnproof.explore.search.liveness import Abstraction, Steps, abstract_key
 from turnproof.explore.search.result import Finding, Observer, Progress, Result
 from turnproof.explore.search.trace import Trace, path_to, replay_fibers, replay_path
@@ -36,30 +36,40 @@ def bfs(
     fingerprint: bool = False,
     *,
     until: frozenset[str] = frozenset(),
+    first: bool = False,
 ) -> Result:
     """Visit every world reachable within the bound; record the shortest violation of each property.
 
     `until`: stop as soon as each property named there has its shortest violation (the search
     that shortens a reduced search's counterexamples); the statistics then cover what was visited.
+    `first`: stop as soon as any property is violated (all a verdict needs: `turnproof repair`
+    refutes designs with it); breadth-first, the violation met first is a shortest one of its
+    property. Where no safety property is violated, loop-terminates is judged as usual.
     """
     with memory.collector_paused():
-        return _bfs(system, properties, progress, observers, fingerprint, until)
+        return _bfs(system, properties, progress, observers, fingerprint, until, first)
 
 
-def _bfs(system, properties, progress, observers, fingerprint, until) -> Result:
+def _bfs(system, properties, progress, observers, fingerprint, until, first=False) -> Result:
     started = time.perf_counter()
     meter = memory.Meter()
     result = Result(system, properties)
     stats = result.stats
-    key = fingerprint_of if fingerprint else None
+    key = _fingerprint_once if fingerprint else None
     init = system.initial()
     k0 = key(init) if key else init
-    index = {k0: 0}  # visited key -> number
-    keys = [k0]  # number -> visited key
-    parent: list = [None]  # number -> its parent's number
-    via: list = [None]  # number -> the step from its parent (with fingerprints, the step's fiber)
-    depths = [0]
-    check = _Checks(result, keys, parent, via, key is not None)
+    links = Links(k0) if key else None  # with fingerprints: the links in arrays (explore/search/compact.py)
+    index = Visited() if links else {}  # visited key -> number
+    if links:
+        index.add(k0, 0)
+        keys, parent, via, depths = links.keys, links.parent, links.via, links.depths
+    else:
+        index[k0] = 0
+        keys = [k0]  # number -> visited key
+        parent: list = [None]  # number -> its parent's number
+        via: list = [None]  # number -> the step from its parent
+        depths = [0]
+    check = _Checks(result, keys, parent, via, links)
     stats.fingerprint_bits = BITS if key else None
     check.world(init, 0, "always")
     steps = abstraction = None
@@ -74,11 +84,11 @@ def _bfs(system, properties, progress, observers, fingerprint, until) -> Result:
     # Stopping early (`until`), a world is judged at rest as it is met, when nothing is enabled in
     # it (the same world as when it is expanded: both go in breadth-first order), so the search
     # can stop before it expands the level above the violation.
-    enabled = system.enabled if until else None
+    enabled = system.enabled if until or first else None
     frontier = deque([(init, 0)])
     transitions = cut = quiescent = tick = 0
     often = every(progress)
-    while frontier and not (until and until <= result.findings.keys()):
+    while frontier and not (until and until <= result.findings.keys()) and not (first and result.findings):
         w, nw = frontier.popleft()
         succ = successors(w)
         for o in observers:
@@ -99,11 +109,16 @@ def _bfs(system, properties, progress, observers, fingerprint, until) -> Result:
                 kn = key(nxt) if key else nxt
                 n = index.get(kn)
                 if n is None:
-                    n = index[kn] = len(keys)
-                    keys.append(kn)
-                    parent.append(nw)
-                    via.append(step.fiber if key else step)
-                    depths.append(d)
+                    n = len(keys)
+                    if links:
+                        index.add(kn, n)
+                        links.add(kn, nw, step.fiber, d)
+                    else:
+                        index[kn] = n
+                        keys.append(kn)
+                        parent.append(nw)
+                        via.append(step)
+                        depths.append(d)
                     if steps:
                         steps.met(nxt)
                     if check.always:
@@ -121,17 +136,28 @@ def _bfs(system, properties, progress, observers, fingerprint, until) -> Result:
             stats.seconds = time.perf_counter() - started
             progress(stats, d - 1)
     _count(stats, keys, depths, transitions, cut, quiescent)
+    meter.held(stats)  # the stored states: before the lasso search builds its graph (in the peak)
     # what loop-terminates needs: nothing when no step was cut and the search ran to the end (Steps)
-    lassos = steps.lassos(keys, abstraction, key) if steps and (cut or frontier) else None
-    meter.read(stats)
+    lassos = (
+        steps.lassos(keys, abstraction, key)
+        if steps and (cut or frontier) and not (first and result.findings)
+        else None
+    )
     if observers or lassos:
-        parents, depth = _dicts(keys, parent, via, depths)
+        parents, depth = _dicts(keys, parent, links.fibers_of(via) if links else via, depths)
         for o in observers:
             o.done(result, parents, depth)
         if lassos:
             lassos.done(result, parents, depth)
+    meter.peak(stats)
     stats.seconds = time.perf_counter() - started
     return result
+
+
+def _fingerprint_once(w: World) -> int:
+    """A world's fingerprint, not kept with it (`fingerprint` would keep it in a dict on every
+    world of the frontier, about 200 bytes each): bfs asks once per world met."""
+    return digest(encode(w))
 
 
 def _count(stats, keys: list, depths: list, transitions: int, cut: int, quiescent: int) -> None:
@@ -150,9 +176,9 @@ def _dicts(keys: list, parent: list, via: list, depths: list) -> tuple[dict, dic
 class _Checks:
     """The safety properties judged on each world as it is met; a violation's trace by number."""
 
-    def __init__(self, result: Result, keys: list, parent: list, via: list, fingerprinted: bool):
+    def __init__(self, result: Result, keys, parent, via, links: Links | None):
         self.result, self.keys, self.parent, self.via = result, keys, parent, via
-        self.fingerprinted = fingerprinted
+        self.links = links
         self.always = [p for p in result.properties if p.when == "always"]
         self.at_rest = [p for p in result.properties if p.when == "at_rest"]
 
@@ -167,13 +193,13 @@ class _Checks:
 
     def trace(self, n: int) -> Trace:
         """Back along the parent numbers to the initial world (replayed, with fingerprints)."""
+        if self.links is not None:
+            return replay_fibers(self.result.system, self.links.path(n))
         steps = []
         while self.parent[n] is not None:
             steps.append((self.via[n], self.keys[n]))
             n = self.parent[n]
         steps.reverse()
-        if self.fingerprinted:
-            return replay_fibers(self.result.system, [fiber for fiber, _ in steps])
         return Trace(self.keys[n], tuple(steps))
 
 

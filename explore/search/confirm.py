@@ -12,17 +12,25 @@ from turnproof.explore.search.liveness import abstract
 from turnproof.explore.search.trace import guard, messages
 from turnproof.model.system import System
 from turnproof.specs.loader import InputError, load_design, load_scenario
-from turnproof.specs.properties import PROPERTIES
+from turnproof.specs.properties import PROPERTIES, Property
+from turnproof.specs.shapes import SHAPES
+
+CHECKED: tuple[Property, ...] = PROPERTIES + tuple(SHAPES.values())  # what a trace.json may be about
 
 
 def load_trace(path: Path) -> dict:
     """A trace.json written by `turnproof check`, checked whole (explore/search/tracefile.py)."""
     from turnproof.explore.search import tracefile
 
-    doc = tracefile.read(path, {p.name for p in PROPERTIES})
-    if next(p for p in PROPERTIES if p.name == doc["property"]).when == "liveness" and not doc.get("lasso"):
+    doc = tracefile.read(path, {p.name for p in CHECKED})
+    if _property(doc).when == "liveness" and not doc.get("lasso"):
         raise InputError(f"{path}: lasso: missing: a {doc['property']} counterexample is a lasso")
     return doc
+
+
+def _property(doc: dict) -> Property:
+    """The property (or seed shape, `shape:NAME`) a trace is a counterexample of."""
+    return next(p for p in CHECKED if p.name == doc["property"])
 
 
 def system_of(doc: dict) -> System:
@@ -34,7 +42,7 @@ def system_of(doc: dict) -> System:
 def confirm(doc: dict) -> tuple[int, list[str]]:
     """Re-execute the trace's schedule step by step against its recording."""
     system = system_of(doc)
-    prop = next(p for p in PROPERTIES if p.name == doc["property"])
+    prop = _property(doc)
     w = system.initial()
     names = [s.get("fiber") for s in doc["steps"]]
     starts: dict[int, object] = {}
@@ -63,6 +71,8 @@ def confirm(doc: dict) -> tuple[int, list[str]]:
         violation = None
     if violation is None:
         return 2, [f"the schedule runs to its end, but {prop.name} is no longer violated there"]
+    if prop.name.startswith("shape:"):
+        return 1, [f"reproduced {prop.name}: after {len(names)} steps the shape is there: {violation.says}"]
     return 1, [f"reproduced {prop.name} after {len(names)} steps: {violation.says}"]
 
 

@@ -417,7 +417,7 @@ class Steps:
         self.kinds: dict[tuple[str, bool], int] = {}
         self.kind_list: list[tuple[str, bool]] = []
         self.codes = array("q")  # (target << 16 | kind) per step; a cut target is -1 - its index in `cut`
-        self.starts: list[int] = []  # expanded world's number -> where its steps begin in `codes`
+        self.starts = array("q")  # expanded world's number -> where its steps begin in `codes`
         self.cut: list = []  # worlds past the bound (their abstract identities, with `ident`)
 
     def met(self, w: World) -> None:
@@ -456,7 +456,7 @@ class Steps:
         lassos = Lassos(self.system, key, ident)
         known = self.idents if self.ident is not None else None
         alpha = [-1] * len(keys)
-        codes, kinds, ends = self.codes, self.kind_list, self.starts[1:] + [len(self.codes)]
+        codes, kinds, ends = self.codes, self.kind_list, self.starts[1:] + array("q", [len(self.codes)])
         live = None if known is not None else self._reaching_cut(len(keys), ends)
         for i, (lo, hi) in enumerate(zip(self.starts, ends, strict=True)):
             if live is not None and not live[i]:

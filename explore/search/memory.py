@@ -22,11 +22,18 @@ class Meter:
 
     def read(self, stats) -> None:
         """Set stats.bytes_per_state (held now, over states) and stats.peak_bytes."""
-        if not self.on:
-            return
-        now, peak = tracemalloc.get_traced_memory()
-        stats.bytes_per_state = (now - self.base) / max(stats.states, 1)
-        stats.peak_bytes = peak - self.base
+        self.held(stats)
+        self.peak(stats)
+
+    def held(self, stats) -> None:
+        """stats.bytes_per_state: what the search holds now, over the states it stored."""
+        if self.on:
+            stats.bytes_per_state = (tracemalloc.get_traced_memory()[0] - self.base) / max(stats.states, 1)
+
+    def peak(self, stats) -> None:
+        """stats.peak_bytes: the most the search held at once, so far."""
+        if self.on:
+            stats.peak_bytes = tracemalloc.get_traced_memory()[1] - self.base
 
 
 @contextmanager

@@ -23,7 +23,7 @@ from pathlib import Path
 from turnproof.explore.search.bfs import bfs
 from turnproof.explore.search.budget import Budget, OutOfBudget, default_max_bytes
 from turnproof.explore.search.trace import Trace, guard, messages
-from turnproof.explore.views.explain import GLOSS, STEPS
+from turnproof.explore.views.glossary import GLOSS, STEPS
 from turnproof.explore.views.report import opencode_of
 from turnproof.model.source import ref
 from turnproof.model.system import System
