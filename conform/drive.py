@@ -38,7 +38,7 @@ from turnproof.conform.http import Http, Request, poll
 from turnproof.conform.report import Run
 from turnproof.conform.schedule import autonomous, cut
 from turnproof.conform.tree import diff, model_order, model_tree, real_tree
-from turnproof.model import ids
+from turnproof.model import ids, steps
 from turnproof.model.system import System
 from turnproof.model.world import World
 
@@ -175,12 +175,12 @@ class Driver:
     def pace(self, k: int, before: World) -> None:
         """Client-minted ids: before a step the harness controls, wait for the window of the first
         tick the server mints from it until the next controlled step (conform/clock.py)."""
-        steps = self.trace.steps
-        if self.pacer is None or autonomous(self.scenario, before.fiber(steps[k][0].fiber)):
+        path = self.trace.steps
+        if self.pacer is None or autonomous(self.scenario, before.fiber(path[k][0].fiber)):
             return
         w = before
-        for j in range(k, len(steps)):
-            step, after = steps[j]
+        for j in range(k, len(path)):
+            step, after = path[j]
             if j > k and not autonomous(self.scenario, w.fiber(step.fiber)):
                 return
             if after.clock > w.clock:
@@ -209,13 +209,13 @@ class Driver:
         elif was.kind == "run":
             if was.interrupt or was.pc == "cleanup":
                 self.interrupted(i, f, said, was)
-            elif "llm.call" in refs:
+            elif steps.LLM_CALL in refs:
                 self.model_call(i, f, after, said)
-            elif "loop.exit" in refs:
+            elif steps.LOOP_EXIT in refs:
                 self.exit(i, f, said, after)
-            elif refs[0] in ("llm.tool_call", "llm.finish"):
+            elif refs[0] in (steps.LLM_TOOL_CALL, steps.LLM_FINISH):
                 self.release_call(i, f, refs[0], said)
-            elif refs[0] == "llm.tool_result":
+            elif refs[0] == steps.LLM_TOOL_RESULT:
                 self.release_tool(i, f, said)
             else:
                 raise HarnessError(f"step {i}: {f} does {refs[0]}, which the harness cannot drive")
@@ -225,8 +225,8 @@ class Driver:
                 self.abort_step(i, f, said, was, refs, after)
             elif route == "shell":
                 self.shell_step(i, f, said, was, before, after)
-            elif was.pc == "send" and refs[0] == f"route.{route}" and "prompt.mint" not in refs:
-                self.send(i, f, route, said, before, writes="prompt.user" in refs)
+            elif was.pc == "send" and refs[0] == steps.route(route) and steps.PROMPT_MINT not in refs:
+                self.send(i, f, route, said, before, writes=steps.PROMPT_USER in refs)
             elif was.pc == "await":
                 self.await_client(i, f, said, after)
             else:
@@ -235,7 +235,7 @@ class Driver:
     def abort_step(self, i: int, f: str, said: str, was, refs: list[str], after: World) -> None:
         if was.pc == "send":
             self.abort(i, f, said, after)
-        elif "runner.idleIfCurrent" in refs:
+        elif steps.RUNNER_IDLE_IF_CURRENT in refs:
             req = self.returned(i, f)
             got = "" if req is None else (req.error or json.dumps(req.result))
             self.note(i, f, said, f"uncontrolled: the abort request returned {got}" if req else "abort still open")
@@ -465,7 +465,7 @@ class Driver:
             )
             if not ok:
                 self.deviate(i, f"tool {call.tool} did not start within {self.timeout:.0f}s")
-            elif ref != "llm.tool_call":
+            elif ref != steps.LLM_TOOL_CALL:
                 self.deviate(i, "the model streams a stop reply here; the real call got a tool call")
         else:
             ok = self.wait(lambda: self.finished(aid))
@@ -478,7 +478,7 @@ class Driver:
             )
             if not ok:
                 self.deviate(i, f"the assistant of call {call.n} did not finish within {self.timeout:.0f}s")
-            elif ref != "llm.finish":
+            elif ref != steps.LLM_FINISH:
                 self.deviate(i, "the model streams a tool call here; the real call got a stop reply")
 
     def info(self, aid: str | None) -> dict | None:

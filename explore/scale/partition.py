@@ -24,6 +24,7 @@ from turnproof.explore.search.budget import stop
 from turnproof.explore.search.fingerprint import BITS, fingerprint
 from turnproof.explore.search.result import Finding, Result
 from turnproof.explore.search.trace import replay_path
+from turnproof.model import steps
 from turnproof.model.world import World
 from turnproof.specs.properties import Property
 
@@ -82,7 +83,7 @@ class Partition:
                 if not cut:
                     self.pending.setdefault(fp, nxt)
                 if spec.liveness:
-                    progress = step.fiber.startswith("r") and any(e.ref == "loop.assistant" for e in step.events)
+                    progress = steps.is_progress(step.fiber, (e.ref for e in step.events))
                     moves.append((step.fiber, fp, progress, _ident(nxt, system) if cut else None))
                 else:
                     moves.append((step.fiber, fp))
