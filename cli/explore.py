@@ -13,7 +13,7 @@ from turnproof.cli.guard import writable_file
 from turnproof.cli.outdir import Target
 from turnproof.explore.views.explorer import DEFAULT_MAX_STATES, build, write_explorer
 from turnproof.model.system import System
-from turnproof.specs.loader import load_design, load_scenario
+from turnproof.specs.loader import InputError, load_design, load_scenario
 
 
 @click.command()
@@ -42,7 +42,10 @@ def explore(design_ref: str, scenario_ref: str, html_file: Path, compare_ref: st
     writable_file(html_file, "--html")
     with Target(html_file, "--html", folder=False) as target:  # one writer; an interrupt keeps the old page
         doc = build(system, other, max_states)
-        write_explorer(doc, target.stage())
+        try:
+            write_explorer(doc, target.stage())
+        except OSError as e:
+            raise InputError(f"--html {html_file}: cannot write: {e.strerror or e}") from None
         target.commit()
     a = doc["spaces"][0]
     held = "the whole reachable space" if a["complete"] else f"the first {a['explored']:,} reachable states"

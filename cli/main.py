@@ -21,9 +21,9 @@ from turnproof.cli.guard import EXIT_CODES, Cli, writable_dir, writable_file
 from turnproof.cli.outdir import Target, is_manifest
 from turnproof.cli.patch import patch
 from turnproof.cli.words import Words, WordsCommand
-from turnproof.explore.search.budget import Budget, OutOfBudget, chain, default_max_bytes
+from turnproof.explore.search.budget import Budget, OutOfBudget, chain, default_max_bytes, stop
 from turnproof.explore.search.result import Stats
-from turnproof.explore.strategy import STRATEGIES, NeedsBfs, Options, search, searches_orbits
+from turnproof.explore.strategy import STRATEGIES, Options, search, searches_orbits
 from turnproof.explore.views.report import result_json, text, write_graphs
 from turnproof.explore.views.stategraph import StateGraph
 from turnproof.model.config import GRANULARITIES
@@ -226,10 +226,16 @@ def check(
     """
     from dataclasses import replace
 
-    from turnproof.explore.scale import options as scaling
+    from turnproof.explore.scale.options import Scale
 
-    scale = scaling.Scale(fingerprint, symmetry, workers, engine, scheduler, memory)
-    clash = scaling.conflicts(scale, preemptions, minimize, state_graph)
+    scale = Scale(
+        fingerprint=fingerprint, symmetry=symmetry, workers=workers, engine=engine, scheduler=scheduler, memory=memory
+    )
+    graph = StateGraph() if state_graph and preemptions is None else None  # (bounded search: no graph)
+    options = Options(
+        runs=runs, seed=seed, preemptions=preemptions, minimize=minimize, state_graph=graph, scale=scale, names=FLAGS
+    )
+    clash = options.invalid(strategy)
     if clash:
         raise click.UsageError(clash)
 
@@ -253,24 +259,19 @@ def check(
         max_seconds = DEFAULT_SECONDS
     tty = sys.stderr.isatty()
     show = None if as_json or quiet else Progress(tty)
-    budget = Budget(max_states, max_seconds, max_memory << 20 if max_memory else default_max_bytes())
-    if default_time:
-        budget.time_said = f"{DEFAULT_SECONDS:g}s, the default when no budget is given"
-    graph = StateGraph() if state_graph and preemptions is None else None  # (bounded search: no graph)
+    max_bytes = max_memory << 20 if max_memory else default_max_bytes()
+    budget = Budget(max_states=max_states, max_seconds=max_seconds, max_bytes=max_bytes)
+    budget.said = _budget_said(budget, default_time)
     system = System(design, scenario)
     about = {"command": "check", "design": design.name, "scenario": scenario.name}
     with ExitStack() as held:  # each result locked from now on: a second writer is refused at once
         target = held.enter_context(Target(out, "--out"))
         exports = held.enter_context(Target(export_dir, "--export-session")) if export_dir else None
         try:
-            options = Options(runs, seed, preemptions, minimize, graph, chain(show, budget), scale)
+            options = replace(options, progress=chain(show, budget))
             with budget.watch():
                 res = search(system, props, strategy, options)
-            if max_states is not None and res.stats.states > max_states:  # (a search that reports seldom)
-                why = f"the state budget (--max-states {max_states:,}) is spent"
-                raise OutOfBudget(why, res.stats, res.stats.max_depth, budget.elapsed)
-        except NeedsBfs as e:
-            raise click.UsageError(str(e)) from None
+            stop(budget.past_states(res.stats, res.stats.max_depth))  # (a search that reports seldom)
         except OutOfBudget as e:
             if show and tty:
                 click.echo("\r" + " " * 60 + "\r", nl=False, err=True)
@@ -303,7 +304,7 @@ def check(
         click.echo(json.dumps(doc, indent=2))
         _no_dot(files, err=True)
     else:
-        click.echo(text(res))
+        click.echo(text(res, retry=f"{FLAGS['strategy']} bfs"))
         if res.findings:
             click.echo(f"counterexample graphs written to {out}/")
         if graph:
@@ -315,6 +316,33 @@ def check(
 
 
 DEFAULT_SECONDS = 100.0  # with no budget given: a person hears "undecided" and what to try within two minutes
+# Each search option's flag (explore/strategy.py names options by field; refusals and `chosen_by` say these).
+FLAGS = {
+    "strategy": "--strategy",
+    "preemptions": "--preemptions",
+    "minimize": "--minimize",
+    "state_graph": "--state-graph",
+    "fingerprint": "--fingerprint",
+    "symmetry": "--symmetry",
+    "workers": "--workers",
+    "engine": "--engine",
+    "scheduler": "--scheduler",
+    "memory": "--memory",
+}
+
+
+def _budget_said(budget: Budget, default_time: bool) -> dict[str, str]:
+    """How each limit of check's budget was given, as the reason for a stop names it."""
+    said = {"memory": f"--max-memory {(budget.max_bytes or 0) >> 20} MB"}
+    if budget.max_states is not None:
+        said["states"] = f"--max-states {budget.max_states:,}"
+    if default_time:
+        said["seconds"] = f"{DEFAULT_SECONDS:g}s, the default when no budget is given"
+    elif budget.max_seconds is not None:
+        said["seconds"] = f"--max-seconds {budget.max_seconds:g}"
+    return said
+
+
 NO_DOT = "graphviz's dot is not installed: only .dot files were written (for .svg: apt-get install graphviz)"
 
 

@@ -44,6 +44,10 @@ class Agreement:
         return 0 if self.conforms else 1
 
 
+class NotJudged(HarnessError):
+    """A run whose paced clock or shell gate did not hold in any of its drives: no verdict (exit 2)."""
+
+
 class RegistryUnavailable(HarnessError):
     """The npm registry (or npm itself) cannot be reached: conformance was not checked."""
 
@@ -55,4 +59,4 @@ def conform(*args, **kwargs):
     return run(*args, **kwargs)
 
 
-__all__ = ["Agreement", "HarnessError", "RegistryUnavailable", "conform"]
+__all__ = ["Agreement", "HarnessError", "NotJudged", "RegistryUnavailable", "conform"]

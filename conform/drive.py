@@ -38,7 +38,7 @@ from turnproof.conform.http import Http, Request, poll
 from turnproof.conform.report import Run
 from turnproof.conform.schedule import autonomous, cut
 from turnproof.conform.tree import diff, model_order, model_tree, real_tree
-from turnproof.model import ids
+from turnproof.model import ids, steps
 from turnproof.model.system import System
 from turnproof.model.world import World
 
@@ -68,6 +68,7 @@ class Driver:
         self.assistant: dict[str, str] = {}  # loop fiber -> the real id of the assistant it streams into
         self.tool_of: dict[str, tuple[int, str]] = {}  # loop fiber -> (tool gate, assistant id)
         self.shell_gate: dict[str, int] = {}  # shell prompt -> the gate its command waits on
+        self.gates_checked: set[int] = set()  # shell gates checked as held before their release
         self.last_call = self.first_call = max((c.n for c in llm.calls), default=0)
         self.requests: dict[str, Request] = {}  # prompt name -> its blocking request
         self.off = False  # the real server left the schedule: stop driving, drain
@@ -143,6 +144,8 @@ class Driver:
                 msgs = self.messages()
                 self.http.call("POST", f"/session/{self.sid}/abort", None)
                 self.run.deviations.append("the run reached the model's bound: compared there, then aborted")
+            for name in self.shell_gate.keys() - self.aborted():
+                self.gate_held(name)  # a shell the schedule left to the drain
             self.drain()
             msgs = msgs if msgs is not None else self.messages()
             tree, order, labels = real_tree(msgs)
@@ -162,17 +165,22 @@ class Driver:
         if self.pacer:
             self.run.late = self.pacer.late(self.server_ticks(labels))
             self.run.deviations += [f"clock: {x}; the pacing did not hold" for x in self.run.late]
+            self.run.unheld += [f"the paced clock did not hold: {x}" for x in self.run.late]
         return self.run
+
+    def aborted(self) -> set[str]:
+        """The fibers the model interrupts somewhere in the trace (an aborted shell ends unreleased)."""
+        return {f.name for _, w in self.trace.steps for f in w.fibers if f.interrupt}
 
     def pace(self, k: int, before: World) -> None:
         """Client-minted ids: before a step the harness controls, wait for the window of the first
         tick the server mints from it until the next controlled step (conform/clock.py)."""
-        steps = self.trace.steps
-        if self.pacer is None or autonomous(self.scenario, before.fiber(steps[k][0].fiber)):
+        path = self.trace.steps
+        if self.pacer is None or autonomous(self.scenario, before.fiber(path[k][0].fiber)):
             return
         w = before
-        for j in range(k, len(steps)):
-            step, after = steps[j]
+        for j in range(k, len(path)):
+            step, after = path[j]
             if j > k and not autonomous(self.scenario, w.fiber(step.fiber)):
                 return
             if after.clock > w.clock:
@@ -201,13 +209,13 @@ class Driver:
         elif was.kind == "run":
             if was.interrupt or was.pc == "cleanup":
                 self.interrupted(i, f, said, was)
-            elif "llm.call" in refs:
+            elif steps.LLM_CALL in refs:
                 self.model_call(i, f, after, said)
-            elif "loop.exit" in refs:
+            elif steps.LOOP_EXIT in refs:
                 self.exit(i, f, said, after)
-            elif refs[0] in ("llm.tool_call", "llm.finish"):
+            elif refs[0] in (steps.LLM_TOOL_CALL, steps.LLM_FINISH):
                 self.release_call(i, f, refs[0], said)
-            elif refs[0] == "llm.tool_result":
+            elif refs[0] == steps.LLM_TOOL_RESULT:
                 self.release_tool(i, f, said)
             else:
                 raise HarnessError(f"step {i}: {f} does {refs[0]}, which the harness cannot drive")
@@ -217,8 +225,8 @@ class Driver:
                 self.abort_step(i, f, said, was, refs, after)
             elif route == "shell":
                 self.shell_step(i, f, said, was, before, after)
-            elif was.pc == "send" and refs[0] == f"route.{route}" and "prompt.mint" not in refs:
-                self.send(i, f, route, said, before, writes="prompt.user" in refs)
+            elif was.pc == "send" and refs[0] == steps.route(route) and steps.PROMPT_MINT not in refs:
+                self.send(i, f, route, said, before, writes=steps.PROMPT_USER in refs)
             elif was.pc == "await":
                 self.await_client(i, f, said, after)
             else:
@@ -227,7 +235,7 @@ class Driver:
     def abort_step(self, i: int, f: str, said: str, was, refs: list[str], after: World) -> None:
         if was.pc == "send":
             self.abort(i, f, said, after)
-        elif "runner.idleIfCurrent" in refs:
+        elif steps.RUNNER_IDLE_IF_CURRENT in refs:
             req = self.returned(i, f)
             got = "" if req is None else (req.error or json.dumps(req.result))
             self.note(i, f, said, f"uncontrolled: the abort request returned {got}" if req else "abort still open")
@@ -244,10 +252,23 @@ class Driver:
                 self.deviate(i, f"{f}'s command did not start within {self.timeout:.0f}s")
         else:
             if not was.interrupt:
+                self.gate_held(f)
                 self.llm.release_tool(self.shell_gate[f])
             req = self.returned(i, f)
             how = "uncontrolled: the aborted shell ended" if was.interrupt else "released the shell's command"
             self.note(i, f, said, f"{how}; the shell request returned" if req else f"{how}; request still open")
+
+    def gate_held(self, name: str) -> None:
+        """Before the harness releases shell `name`'s gate: if its request has already returned,
+        the gated command ended by itself, the shell was never held, and this drive did not test
+        the schedule (`run.unheld`: redone, never counted)."""
+        req = self.requests.get(name)
+        gate = self.shell_gate[name]
+        if req is not None and not req.open and gate not in self.gates_checked:
+            why = f"{name}'s shell gate did not hold: the shell returned before the harness released it"
+            self.run.unheld.append(why)
+            self.run.deviations.append(why)
+        self.gates_checked.add(gate)
 
     def exit(self, i: int, fiber: str, said: str, after: World) -> None:
         """The loop exits: no new model call, and its directory context goes idle unless another
@@ -374,6 +395,7 @@ class Driver:
             body["messageID"] = mid
         self.background(name, "POST", f"/session/{self.sid}/shell{self.query(p.instance)}", body)
         if after.fiber(name).ended:  # the model's runner was busy: RunnerBusy
+            self.gates_checked.add(gate)  # a refused shell runs nothing: no gate to hold
             req = self.returned(i, name)
             got = "no answer" if req is None else (req.error or "200")
             self.note(i, name, said, f"POST /session/{{id}}/shell {name}: {got}")
@@ -443,7 +465,7 @@ class Driver:
             )
             if not ok:
                 self.deviate(i, f"tool {call.tool} did not start within {self.timeout:.0f}s")
-            elif ref != "llm.tool_call":
+            elif ref != steps.LLM_TOOL_CALL:
                 self.deviate(i, "the model streams a stop reply here; the real call got a tool call")
         else:
             ok = self.wait(lambda: self.finished(aid))
@@ -456,7 +478,7 @@ class Driver:
             )
             if not ok:
                 self.deviate(i, f"the assistant of call {call.n} did not finish within {self.timeout:.0f}s")
-            elif ref != "llm.finish":
+            elif ref != steps.LLM_FINISH:
                 self.deviate(i, "the model streams a tool call here; the real call got a stop reply")
 
     def info(self, aid: str | None) -> dict | None:

@@ -235,12 +235,23 @@ class FakeLLM:
         (self.gate_dir / f"go-{n}").touch()
 
     def tool_command(self, n: int) -> str:
+        """The gated command: touches `started-n`, then waits until `go-n` exists, the gate dir is
+        gone, or 10 minutes have passed since it started. It has no `$` or backtick: the 1.15.4
+        shell route runs a command as `eval` of its JSON-quoted text in `bash -l`, which expands
+        them before the loop runs (a `$i` counter made the gate end at once)."""
         d = shlex.quote(str(self.gate_dir))
-        # ends when released, when the gate dir is gone, or after 10 minutes whatever happens
-        return (
-            f"touch {d}/started-{n}; i=0; while [ ! -e {d}/go-{n} ] && [ -d {d} ] && [ $i -lt 12000 ]; "
-            f"do sleep 0.05; i=$((i+1)); done; echo turnproof tool {n} done"
+        started = f"{d}/started-{n}"
+        # `find … -mmin -10` prints the started file while it is younger than 10 minutes, and
+        # nothing once the gate dir is gone: the loop's bound, with no variable to expand
+        cmd = (
+            f"touch {started}; while [ ! -e {d}/go-{n} ] && find {started} -mmin -10 2>/dev/null | grep -q .; "
+            f"do sleep 0.05; done; echo turnproof tool {n} done"
         )
+        if "$" in cmd or "`" in cmd:
+            raise HarnessError(
+                f"gate folder {self.gate_dir}: a $ or backtick in its path would be expanded by the shell"
+            )
+        return cmd
 
     # --- serving ---------------------------------------------------------------------------
 

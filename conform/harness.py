@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from turnproof.conform import HarnessError, inbox
+from turnproof.conform import HarnessError, NotJudged, inbox
 from turnproof.conform.drive import STEP_TIMEOUT, Driver
 from turnproof.conform.fakellm import FakeLLM
 from turnproof.conform.http import Http
@@ -28,7 +28,9 @@ from turnproof.conform.target import Target
 from turnproof.conform.tree import model_order, model_tree
 from turnproof.model.system import System
 
-RETRIES = 2  # drives of a run redone when the paced clock did not hold (reported as discarded)
+# drives of a run redone when the paced clock or a shell gate did not hold (reported as discarded);
+# a run held in none of its drives is not judged (a HarnessError, exit 2), never a verdict
+RETRIES = 2
 
 
 class Harness:
@@ -92,18 +94,26 @@ class Harness:
                 return Driver(self.http, self.llm, system, trace, n, self.timeout, dirs).drive()
 
         for n in range(1, runs + 1):
-            for attempt in range(1, RETRIES + 2):
-                try:
-                    run = drive(n)
-                except HarnessError as e:
-                    raise HarnessError(f"run {n}: {e}") from None
-                if not run.late or attempt > RETRIES:
-                    break
-                # the server minted an id too late for the paced clock: this drive did not test
-                # the schedule; it is counted as discarded, never as agreement or disagreement
-                report.discarded.append(f"run {n}, drive {attempt}: {run.late[0]}")
-            report.runs.append(run)
+            report.runs.append(held(drive, n, report.discarded))
         return report
+
+
+def held(drive, n: int, discarded: list[str]):
+    """Run `n`: `drive(n)` redone while the paced clock or a shell gate did not hold (each such
+    drive added to `discarded`, never counted as agreement or disagreement). A run held in none
+    of its RETRIES + 1 drives is not judged: NotJudged (a HarnessError), never a verdict."""
+    for attempt in range(1, RETRIES + 2):
+        try:
+            run = drive(n)
+        except HarnessError as e:
+            raise HarnessError(f"run {n}: {e}") from None
+        if not run.unheld:
+            return run
+        discarded.append(f"run {n}, drive {attempt}: {run.unheld[0]}")
+    raise NotJudged(
+        f"run {n}: not judged: the schedule was not held in any of {RETRIES + 1} drives "
+        f"({run.unheld[0]}); a busy machine? re-run when it is quieter"
+    )
 
 
 def prepare(design, scenario, schedule: str | None, version: str, runs: int, target: Target | None = None):

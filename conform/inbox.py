@@ -30,6 +30,7 @@ from turnproof.conform.http import Http, Request, poll
 from turnproof.conform.report import InboxReport, InboxRun
 from turnproof.conform.schedule import complete, first_counterexample, violations
 from turnproof.conform.tree import model_view, real_view
+from turnproof.model import steps
 from turnproof.model.config import Design, Scenario
 from turnproof.model.inbox import delivery
 from turnproof.model.system import System
@@ -129,8 +130,8 @@ class Driver:
 
     def step(self, i: int, step, after: World) -> None:
         refs = [e.ref for e in step.events]
-        p = self.system.scenario.prompt(step.fiber) if not step.fiber.startswith("r") else None
-        if "v2.route.prompt" in refs:
+        p = self.system.scenario.prompt(step.fiber) if not steps.is_loop_fiber(step.fiber) else None
+        if steps.V2_ROUTE_PROMPT in refs:
             body = {"prompt": {"text": prompt_text(p.name)}}
             if p.delivery != "none":
                 body["delivery"] = delivery(self.system.design, p)
@@ -140,14 +141,14 @@ class Driver:
                 self.http.call("POST", f"/api/session/{self.sid}/prompt", body)
             except HarnessError as e:
                 raise HarnessError(f"step {i}: prompt {p.name}: {e}") from None
-        elif "v2.route.interrupt" in refs:
+        elif steps.V2_ROUTE_INTERRUPT in refs:
             path = f"/api/session/{self.sid}/interrupt"
             self.interrupts[step.fiber] = Request(self.http, step.fiber, "POST", path)
-        elif "v2.interrupt.done" in refs:
+        elif steps.V2_INTERRUPT_DONE in refs:
             req = self.interrupts.pop(step.fiber)
             if req.join(self.timeout) and req.error:
                 raise HarnessError(f"step {i}: {step.fiber}: {req.error}")
-        if "v2.request" in refs:
+        if steps.V2_REQUEST in refs:
             call = self.llm.wait_call(self.timeout, after=self.last)
             if call is None:
                 raise HarnessError(f"step {i}: the drain's model call did not arrive")
@@ -157,13 +158,13 @@ class Driver:
             self.requests += 1
             if seen != call.users:
                 self.mismatch.append(f"step {i}: the model's request read {seen}, the real one carried {call.users}")
-        if "v2.assistant" in refs:
+        if steps.V2_ASSISTANT in refs:
             self.llm.release(self.call)
-        if "v2.tool_call" in refs:
+        if steps.V2_TOOL_CALL in refs:
             self.wait(lambda: self.llm.tool_started(self.call.tool), f"tool {self.call.tool} to start")
-        if "v2.finish" in refs:
+        if steps.V2_FINISH in refs:
             self.wait(lambda: self.call.answered is not None, "the reply to be streamed")
-        if "v2.tool_result" in refs:
+        if steps.V2_TOOL_RESULT in refs:
             self.llm.release_tool(self.call.tool)
-        if "v2.drain.exit" in refs and after.inbox.entry is None:
+        if steps.V2_DRAIN_EXIT in refs and after.inbox.entry is None:
             self.wait(lambda: not self.active(), "the drain to end")

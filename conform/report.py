@@ -42,6 +42,7 @@ class Run:
     calls: list[dict] = field(default_factory=list)
     seconds: float = 0.0
     late: list[str] = field(default_factory=list)  # server ids minted after their paced window
+    unheld: list[str] = field(default_factory=list)  # what the harness meant to hold but did not
 
     def to_json(self) -> dict:
         return {
@@ -71,7 +72,7 @@ class ConformReport(Agreement):
     uncontrolled: list[str]
     not_driveable: str | None = None  # why the real server cannot be held to the schedule
     note: str = ""  # e.g. a design driven against another release than the one it describes
-    discarded: list[str] = field(default_factory=list)  # drives redone: the paced clock did not hold
+    discarded: list[str] = field(default_factory=list)  # drives redone: a paced clock or shell gate did not hold
     target: Target | None = None  # the executable driven, when not the release fetched by version
 
     def what(self) -> str:
@@ -136,7 +137,7 @@ class ConformReport(Agreement):
             verdict += " (the schedule could not be held on the real server, see above)"
         lines.append(f"agreement: {self.agree}/{len(self.runs)} runs conform — {verdict}")
         if self.discarded:
-            lines.append("drives discarded and redone, the paced clock not held (not counted):")
+            lines.append("drives discarded and redone, a paced clock or shell gate not held (not counted):")
             lines += [f"  - {d}" for d in self.discarded]
         if self.uncontrolled:
             lines.append("not controllable on the real server (waited for, not held):")
@@ -159,6 +160,7 @@ class InboxRun:
     notes: list[str] = field(default_factory=list)
     requests: int = 0  # model calls whose prompts were compared with the model's request
     late: list[str] = field(default_factory=list)  # never set: the V2 route mints its own ids
+    unheld: list[str] = field(default_factory=list)  # never set: the V2 route drives no clock or shell
 
     @property
     def conforms(self) -> bool:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from turnproof.conform import HarnessError
 from turnproof.conform.fakellm import MARKER
+from turnproof.model import steps
 from turnproof.model.config import Design, Scenario
 from turnproof.model.system import System
 from turnproof.model.world import World
@@ -22,20 +23,21 @@ FAITHFUL = {"v1.15.4": "1.15.4", "upstream-1.18.34": "1.18.34", "upstream-1.19.5
 
 # Model step kinds that have no controllable real counterpart, said once per report.
 UNCONTROLLED = {
-    "loop.read": "the loop's read, assistant write and model call run at once after the previous step (no gate)",
-    "loop.exit": "the loop's exit test and finishRun run at once after the previous step (no gate)",
+    steps.LOOP_READ: "the loop's read, assistant write and model call run at once after the previous step (no gate)",
+    steps.LOOP_EXIT: "the loop's exit test and finishRun run at once after the previous step (no gate)",
     "runner.await.prompt_async": "prompt_async's await has no real counterpart: the route answered 204 at once",
     "runner.await.prompt": "the blocking /message request's return is awaited, not controlled",
-    "loop.interrupted": "the interrupted loop unwinds inside the abort request (Fiber.interrupt runs it inline)",
+    steps.LOOP_INTERRUPTED: "the interrupted loop unwinds inside the abort request (Fiber.interrupt runs it inline)",
     "abort.return": "the abort request returns when the whole cancel has finished: awaited, not controlled",
-    "shell.messages": "the shell's user message, assistant and running bash part are written at once (no gate)",
+    steps.SHELL_MESSAGES: "the shell's user message, assistant and running bash part are written at once (no gate)",
     "shell.interrupted": "an aborted shell's command is killed and its part completed inside the abort request",
     "clock": "client-minted ids: the model's clock is paced in real time (conform/clock.py), not held",
 }
 # The same for the V2 route (conform/inbox.py), said in every V2 report.
 UNCONTROLLED_V2 = {
-    "v2.request": "the drain's promotion, request build and model call run at once after the previous step (no gate)",
-    "v2.drain.exit": "the drain's exit test and the coordinator's exit handler run at once (no gate)",
+    steps.V2_REQUEST: "the drain's promotion, request build and model call run at once after the previous step "
+    "(no gate)",
+    steps.V2_DRAIN_EXIT: "the drain's exit test and the coordinator's exit handler run at once (no gate)",
 }
 
 
@@ -183,7 +185,7 @@ def complete(system: System, schedule: str, rest: System | None = None):
     except ValueError as e:
         raise HarnessError(f"schedule {schedule!r} does not apply: {e}") from None
     rest = Eager(system.design, system.scenario) if rest is None else rest
-    steps = list(trace.steps)
+    path = list(trace.steps)
     w = trace.final
     added: list[str] = []
     order = {p.name: i for i, p in enumerate(system.scenario.prompts)}
@@ -197,13 +199,14 @@ def complete(system: System, schedule: str, rest: System | None = None):
                 "a run that never ends cannot be compared"
             )
         runs = sorted(
-            (f for f in enabled if f.kind == "run"), key=lambda f: int(f.name[1:]) if f.name[1:].isdigit() else 0
+            (f for f in enabled if f.kind == "run"),
+            key=lambda f: steps.run_of(f.name) if steps.is_loop_fiber(f.name) else 0,
         )
         f = runs[0] if runs else min(enabled, key=lambda f: order.get(f.prompt, 99))
         step, w = system.apply(w, f.name)
-        steps.append((step, w))
+        path.append((step, w))
         added.append(f.name)
-    return Trace(trace.initial, tuple(steps)), encode(added)
+    return Trace(trace.initial, tuple(path)), encode(added)
 
 
 def cut(system: System, trace) -> bool:
@@ -242,8 +245,12 @@ def violations(system: System, trace) -> list[str]:
 
 
 def default_schedule(system: System) -> tuple[str, str]:
-    """The shortest counterexample of the first violated (non-lasso) property, else a clean run."""
-    return schedules(system)[0]
+    """For a scenario named for a feature (conform/feature.py), the shortest driveable schedule
+    that exercises it; else the shortest counterexample of the first violated (non-lasso)
+    property, else a clean run."""
+    from turnproof.conform.feature import feature_schedule
+
+    return feature_schedule(Eager(system.design, system.scenario)) or schedules(system)[0]
 
 
 def first_counterexample(system: System) -> tuple[str, str]:
@@ -347,19 +354,19 @@ def uncontrolled(trace, scenario: Scenario) -> list[str]:
         refs = [e.ref for e in step.events]
         was = before.fiber(step.fiber)
         key = None
-        if refs[0] == "loop.interrupted" or (was.kind == "run" and was.interrupt):
-            key = "loop.interrupted"
-        elif "llm.call" in refs:
-            key = "loop.read"
-        elif "loop.exit" in refs:
-            key = "loop.exit"
-        elif refs[0] == "runner.await":
-            key = f"runner.await.{scenario.prompt(step.fiber).route}"
-        elif refs[0] == "runner.idleIfCurrent":
+        if refs[0] == steps.LOOP_INTERRUPTED or (was.kind == "run" and was.interrupt):
+            key = steps.LOOP_INTERRUPTED
+        elif steps.LLM_CALL in refs:
+            key = steps.LOOP_READ
+        elif steps.LOOP_EXIT in refs:
+            key = steps.LOOP_EXIT
+        elif refs[0] == steps.RUNNER_AWAIT:
+            key = f"{steps.RUNNER_AWAIT}.{scenario.prompt(step.fiber).route}"
+        elif refs[0] == steps.RUNNER_IDLE_IF_CURRENT:
             key = "abort.return"
-        elif refs[0] == "shell.messages":
-            key = "shell.messages"
-        elif refs[0] in ("shell.done", "runner.finishShell") and was.interrupt:
+        elif refs[0] == steps.SHELL_MESSAGES:
+            key = steps.SHELL_MESSAGES
+        elif refs[0] in (steps.SHELL_DONE, steps.RUNNER_FINISH_SHELL) and was.interrupt:
             key = "shell.interrupted"
         if key and UNCONTROLLED[key] not in seen:
             seen.append(UNCONTROLLED[key])

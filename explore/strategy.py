@@ -19,8 +19,8 @@ statistics say how many plain-model states the explored orbits stand for.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 from turnproof.explore.scale.options import Scale
@@ -38,43 +38,66 @@ from turnproof.specs.properties import Property
 AUTO_SYMMETRY = 6
 
 
-class NeedsBfs(ValueError):
-    """An option that needs bfs was given with another strategy."""
+class InvalidOptions(ValueError):
+    """Options that do not go together, or an option that needs bfs given with another strategy."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Options:
-    """What the user asked of the search, beside the strategy's name."""
+    """What the user asked of the search, beside the strategy's name (by keyword only: a reordered
+    field cannot swap two values)."""
 
     runs: int = 1000  # random: schedules per property
     seed: int = 0  # random: hypothesis's seed
     preemptions: int | None = None  # bfs: only schedules with at most this many preemptions
     minimize: bool = False  # bfs: the minimal trace per property (explore/search/minimize.py)
     state_graph: Observer | None = None  # bfs: a StateGraph observer to fill
-    progress: Progress | None = None  # called now and then with (stats, depth)
+    progress: Progress | None = None  # called now and then with (stats, depth); see explore/search/budget.py
     scale: Scale | None = None  # bfs: fingerprints, symmetry, workers, engine
+    # How the caller names each option (field name -> words; a command line says its flags), in
+    # the reasons given for a refusal and in `chosen_by`; an option not named is said by its field.
+    names: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    def said(self, option: str) -> str:
+        """How the caller names an option: "engine dask" is the engine option given as dask."""
+        name, _, value = option.partition(" ")
+        return f"{self.names.get(name, name)} {value}".strip()
 
     def needs_bfs(self) -> str:
-        """The first option given that only bfs serves, or ""."""
-        given = {
-            "--minimize": self.minimize,
-            "--state-graph": self.state_graph is not None,
-            "--preemptions": self.preemptions is not None,
-        }
-        return next((name for name, on in given.items() if on), "") or (self.scale.given if self.scale else "")
+        """The first option given that only bfs serves, as `said` names it, or ""."""
+        given = {"minimize": self.minimize, "state_graph": self.state_graph is not None}
+        given["preemptions"] = self.preemptions is not None
+        first = next((name for name, on in given.items() if on), "") or (self.scale.given if self.scale else "")
+        return self.said(first) if first else ""
+
+    def invalid(self, strategy: str) -> str:
+        """Why these options cannot run with this strategy, or "": the one place options are
+        judged together (`search` refuses what it names; a command line asks first)."""
+        n, scale = self.said, self.scale or Scale()
+        scaling = ", ".join(n(f) for f in ("fingerprint", "symmetry", "workers", "engine"))
+        if scale.scheduler and scale.engine != "dask":
+            return f"{n('scheduler')} needs {n('engine dask')}"
+        if scale.given and self.preemptions is not None:
+            return f"{scaling} and {n('memory')} do not combine with {n('preemptions')}"
+        observed = self.minimize or self.state_graph is not None
+        if scale.given and observed and (scale.fingerprint or scale.symmetry or scale.partitioned):
+            return f"{n('minimize')} and {n('state_graph')} need the plain search (no {scaling})"
+        option = self.needs_bfs()
+        if option == n("symmetry") and strategy == "dpor" and not replace(scale, symmetry=False).given:
+            option = ""  # --symmetry alone serves dpor too: dpor over the orbits
+        if option and strategy not in ("auto", "bfs"):
+            return f"{option} needs {n('strategy bfs')} (or auto), not {strategy}"
+        return ""
 
 
 Strategy = Callable[[System, tuple[Property, ...], Options], Result]
 
 
 def search(system: System, properties: tuple[Property, ...], strategy: str = "auto", options: Options = Options()):
-    """Run the named strategy; an option only bfs serves, given with another, is NeedsBfs
-    (--symmetry alone serves dpor too: dpor over the orbits)."""
-    option = options.needs_bfs()
-    if option == "--symmetry" and strategy == "dpor" and not replace(options.scale, symmetry=False).given:
-        option = ""
-    if option and strategy not in ("auto", "bfs"):
-        raise NeedsBfs(f"{option} needs --strategy bfs (or auto), not {strategy}")
+    """Run the named strategy; options that `Options.invalid` refuses are InvalidOptions."""
+    why = options.invalid(strategy)
+    if why:
+        raise InvalidOptions(why)
     return STRATEGIES[strategy](system, properties, options)
 
 
@@ -94,7 +117,8 @@ def reduced(system: System, properties: tuple[Property, ...], options: Options) 
         res.chosen_by = "auto"
         return _shortest(res, options.progress)
     why = f"auto, after dpor could not judge {', '.join(res.unjudged)}"
-    return plain(system, properties, Options(progress=options.progress, scale=options.scale), chosen_by=why)
+    rest = Options(progress=options.progress, scale=options.scale, names=options.names)
+    return plain(system, properties, rest, chosen_by=why)
 
 
 def searches_orbits(system: System, options: Options) -> bool:

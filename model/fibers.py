@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from turnproof.model import ids, question
+from turnproof.model import ids, question, steps
 from turnproof.model import runner as guard
 from turnproof.model.config import ANSWERS, Design, Scenario
 from turnproof.model.exittest import ExitTest, exit_test
@@ -128,16 +128,18 @@ def lookup(tx: Tx) -> int:
     idx = tx.w.maps[home]
     if idx is None:
         tx.w, idx = tx.w.new_runner(home)
-        tx.say("runstate.runner", f"no runner in the map of instance {home}: makes runner #{idx}")
+        tx.say(steps.RUNSTATE_RUNNER, f"no runner in the map of instance {home}: makes runner #{idx}")
     else:
-        tx.say("runstate.runner", f"finds runner #{idx} in the map of instance {home}")
+        tx.say(steps.RUNSTATE_RUNNER, f"finds runner #{idx} in the map of instance {home}")
     tx.f = replace(tx.f, runner=idx)
     return idx
 
 
 def spawn(tx: Tx, rid: int) -> None:
     """startRun: fork the loop into the runner's scope; it starts when next scheduled."""
-    tx.w = tx.w.add_fiber(Fiber(f"r{rid}", "run", "start", run=rid, instance=tx.w.homes[tx.w.run(rid).runner]))
+    tx.w = tx.w.add_fiber(
+        Fiber(steps.loop_fiber(rid), "run", "start", run=rid, instance=tx.w.homes[tx.w.run(rid).runner])
+    )
 
 
 def _ensure(tx: Tx) -> None:
@@ -149,33 +151,33 @@ def _ensure(tx: Tx) -> None:
     w, rid = tx.w.new_run(idx, starter, guarded)
     out = guard.ensure_running(st, rid, tx.design.overlap)
     if out.busy:
-        tx.say("runner.ensureRunning", f"runner #{idx} is {st.tag}: rejected as busy")
+        tx.say(steps.RUNNER_ENSURE_RUNNING, f"runner #{idx} is {st.tag}: rejected as busy")
         tx.goto("end", result="busy")
         return
     if out.wait != rid:  # joins the run in flight; the tentative run is never made
         tx.w = tx.w.set_runner(idx, out.state)
-        tx.say("runner.ensureRunning", f"runner #{idx} is {st.tag}(r{out.wait}): awaits r{out.wait}'s done")
+        tx.say(steps.RUNNER_ENSURE_RUNNING, f"runner #{idx} is {st.tag}(r{out.wait}): awaits r{out.wait}'s done")
         tx.goto("await", run=out.wait)
         return
     tx.w = w.set_runner(idx, out.state)
     if out.start:
         spawn(tx, rid)
-        tx.say("runner.startRun", f"runner #{idx} Idle -> Running(r{rid}): forks loop r{rid}")
+        tx.say(steps.RUNNER_START_RUN, f"runner #{idx} Idle -> Running(r{rid}): forks loop r{rid}")
     else:
-        tx.say("runner.ensureRunning", f"runner #{idx} is {st.tag}: r{rid} waits to start behind it")
+        tx.say(steps.RUNNER_ENSURE_RUNNING, f"runner #{idx} is {st.tag}: r{rid} waits to start behind it")
     tx.goto("await", run=rid)
 
 
 def on_idle(tx: Tx, idx: int) -> None:
     """onIdle of SessionRunState: delete the session's map entry (whatever runner it now holds)."""
     if tx.design.on_idle == "keep-entry":
-        tx.say("runstate.onIdle", f"onIdle of runner #{idx}: status idle; the map entry is kept")
+        tx.say(steps.RUNSTATE_ON_IDLE, f"onIdle of runner #{idx}: status idle; the map entry is kept")
         return
     home = tx.w.homes[idx]
     held = tx.told().maps[home]  # (for the text: the delete is blind, whatever the entry holds)
     tx.w = tx.w.set_map(home, None)
     note = "" if held in (idx, None) else f" (it held runner #{held}, not #{idx})"
-    tx.say("runstate.onIdle", f"onIdle of runner #{idx}: deletes the session from instance {home}'s map{note}")
+    tx.say(steps.RUNSTATE_ON_IDLE, f"onIdle of runner #{idx}: deletes the session from instance {home}'s map{note}")
 
 
 def _close_turn(tx: Tx, rid: int) -> None:
@@ -204,7 +206,9 @@ def client_mint(tx: Tx) -> None:
     request arrives; among the client ids of that tick it sorts by this step's order."""
     p = tx.scenario.prompt(tx.f.prompt)
     tx.w, counter = tx.w.client_counter()
-    tx.say("client.mint", f"the {p.client} client mints {p.name}'s messageID (client id #{counter - ids.CLIENT + 1})")
+    tx.say(
+        steps.CLIENT_MINT, f"the {p.client} client mints {p.name}'s messageID (client id #{counter - ids.CLIENT + 1})"
+    )
     tx.goto("send", counter=counter)
 
 
@@ -221,7 +225,7 @@ def _mint_user(tx: Tx) -> None:
         )
         if w
     )
-    tx.say("prompt.mint", f"builds user message {p.name} (id {ids.show(mid)}), then {why} before writing it")
+    tx.say(steps.PROMPT_MINT, f"builds user message {p.name} (id {ids.show(mid)}), then {why} before writing it")
     tx.f = replace(tx.f, msg=mid, created=created)
 
 
@@ -242,14 +246,14 @@ def _write_user(tx: Tx) -> None:
     )
     tx.w = tx.w.write(msg)
     who = "" if p.id == "server" else f", minted by the {p.client} client"
-    tx.say("prompt.user", f"writes user message {p.name} (id {ids.show(mid)}{who})")
+    tx.say(steps.PROMPT_USER, f"writes user message {p.name} (id {ids.show(mid)}{who})")
 
 
 def _prompt_step(tx: Tx) -> None:
     f, p = tx.f, tx.scenario.prompt(tx.f.prompt)
     if f.pc == "send":
         route = "prompt_async" if p.route == "v2" else p.route
-        tx.say(f"route.{route}", f"{p.client} client sends {p.name} by {route}")
+        tx.say(steps.route(route), f"{p.client} client sends {p.name} by {route}")
         tx.w = tx.w.mark_sent(p.name)
         if p.gap and (p.no_reply or tx.design.guard == "entry"):
             _mint_user(tx)
@@ -270,7 +274,7 @@ def _prompt_step(tx: Tx) -> None:
     elif f.pc == "await":
         r = tx.w.run(f.run)
         how = "is done" if r.done == "ok" else "was cancelled"
-        tx.say("runner.await", f"r{r.id} {how}: {p.name}'s request returns {r.result}")
+        tx.say(steps.RUNNER_AWAIT, f"r{r.id} {how}: {p.name}'s request returns {r.result}")
         tx.goto("end", result=r.result)
 
 
@@ -278,12 +282,12 @@ def _after_send(tx: Tx, p) -> None:
     """The rest of prompt(): the write (unless the run writes it), noReply's return, loop()."""
     if p.no_reply:
         _write_user(tx)
-        tx.say("prompt.noReply", f"noReply: prompt() returns {p.name} without calling loop()")
+        tx.say(steps.PROMPT_NO_REPLY, f"noReply: prompt() returns {p.name} without calling loop()")
         tx.goto("end", result=p.name)
         return
     if tx.design.guard == "entry":
         _write_user(tx)
-    tx.say("prompt.loop", "prompt() calls loop(): SessionRunState.ensureRunning")
+    tx.say(steps.PROMPT_LOOP, "prompt() calls loop(): SessionRunState.ensureRunning")
     if tx.split:
         tx.goto("lookup")
         return
@@ -346,18 +350,18 @@ def _iterate(tx: Tx) -> None:
     if tx.design.exit == "parent":
         nxt = _next_unanswered(tx, bound) if test.exits else None
         if nxt is not None:  # PR #28488: the pinned user is answered; re-pin one that joined the run
-            tx.say("loop.read", f"reads {seen}: {tx.label(bound)} is answered; re-pins {nxt.label}")
+            tx.say(steps.LOOP_READ, f"reads {seen}: {tx.label(bound)} is answered; re-pins {nxt.label}")
             bound = nxt.id
         elif test.exits:
-            tx.say("loop.exit", f"reads {seen} ({last.finish}, parentID {tx.label(bound)}): exits")
+            tx.say(steps.LOOP_EXIT, f"reads {seen} ({last.finish}, parentID {tx.label(bound)}): exits")
             _return(tx)
             return
     elif test.exits:
-        tx.say("loop.exit", f"reads {seen} ({last.finish}, {user.label} < {last.label} by id): exits")
+        tx.say(steps.LOOP_EXIT, f"reads {seen} ({last.finish}, {user.label} < {last.label} by id): exits")
         _return(tx)
         return
     request = tx.w.store.request()
-    tx.say("loop.read", f"reads {seen}: goes on")
+    tx.say(steps.LOOP_READ, f"reads {seen}: goes on")
     tx.f = replace(tx.f, user=bound, seen=tuple(m.id for m in request), answer=_answer(tx.scenario, request))
     if not continuing:
         _close_turn(tx, rid)
@@ -411,11 +415,13 @@ def _create(tx: Tx) -> None:
     """The loop writes a new assistant, parentID = the user it bound, and calls the model."""
     tx.w, mid, created = tx.w.mint(tx.scenario.server)
     tx.w, label = tx.w.next_label()
-    msg = Message(mid, tx.w.store.writes, ASSISTANT, label, parent=tx.f.user, source=f"r{tx.f.run}", created=created)
+    msg = Message(
+        mid, tx.w.store.writes, ASSISTANT, label, parent=tx.f.user, source=steps.loop_fiber(tx.f.run), created=created
+    )
     tx.w = tx.w.write(msg)
-    tx.say("loop.assistant", f"writes assistant {label} (id {ids.show(mid)}) with parentID {tx.label(tx.f.user)}")
+    tx.say(steps.LOOP_ASSISTANT, f"writes assistant {label} (id {ids.show(mid)}) with parentID {tx.label(tx.f.user)}")
     reply = SCRIPT.get(tx.f.answer, "stop")
-    tx.say("llm.call", f"calls the model with the {len(tx.f.seen)} messages it read; the script answers {reply}")
+    tx.say(steps.LLM_CALL, f"calls the model with the {len(tx.f.seen)} messages it read; the script answers {reply}")
     tx.goto("llm", msg=mid)
 
 
@@ -438,12 +444,12 @@ def _finish_run(tx: Tx, how: str) -> None:
     fin = guard.finish_run(tx.w.runners[r.runner], rid)
     tx.w = tx.w.set_runner(r.runner, fin.state)
     if fin.idle:
-        tx.say("runner.finishRun", f"finishRun(r{rid}): runner #{r.runner} Running -> Idle")
+        tx.say(steps.RUNNER_FINISH_RUN, f"finishRun(r{rid}): runner #{r.runner} Running -> Idle")
     elif fin.start:
-        tx.say("runner.finishRun", f"finishRun(r{rid}): runner #{r.runner} starts queued r{fin.start}")
+        tx.say(steps.RUNNER_FINISH_RUN, f"finishRun(r{rid}): runner #{r.runner} starts queued r{fin.start}")
         spawn(tx, fin.start)
     else:
-        tx.say("runner.finishRun", f"finishRun(r{rid}): runner #{r.runner} no longer runs r{rid}: unchanged")
+        tx.say(steps.RUNNER_FINISH_RUN, f"finishRun(r{rid}): runner #{r.runner} no longer runs r{rid}: unchanged")
     tx.f = replace(tx.f, idle=fin.idle, result=how)
     if tx.split:
         tx.goto("exit")
@@ -458,7 +464,7 @@ def _complete(tx: Tx) -> None:
         on_idle(tx, r.runner)
     if r.done is None:
         tx.w = tx.w.set_run(replace(r, done=tx.f.result))
-        tx.say("runner.done", f"completes r{r.id}'s done ({tx.f.result}): joined callers wake")
+        tx.say(steps.RUNNER_DONE, f"completes r{r.id}'s done ({tx.f.result}): joined callers wake")
     tx.goto("end")
 
 
@@ -472,7 +478,7 @@ def _run_step(tx: Tx) -> None:
         return
     if f.pc == "start":
         prompt = tx.w.run(f.run).prompt
-        tx.say("loop.start", f"loop r{f.run} starts")
+        tx.say(steps.LOOP_START, f"loop r{f.run} starts")
         if prompt:
             tx.f = replace(tx.f, prompt=prompt)
             _write_user(tx)
@@ -483,12 +489,12 @@ def _run_step(tx: Tx) -> None:
         msg = tx.w.store.get(f.msg)
         if f.answer == question.FAIL:
             tx.w = tx.w.update_message(f.msg, error="provider", completed=True)
-            tx.say("processor.providerError", f"the model call fails: {msg.label} gets the error, session.error")
+            tx.say(steps.PROCESSOR_PROVIDER_ERROR, f"the model call fails: {msg.label} gets the error, session.error")
             _stop(tx)
         elif f.answer in ("tool",) + question.ASKS:
             part = ToolPart(len(msg.tools) + 1, "running")
             tx.w = tx.w.update_message(f.msg, tools=msg.tools + (part,))
-            tx.say("llm.tool_call", f"model streams a tool call into {msg.label}: the tool starts running")
+            tx.say(steps.LLM_TOOL_CALL, f"model streams a tool call into {msg.label}: the tool starts running")
             if f.answer in question.ASKS:
                 question.ask(tx)
             else:
@@ -496,22 +502,24 @@ def _run_step(tx: Tx) -> None:
         else:
             tx.w = tx.w.update_message(f.msg, finish=STOP, completed=True)
             _close_turn(tx, f.run)
-            tx.say("llm.finish", f"model streams text and finish-step: {msg.label} finish=stop")
+            tx.say(steps.LLM_FINISH, f"model streams text and finish-step: {msg.label} finish=stop")
             tx.goto("next")
     elif f.pc == "tool" or (f.pc == "ask" and f.answer == question.REPLIED):
         msg = settle_tools(tx)
-        tx.say("llm.tool_result", f"tool completes; finish-step: {msg.label} finish=tool-calls")
+        tx.say(steps.LLM_TOOL_RESULT, f"tool completes; finish-step: {msg.label} finish=tool-calls")
         tx.goto("next")
     elif f.pc == "ask":  # rejected: failToolCall sets blocked, and process returns "stop"
         msg = question.reject_tools(tx)
         tx.w = tx.w.update_message(f.msg, finish=TOOL_CALLS, completed=True)
-        tx.say("processor.rejected", f"the user rejected it: {msg.label}'s tool part fails, the processor is blocked")
+        tx.say(
+            steps.PROCESSOR_REJECTED, f"the user rejected it: {msg.label}'s tool part fails, the processor is blocked"
+        )
         _stop(tx)
     elif f.pc == "return":
-        tx.say("loop.return", f"loop r{f.run} returns lastAssistant ({newest_reply(tx)}); onExit: finishRun")
+        tx.say(steps.LOOP_RETURN, f"loop r{f.run} returns lastAssistant ({newest_reply(tx)}); onExit: finishRun")
         _finish_run(tx, "ok")
     elif f.pc == "next":
-        tx.say("loop.continue", "the stream ends; the loop goes round")
+        tx.say(steps.LOOP_CONTINUE, "the stream ends; the loop goes round")
         _iterate(tx)
     elif f.pc == "exit":
         _complete(tx)
@@ -521,7 +529,7 @@ def _stop(tx: Tx) -> None:
     """SessionProcessor.process returned "stop" (the processor blocked, or its assistant has an
     error): the loop breaks without its exit test, and the run returns."""
     _close_turn(tx, tx.f.run)
-    tx.say("loop.stop", "the processor returned stop: the loop breaks")
+    tx.say(steps.LOOP_STOP, "the processor returned stop: the loop breaks")
     _return(tx)
 
 
@@ -544,14 +552,14 @@ def _unwind(tx: Tx) -> None:
     msg = tx.w.store.get(f.msg) if f.pc != "start" and f.msg else None
     if msg is not None and not msg.completed:
         tx.w = tx.w.update_message(f.msg, error="aborted")
-        tx.say("loop.interrupted", f"interrupted: halt marks {msg.label} aborted")
+        tx.say(steps.LOOP_INTERRUPTED, f"interrupted: halt marks {msg.label} aborted")
         if any(p.status == "running" for p in msg.tools) and f.pc != "ask":  # (a question has no process)
             tx.w = tx.w.add_fiber(Fiber(f"t{f.run}", "tool", "settle", run=f.run, msg=f.msg, instance=f.instance))
-            tx.say("processor.abortTool", f"the abort signal reaches {msg.label}'s tool; cleanup waits for it")
+            tx.say(steps.PROCESSOR_ABORT_TOOL, f"the abort signal reaches {msg.label}'s tool; cleanup waits for it")
             tx.goto("cleanup")
             return
     if not tx.events:
-        tx.say("loop.interrupted", f"loop r{f.run} interrupted")
+        tx.say(steps.LOOP_INTERRUPTED, f"loop r{f.run} interrupted")
     _cleanup(tx)
 
 
@@ -566,7 +574,7 @@ def _cleanup(tx: Tx) -> None:
         tx.w = tx.w.update_message(f.msg, completed=True, tools=tools)
         if f.pc == "cleanup":
             state = "still running: its part ends error" if late else "settled: its part stays completed"
-            tx.say("processor.cleanup", f"cleanup's wait ends with the tool {state}; {msg.label} completed")
+            tx.say(steps.PROCESSOR_CLEANUP, f"cleanup's wait ends with the tool {state}; {msg.label} completed")
     _finish_run(tx, "cancelled")
     if tx.f.pc == "exit":
         _complete(tx)
@@ -579,9 +587,9 @@ def _tool_step(tx: Tx) -> None:
     if any(p.status == "running" for p in msg.tools):
         tools = tuple(replace(p, status="completed") if p.status == "running" else p for p in msg.tools)
         tx.w = tx.w.update_message(tx.f.msg, tools=tools)
-        tx.say("processor.completeToolCall", f"the aborted tool returns: {msg.label}'s tool part completed")
+        tx.say(steps.PROCESSOR_COMPLETE_TOOL_CALL, f"the aborted tool returns: {msg.label}'s tool part completed")
     else:
-        tx.say("processor.completeToolCall", f"the aborted tool returns too late: {msg.label}'s part stays error")
+        tx.say(steps.PROCESSOR_COMPLETE_TOOL_CALL, f"the aborted tool returns too late: {msg.label}'s part stays error")
     tx.goto("end")
 
 
@@ -591,11 +599,11 @@ def _tool_step(tx: Tx) -> None:
 def _abort_step(tx: Tx) -> None:
     f, p = tx.f, tx.scenario.prompt(tx.f.prompt)
     if f.pc == "send":
-        tx.say("route.abort", f"{p.client} client aborts the session ({p.name})")
+        tx.say(steps.ROUTE_ABORT, f"{p.client} client aborts the session ({p.name})")
         tx.w = tx.w.mark_sent(p.name)
         idx = tx.w.maps[_map(tx)]
         if idx is None or not tx.w.runners[idx].busy:
-            tx.say("runstate.cancel", "no busy runner: sets status idle")
+            tx.say(steps.RUNSTATE_CANCEL, "no busy runner: sets status idle")
             tx.goto("end", result="idle")
             return
         st = tx.w.runners[idx]
@@ -606,12 +614,12 @@ def _abort_step(tx: Tx) -> None:
             if rid != c.interrupt:
                 tx.w = tx.w.set_run(replace(tx.w.run(rid), done="cancelled", result=newest_reply(tx)))
         if c.state.busy:
-            tx.say("runner.cancel", f"runner #{idx} stays {c.state.tag} until the interrupted fiber stops")
+            tx.say(steps.RUNNER_CANCEL, f"runner #{idx} stays {c.state.tag} until the interrupted fiber stops")
         else:
-            tx.say("runner.cancel", f"runner #{idx} {st.tag} -> Idle at once; interrupts afterwards")
+            tx.say(steps.RUNNER_CANCEL, f"runner #{idx} {st.tag} -> Idle at once; interrupts afterwards")
         pending = () if now else tuple(r for r in c.fail_done if r != c.interrupt)
         if c.interrupt:  # Fiber.interrupt(run.fiber): delivered at once, then awaited
-            target = tx.w.fiber(f"r{c.interrupt}")
+            target = tx.w.fiber(steps.loop_fiber(c.interrupt))
             tx.w = tx.w.set_fiber(replace(target, interrupt=True))
             tx.goto("await_int", runner=idx, run=c.interrupt, target=target.name, fails=pending)
         else:  # stop-shell: first await the shell's `ready` latch
@@ -619,15 +627,15 @@ def _abort_step(tx: Tx) -> None:
     elif f.pc == "await_ready":
         target = tx.w.fiber(f.target)
         tx.w = tx.w.set_fiber(replace(target, interrupt=True))
-        tx.say("runner.stopShell", f"{f.target}'s shell is ready: completes cancelled and interrupts it")
+        tx.say(steps.RUNNER_STOP_SHELL, f"{f.target}'s shell is ready: completes cancelled and interrupts it")
         tx.goto("await_int")
     elif f.pc == "await_int":
         for rid in (f.run, *f.fails) if f.run else f.fails:
             r = tx.w.run(rid)
             if r.done is None:
                 tx.w = tx.w.set_run(replace(r, done="cancelled", result=newest_reply(tx)))
-                tx.say("runner.done", f"fails r{rid}'s done (RunnerCancelled): its waiters get {newest_reply(tx)}")
-        tx.say("runner.idleIfCurrent", f"interrupt finished; runner #{f.runner} is {tx.w.runners[f.runner].tag}")
+                tx.say(steps.RUNNER_DONE, f"fails r{rid}'s done (RunnerCancelled): its waiters get {newest_reply(tx)}")
+        tx.say(steps.RUNNER_IDLE_IF_CURRENT, f"interrupt finished; runner #{f.runner} is {tx.w.runners[f.runner].tag}")
         if tx.design.cancel == "idle-at-once" and guard.idle_if_current(tx.w.runners[f.runner]):
             on_idle(tx, f.runner)
         tx.goto("end", result="cancelled")

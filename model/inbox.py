@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from turnproof.model import fibers as legacy
-from turnproof.model import question, shell
+from turnproof.model import question, shell, steps
 from turnproof.model.config import ANSWERS, Design, Prompt, Scenario
 from turnproof.model.fibers import Step, Tx
 from turnproof.model.session_input import Entry
@@ -60,7 +60,7 @@ def history(w: World) -> list[Message]:
 
 
 def _legacy(m: Message) -> bool:
-    return m.synthetic or (m.role == ASSISTANT and not m.source.startswith("r"))
+    return m.synthetic or (m.role == ASSISTANT and not steps.is_loop_fiber(m.source))
 
 
 # --- POST /api/session/:sessionID/prompt ---------------------------------------------------
@@ -72,10 +72,10 @@ def _prompt_step(tx: Tx) -> None:
         how = delivery(tx.design, p)
         wake = p.resume and not p.no_reply
         extra = "" if wake else ", resume false"
-        tx.say("v2.route.prompt", f"{p.client} client sends {p.name} to /api/session/:id/prompt ({how}{extra})")
+        tx.say(steps.V2_ROUTE_PROMPT, f"{p.client} client sends {p.name} to /api/session/:id/prompt ({how}{extra})")
         tx.w = tx.w.mark_sent(p.name)
         tx.w = tx.w.set_inbox(tx.w.inbox.admit(p.name, how, wake))
-        tx.say("v2.admit", f"admits {p.name} into session_input (admitted_seq {tx.w.inbox.seq}, {how})")
+        tx.say(steps.V2_ADMIT, f"admits {p.name} into session_input (admitted_seq {tx.w.inbox.seq}, {how})")
         if not wake:
             tx.goto("end", result=p.name)
             return
@@ -92,17 +92,17 @@ def _wake(tx: Tx) -> None:
     e = tx.w.inbox.entry
     if e is not None:
         tx.w = tx.w.set_inbox(tx.w.inbox.with_entry(replace(e, pending_wake=True)))
-        tx.say("v2.wake", f"drain {e.owner} owns the session: pendingWake; 200 Admitted")
+        tx.say(steps.V2_WAKE, f"drain {e.owner} owns the session: pendingWake; 200 Admitted")
     else:
         name = _fork(tx, tx.f.prompt)
-        tx.say("v2.wake", f"no drain owns the session: forks drain {name}; 200 Admitted")
+        tx.say(steps.V2_WAKE, f"no drain owns the session: forks drain {name}; 200 Admitted")
     tx.goto("end", result=tx.f.prompt)
 
 
 def _fork(tx: Tx, starter: str) -> str:
     """A new coordinator entry whose owner is a freshly forked drain fiber."""
     tx.w, rid = tx.w.new_run(-1, starter, None)
-    name = f"r{rid}"
+    name = steps.loop_fiber(rid)
     tx.w = tx.w.add_fiber(Fiber(name, "run", "start", run=rid))
     tx.w = tx.w.set_inbox(tx.w.inbox.with_entry(Entry(name)))
     return name
@@ -119,10 +119,10 @@ def _drain_step(tx: Tx) -> None:
         inbox = tx.w.inbox
         mode = "steer" if inbox.pending("steer") else "queue" if inbox.pending("queue") else None
         if mode is None:
-            tx.say("v2.drain.start", f"drain {f.name}: nothing pending in session_input: returns")
+            tx.say(steps.V2_DRAIN_START, f"drain {f.name}: nothing pending in session_input: returns")
             _exit(tx, "ok")
             return
-        tx.say("v2.drain.start", f"drain {f.name} starts: {mode} input pending")
+        tx.say(steps.V2_DRAIN_START, f"drain {f.name} starts: {mode} input pending")
         _turn(tx, mode)
     elif f.pc == "llm":
         _first_content(tx)
@@ -130,11 +130,11 @@ def _drain_step(tx: Tx) -> None:
         _stream(tx)
     elif f.pc == "tool" or (f.pc == "ask" and f.answer == question.REPLIED):
         msg = legacy.settle_tools(tx)
-        tx.say("v2.tool_result", f"tool settles; step ended: {msg.label} finish=tool-calls, needs continuation")
+        tx.say(steps.V2_TOOL_RESULT, f"tool settles; step ended: {msg.label} finish=tool-calls, needs continuation")
         tx.goto("next")
     elif f.pc == "ask":  # rejected: runTurn fails the unsettled tools and interrupts its own drain
         msg = question.reject_tools(tx)
-        tx.say("v2.rejected", f"the user rejected {msg.label}'s tool: it fails, and the drain interrupts itself")
+        tx.say(steps.V2_REJECTED, f"the user rejected {msg.label}'s tool: it fails, and the drain interrupts itself")
         _exit(tx, "cancelled")
     elif f.pc == "next":
         _next(tx)
@@ -160,7 +160,9 @@ def _turn(tx: Tx, mode: str) -> None:
         tx.w = tx.w.write(msg)
         first = first or mid
         seq = tx.w.inbox.row(r.name).promoted
-        tx.say("v2.promote", f"promotes {r.name} ({r.delivery}, admitted_seq {r.admitted}) to a user row, seq {seq}")
+        tx.say(
+            steps.V2_PROMOTE, f"promotes {r.name} ({r.delivery}, admitted_seq {r.admitted}) to a user row, seq {seq}"
+        )
     if not any(t.run == rid for t in tx.w.turns):
         users = [m for m in history(tx.w) if m.role == USER]
         opener = first or (users[-1].id if users else None)
@@ -169,7 +171,7 @@ def _turn(tx: Tx, mode: str) -> None:
     seen = history(tx.w)
     answer = _answer(tx.scenario, seen)
     reply = legacy.SCRIPT.get(answer, "stop")
-    tx.say("v2.request", f"builds the request from {len(seen)} messages in seq order; the script answers {reply}")
+    tx.say(steps.V2_REQUEST, f"builds the request from {len(seen)} messages in seq order; the script answers {reply}")
     tx.goto("llm", seen=tuple(m.id for m in seen), answer=answer, msg=None)
 
 
@@ -190,13 +192,13 @@ def _first_content(tx: Tx) -> None:
     """The model's first content arrives: the assistant row appears (`session.next.step.started`);
     or the call fails first, and so does the drain, which the coordinator only logs."""
     if tx.f.answer == question.FAIL:
-        tx.say("v2.drain.failed", f"the model call fails before any content: drain {tx.f.name} fails, only logged")
+        tx.say(steps.V2_DRAIN_FAILED, f"the model call fails before any content: drain {tx.f.name} fails, only logged")
         _exit(tx, "failed")
         return
     tx.w, mid, created = tx.w.mint(tx.scenario.server)
     tx.w, label = tx.w.next_label()
     tx.w = tx.w.write(Message(mid, tx.w.store.writes, ASSISTANT, label, source=tx.f.name, created=created))
-    tx.say("v2.assistant", f"first content: writes assistant {label} (no parentID; its place is its seq)")
+    tx.say(steps.V2_ASSISTANT, f"first content: writes assistant {label} (no parentID; its place is its seq)")
     tx.goto("stream", msg=mid)
 
 
@@ -206,14 +208,14 @@ def _stream(tx: Tx) -> None:
     mid, label = f.msg, tx.label(f.msg)
     if f.answer in ("tool",) + question.ASKS:
         tx.w = tx.w.update_message(mid, tools=(ToolPart(1, "running"),))
-        tx.say("v2.tool_call", f"model streams a tool call into {label}: the tool starts running")
+        tx.say(steps.V2_TOOL_CALL, f"model streams a tool call into {label}: the tool starts running")
         tx.goto("tool", msg=mid)
         if f.answer in question.ASKS:
             question.ask(tx)
         return
     tx.w = tx.w.update_message(mid, finish=STOP, completed=True)
     tx.w = tx.w.close_turn(f.run)
-    tx.say("v2.finish", f"model streams text; step ended: {label} finish=stop")
+    tx.say(steps.V2_FINISH, f"model streams text; step ended: {label} finish=stop")
     tx.goto("next", msg=mid)
 
 
@@ -241,16 +243,16 @@ def _next(tx: Tx) -> None:
     own = tx.w.store.get(tx.f.msg)
     inbox = tx.w.inbox
     if own.finish == TOOL_CALLS:
-        tx.say("v2.continue", f"{own.label} called a tool: runTurn again (steer)")
+        tx.say(steps.V2_CONTINUE, f"{own.label} called a tool: runTurn again (steer)")
         _turn(tx, "steer")
     elif inbox.pending("steer"):
-        tx.say("v2.continue", f"{own.label} stopped but a steer is pending: one more step (steer)")
+        tx.say(steps.V2_CONTINUE, f"{own.label} stopped but a steer is pending: one more step (steer)")
         _turn(tx, "steer")
     elif inbox.pending("queue"):
-        tx.say("v2.queue_next", "the turn has settled and a queued input is pending: runTurn (queue)")
+        tx.say(steps.V2_QUEUE_NEXT, "the turn has settled and a queued input is pending: runTurn (queue)")
         _turn(tx, "queue")
     else:
-        tx.say("v2.continue", f"{own.label} stopped and nothing is pending: the drain returns")
+        tx.say(steps.V2_CONTINUE, f"{own.label} stopped and nothing is pending: the drain returns")
         _exit(tx, "ok")
 
 
@@ -262,16 +264,16 @@ def _exit(tx: Tx, how: str) -> None:
     tx.w = tx.w.close_turn(f.run)
     if e is not None and e.pending_wake and not e.stopping and how == "ok":
         tx.w = tx.w.set_inbox(tx.w.inbox.with_entry(replace(e, pending_wake=False)))
-        tx.say("v2.drain.exit", f"drain {f.name} returned; pendingWake: it drains again in the same entry")
+        tx.say(steps.V2_DRAIN_EXIT, f"drain {f.name} returned; pendingWake: it drains again in the same entry")
         tx.goto("start", msg=None, seen=(), answer="")
         return
     tx.w = tx.w.set_run(replace(tx.w.run(f.run), done=how))
     if e is not None and e.pending_wake:
         name = _fork(tx, tx.w.run(f.run).starter)
-        tx.say("v2.drain.exit", f"drain {f.name} {_ENDED[how]}; a wake came meanwhile: forks drain {name}")
+        tx.say(steps.V2_DRAIN_EXIT, f"drain {f.name} {_ENDED[how]}; a wake came meanwhile: forks drain {name}")
     else:
         tx.w = tx.w.set_inbox(tx.w.inbox.with_entry(None))
-        tx.say("v2.drain.exit", f"drain {f.name} {_ENDED[how]}: entry deleted")
+        tx.say(steps.V2_DRAIN_EXIT, f"drain {f.name} {_ENDED[how]}: entry deleted")
     tx.goto("end", result=how)
 
 
@@ -286,9 +288,9 @@ def _unwind(tx: Tx) -> None:
         if not msg.completed:
             tools = tuple(replace(p, status="error") if p.status == "running" else p for p in msg.tools)
             tx.w = tx.w.update_message(f.msg, error="aborted", completed=True, tools=tools)
-            tx.say("v2.interrupted", f"interrupted: {msg.label} failed (provider turn interrupted)")
+            tx.say(steps.V2_INTERRUPTED, f"interrupted: {msg.label} failed (provider turn interrupted)")
     if not tx.events:
-        tx.say("v2.interrupted", f"drain {f.name} interrupted")
+        tx.say(steps.V2_INTERRUPTED, f"drain {f.name} interrupted")
     _exit(tx, "cancelled")
 
 
@@ -301,14 +303,16 @@ def _interrupt_step(tx: Tx) -> None:
         tx.w = tx.w.mark_sent(p.name)
         e = tx.w.inbox.entry
         if e is None:
-            tx.say("v2.route.interrupt", f"{p.client} client interrupts ({p.name}): no drain owns the session, no-op")
+            tx.say(
+                steps.V2_ROUTE_INTERRUPT, f"{p.client} client interrupts ({p.name}): no drain owns the session, no-op"
+            )
             tx.goto("end", result="idle")
             return
         tx.w = tx.w.set_inbox(tx.w.inbox.with_entry(replace(e, stopping=True, pending_wake=False)))
         target = tx.w.fiber(e.owner)
         tx.w = tx.w.set_fiber(replace(target, interrupt=True))
-        tx.say("v2.route.interrupt", f"{p.client} client interrupts ({p.name}): stopping, pendingWake cleared")
+        tx.say(steps.V2_ROUTE_INTERRUPT, f"{p.client} client interrupts ({p.name}): stopping, pendingWake cleared")
         tx.goto("await_int", target=e.owner)
     elif f.pc == "await_int":
-        tx.say("v2.interrupt.done", f"drain {f.target} has stopped: the interrupt returns")
+        tx.say(steps.V2_INTERRUPT_DONE, f"drain {f.target} has stopped: the interrupt returns")
         tx.goto("end", result="interrupted")

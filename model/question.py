@@ -12,6 +12,7 @@ next step. What each engine makes of a rejection and of a failed model call stay
 
 from __future__ import annotations
 
+from turnproof.model import steps
 from turnproof.model.config import ANSWERS, Scenario
 from turnproof.model.store import STOP, Message
 from turnproof.model.values import replace
@@ -42,7 +43,7 @@ def ask(tx) -> None:
             c = tx.w.fiber(p.name)
             if c.pc == "send" and not c.target:
                 tx.w = tx.w.set_fiber(replace(c, target=tx.f.name))
-    tx.say("question.ask", f"the {tx.f.answer} tool asks the user ({tx.f.answer}.asked) and waits for the answer")
+    tx.say(steps.QUESTION_ASK, f"the {tx.f.answer} tool asks the user ({tx.f.answer}.asked) and waits for the answer")
     tx.goto("ask")
 
 
@@ -55,10 +56,10 @@ def answer_step(tx) -> None:
     if t.pc == "ask" and t.answer in ASKS:
         tx.w = tx.w.set_fiber(replace(t, answer=REPLIED if p.route == "reply" else REJECTED))
         how = "answers" if p.route == "reply" else "rejects (RejectedError)"
-        tx.say(f"question.{p.route}", f"{p.client} client {how} {t.name}'s pending question ({p.name})")
+        tx.say(steps.answer(p.route), f"{p.client} client {how} {t.name}'s pending question ({p.name})")
         tx.goto("end", result="true")
         return
-    tx.say(f"question.{p.route}", f"{p.client} client answers ({p.name}): no request pending, 404")
+    tx.say(steps.answer(p.route), f"{p.client} client answers ({p.name}): no request pending, 404")
     tx.goto("end", result="gone")
 
 
@@ -73,5 +74,5 @@ def reject_tools(tx) -> Message:
 
 def asking(w, run: int) -> bool:
     """Is run `run`'s fiber waiting for its user's answer? (Its turn is the user's to go on.)"""
-    name = f"r{run}"
+    name = steps.loop_fiber(run)
     return any(f.name == name and f.pc == "ask" and f.answer in ASKS for f in w.fibers)

@@ -7,6 +7,7 @@ messages go to the tables the legacy loop reads. Every sub-action names its v1.1
 from __future__ import annotations
 
 from turnproof.model import runner as guard
+from turnproof.model import steps
 from turnproof.model.fibers import Tx, lookup, newest_reply, on_idle, spawn, user_id
 from turnproof.model.store import ASSISTANT, USER, Message, ToolPart
 from turnproof.model.values import replace
@@ -20,16 +21,16 @@ def step(tx: Tx) -> None:
 def _shell_step(tx: Tx) -> None:
     f, p = tx.f, tx.scenario.prompt(tx.f.prompt)
     if f.pc == "send":
-        tx.say("route.shell", f"{p.client} client runs a shell command ({p.name})")
+        tx.say(steps.ROUTE_SHELL, f"{p.client} client runs a shell command ({p.name})")
         tx.w = tx.w.mark_sent(p.name)
         idx = lookup(tx)
         st = guard.start_shell(tx.w.runners[idx], _shell_id(tx))
         if st is None:
-            tx.say("runner.startShell", f"runner #{idx} is {tx.w.runners[idx].tag}: RunnerBusy")
+            tx.say(steps.RUNNER_START_SHELL, f"runner #{idx} is {tx.w.runners[idx].tag}: RunnerBusy")
             tx.goto("end", result="busy")
             return
         tx.w = tx.w.set_runner(idx, st)
-        tx.say("runner.startShell", f"runner #{idx} Idle -> Shell: forks the command")
+        tx.say(steps.RUNNER_START_SHELL, f"runner #{idx} Idle -> Shell: forks the command")
         tx.goto("shell.start")
     elif f.pc == "shell.start":  # uninterruptible, and `ready` opens only after it
         uid, created = user_id(tx, p)
@@ -41,7 +42,9 @@ def _shell_step(tx: Tx) -> None:
         running = (ToolPart(1, "running"),)
         a = Message(aid, tx.w.store.writes, ASSISTANT, label, parent=uid, tools=running, source=f.name, created=created)
         tx.w = tx.w.write(a)
-        tx.say("shell.messages", f"writes user {p.name} and assistant {label} with a running bash part; ready opens")
+        tx.say(
+            steps.SHELL_MESSAGES, f"writes user {p.name} and assistant {label} with a running bash part; ready opens"
+        )
         tx.goto("shell.exec", msg=aid)
     elif f.interrupt:
         _shell_finish(tx, "interrupted")
@@ -61,11 +64,11 @@ def _shell_finish(tx: Tx, how: str) -> None:
     msg = tx.w.store.get(f.msg)
     tools = tuple(replace(p, status="completed") for p in msg.tools)
     tx.w = tx.w.update_message(f.msg, completed=True, tools=tools)
-    tx.say("shell.done", f"command {how}: {msg.label} completed, its bash part completed")
+    tx.say(steps.SHELL_DONE, f"command {how}: {msg.label} completed, its bash part completed")
     idx = f.runner
     fin = guard.finish_shell(tx.w.runners[idx], _shell_id(tx))
     tx.w = tx.w.set_runner(idx, fin.state)
-    tx.say("runner.finishShell", f"finishShell: runner #{idx} -> {fin.state.tag}")
+    tx.say(steps.RUNNER_FINISH_SHELL, f"finishShell: runner #{idx} -> {fin.state.tag}")
     if fin.idle:
         on_idle(tx, idx)
     if fin.start:

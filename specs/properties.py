@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from turnproof.model import question
+from turnproof.model import question, steps
 from turnproof.model.ids import Id
 from turnproof.model.store import ASSISTANT, TOOL_CALLS, USER, Message
 from turnproof.model.world import World
@@ -89,8 +89,8 @@ def no_terminal_siblings(w: World) -> Violation | None:
 def _cancelled(w: World, source: str) -> bool:
     """A run the user aborted (its done failed with Cancelled), or a prompt whose request awaited
     such a run (it returns the aborted assistant, or whatever is newest: the client sees the abort)."""
-    if source.startswith("r") and source[1:].isdigit():
-        return w.run(int(source[1:])).done == "cancelled"
+    if steps.is_loop_fiber(source):
+        return w.run(steps.run_of(source)).done == "cancelled"
     return any(f.prompt == source and _awaited_cancelled(w, f) for f in w.fibers if f.kind == "client")
 
 
@@ -106,7 +106,7 @@ def _users_call(w: World, m: Message) -> bool:
     for c in w.store.children(m.id):
         if any(p.status == question.REJECTED for p in c.tools):
             return True
-        if c.source.startswith("r") and c.source[1:].isdigit() and question.asking(w, int(c.source[1:])):
+        if steps.is_loop_fiber(c.source) and question.asking(w, steps.run_of(c.source)):
             return True
     return False
 

@@ -20,7 +20,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-from turnproof.conform import HarnessError, RegistryUnavailable  # noqa: E402
+from turnproof.conform import HarnessError, NotJudged, RegistryUnavailable  # noqa: E402
 from turnproof.conform.clock import AFTER_ALL, ClientClock, Pacer, after_all, millis, mint  # noqa: E402
 from turnproof.conform.fakellm import FakeLLM, analyse, prompt_text  # noqa: E402
 from turnproof.conform.schedule import (  # noqa: E402
@@ -439,7 +439,10 @@ def test_four_siblings_from_one_loop_on_the_real_server(harness):
     """Issue 11's headline: U1 by prompt_async with a messageID minted 6 server ids ahead, U2 and U3
     during U1's tool, the tool released early. One loop writes four stop siblings under U1 (three
     sort below U1 by id, one above), U2 and U3 get no reply; the real 1.15.4 server agrees."""
-    r = harness.conform(load_design("v1.15.4"), load_scenario("client-clock-ahead"), "U1,r1*2,U2,U3,r1", runs=1)
+    try:
+        r = harness.conform(load_design("v1.15.4"), load_scenario("client-clock-ahead"), "U1,r1*2,U2,U3,r1", runs=1)
+    except NotJudged as e:  # the paced clock did not hold on a busy machine: no verdict either way
+        pytest.skip(f"conformance NOT judged: {e}")
     assert r.not_driveable is None and r.conforms, r.text()
     tree, order = r.runs[0].tree, r.runs[0].order
     stops = [lab for lab in order if tree[lab].get("parent") == "U1" and tree[lab].get("finish") == "stop"]
@@ -448,6 +451,20 @@ def test_four_siblings_from_one_loop_on_the_real_server(harness):
     assert not any(tree[lab].get("parent") in ("U2", "U3") for lab in tree)
     # one loop in one directory context: one model call per assistant, as in the model's trace of r1 alone
     assert len(r.runs[0].calls) == 5 and {s["fiber"] for s in r.runs[0].steps if s["fiber"].startswith("r")} == {"r1"}
+
+
+@conformance
+def test_shell_then_prompt_default_holds_the_shell_and_agrees_on_the_real_server(harness):
+    """The default of shell-then-prompt: U1 arrives while the gated shell runs (ShellThenRun).
+    The gate holds under 1.15.4's `eval` in `bash -l`: the shell returns only when released."""
+    s = System(load_design("v1.15.4"), load_scenario("shell-then-prompt"))
+    r = harness.conform(s.design, s.scenario, runs=1)
+    assert r.schedule == default_schedule(s)[0] and "runner is Shell" in r.origin and r.not_driveable is None
+    assert not any("shell gate" in d for d in r.discarded), r.text()
+    assert r.conforms, r.text()
+    released = [st["real"] for st in r.runs[0].steps if "released the shell's command" in st["real"]]
+    assert released == ["released the shell's command; the shell request returned"], r.text()
+    assert any(m.get("parent") == "U1" for m in r.runs[0].tree.values()), r.text()
 
 
 from turnproof.conform.suite import scenarios  # noqa: E402
@@ -463,14 +480,19 @@ def test_every_suite_case_agrees_on_the_real_server(harness, scenario):
     why = left_out(scenario)
     if why:
         pytest.skip(f"conformance NOT checked for {scenario}: {why}")
-    failed = []
+    failed, unjudged = [], []
     for case in cases("v1.15.4", [scenario]):
         r = run_case(harness, "v1.15.4", case, runs=1)
+        if isinstance(r, NotJudged):  # the paced clock did not hold on a busy machine: no verdict
+            unjudged.append(f"{case.schedule}: {r}")
+            continue
         assert not isinstance(r, HarnessError), f"{scenario} {case.schedule}: harness error: {r}"
         assert r.not_driveable is None, r.text()
         if not r.conforms:
             failed.append(r.text())
     assert not failed, "\n\n".join(failed)
+    if unjudged:
+        pytest.skip(f"conformance NOT judged for {scenario}: " + "; ".join(unjudged))
 
 
 @conformance

@@ -125,7 +125,7 @@ def test_a_search_past_its_budget_leaves_no_jumps_and_says_why(monkeypatch):
     monkeypatch.setattr("turnproof.explore.views.explorer.SEARCH_STATES", 100)
     doc = build(system("v1.15.4", "two-instances"), max_states=50)
     assert not any("cx" in p for p in doc["props"]) and doc["start"] is None
-    assert "--max-states 100" in doc["search"]["stopped"] and doc["search"]["states"] > 100
+    assert "the state budget (100 states) is spent" in doc["search"]["stopped"] and doc["search"]["states"] > 100
     assert doc["spaces"][0]["explored"] == len(doc["spaces"][0]["worlds"]) == 50
 
 

@@ -102,3 +102,56 @@ def test_no_import_cycles_between_modules():
     # a package's __init__ re-exporting its modules is not a cycle of code
     graph.remove_nodes_from([n for n in mods if mods[n].name == "__init__.py"])
     assert list(nx.simple_cycles(graph)) == []
+
+
+def private_uses(path: Path, mods: dict[str, Path]) -> list[str]:
+    """`from turnproof.X import _name` and `X._name` (X a turnproof module bound by an import) in
+    one file: a private name used across modules."""
+    tree = ast.parse(path.read_text())
+    bound: dict[str, str] = {}  # local name -> the turnproof module it stands for
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("turnproof."):
+            base = node.module.removeprefix("turnproof.")
+            for a in node.names:
+                if _private(a.name):
+                    found.append(f"from {base} import {a.name}")
+                if f"{base}.{a.name}" in mods:
+                    bound[a.asname or a.name] = f"{base}.{a.name}"
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.startswith("turnproof."):
+                    bound[a.asname or a.name] = a.name.removeprefix("turnproof.")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and _private(node.attr):
+            target = ast.unparse(node.value)
+            if target in bound or target.startswith("turnproof."):
+                found.append(f"{target}.{node.attr}")
+    return found
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+def test_no_private_name_is_used_across_modules():
+    mods = modules()
+    wrong = [f"{name}: {use}" for name, path in mods.items() for use in private_uses(path, mods)]
+    assert wrong == []
+
+
+def test_the_private_name_rule_sees_both_forms(tmp_path):
+    """The rule above is not vacuous: both forms of a private use are found, a public one is not."""
+    mods = {"explore.search.bfs": Path(), "model.fibers": Path()}
+    src = tmp_path / "m.py"
+    src.write_text(
+        "from turnproof.explore.search.bfs import _check, bfs\n"
+        "from turnproof.model import fibers as legacy\n"
+        "import turnproof.model.fibers\n"
+        "legacy._shell_step(1); legacy.shell(2); turnproof.model.fibers._x; self._own\n"
+    )
+    assert sorted(private_uses(src, mods)) == [
+        "from explore.search.bfs import _check",
+        "legacy._shell_step",
+        "turnproof.model.fibers._x",
+    ]

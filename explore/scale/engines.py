@@ -167,7 +167,7 @@ class Dask:
         try:
             from dask.distributed import Client, LocalCluster
         except ImportError:
-            raise EngineError("--engine dask needs dask.distributed: pip install 'turnproof[cluster]'") from None
+            raise EngineError("the Dask engine needs dask.distributed: pip install 'turnproof[cluster]'") from None
         try:
             if self.scheduler:
                 self.client = Client(self.scheduler, timeout=self.timeout)

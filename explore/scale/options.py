@@ -29,8 +29,11 @@ AUTO_MIN_CORES = 4
 AUTO_STATES = 20_000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Scale:
+    """How a breadth-first search runs (by keyword only: a reordered field cannot swap two values);
+    which of them go together is judged with the other options (explore/strategy.py, Options.invalid)."""
+
     fingerprint: bool = False
     symmetry: bool = False
     workers: int | None = 1  # None: auto
@@ -44,33 +47,20 @@ class Scale:
 
     @property
     def given(self) -> str:
-        """The first option given that changes how bfs runs (only bfs serves them), or ""."""
+        """The first option given that changes how bfs runs (only bfs serves them), or "": its
+        field's name ("engine dask" for the Dask engine)."""
         options = {
-            "--fingerprint": self.fingerprint,
-            "--symmetry": self.symmetry,
-            "--workers": (self.workers or 0) > 1,
-            "--engine dask": self.engine == "dask",
-            "--memory": self.memory,
+            "fingerprint": self.fingerprint,
+            "symmetry": self.symmetry,
+            "workers": (self.workers or 0) > 1,
+            "engine dask": self.engine == "dask",
+            "memory": self.memory,
         }
         return next((name for name, on in options.items() if on), "")
 
 
-def conflicts(scale: Scale, preemptions, minimize: bool, state_graph: bool) -> str | None:
-    """Why these options cannot go together, or None (a scale option with a search other than bfs
-    is refused by explore.strategy.search, which names the option)."""
-    if scale.scheduler and scale.engine != "dask":
-        return "--scheduler needs --engine dask"
-    if not scale.given:
-        return None
-    if preemptions is not None:
-        return "--fingerprint, --symmetry, --workers, --engine and --memory do not combine with --preemptions"
-    if (minimize or state_graph) and (scale.fingerprint or scale.symmetry or scale.partitioned):
-        return "--minimize and --state-graph need the plain search (no --fingerprint, --symmetry, --workers, --engine)"
-    return None
-
-
 def run(system, properties, progress, observers: tuple, scale: Scale) -> Result:
-    """Run the breadth-first search these options ask for (under tracemalloc with --memory)."""
+    """Run the breadth-first search these options ask for (under tracemalloc with `memory`)."""
     if scale.memory:
         with memory.traced():
             return _run(system, properties, progress, observers, scale)

@@ -20,9 +20,11 @@ import time
 from dataclasses import dataclass
 
 from turnproof.explore.search import memory
+from turnproof.explore.search.budget import stop
 from turnproof.explore.search.fingerprint import BITS, fingerprint
 from turnproof.explore.search.result import Finding, Result
 from turnproof.explore.search.trace import replay_path
+from turnproof.model import steps
 from turnproof.model.world import World
 from turnproof.specs.properties import Property
 
@@ -81,7 +83,7 @@ class Partition:
                 if not cut:
                     self.pending.setdefault(fp, nxt)
                 if spec.liveness:
-                    progress = step.fiber.startswith("r") and any(e.ref == "loop.assistant" for e in step.events)
+                    progress = steps.is_progress(step.fiber, (e.ref for e in step.events))
                     moves.append((step.fiber, fp, progress, _ident(nxt, system) if cut else None))
                 else:
                     moves.append((step.fiber, fp))
@@ -167,14 +169,14 @@ def partitioned_bfs(system, properties: tuple[Property, ...], engine, progress=N
                 keeps[p] = new
                 if progress:  # (also where a budget is checked: a level can be large)
                     stats.seconds = time.perf_counter() - started
-                    progress(stats, level)
+                    stop(progress(stats, level))
             if any(keeps):
                 level += 1
                 stats.states += sum(map(len, keeps))
                 stats.max_depth = level
             if progress:
                 stats.seconds = time.perf_counter() - started
-                progress(stats, level)
+                stop(progress(stats, level))
         ok = True
     finally:
         engine.stop(abort=not ok)  # interrupted, out of budget or failed: the workers end at once

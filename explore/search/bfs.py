@@ -17,7 +17,7 @@ import time
 from collections import deque
 
 from turnproof.explore.search import memory
-from turnproof.explore.search.budget import every
+from turnproof.explore.search.budget import every, stop
 from turnproof.explore.search.compact import Links, Visited
 from turnproof.explore.search.fingerprint import BITS, digest, encode
 from turnproof.explore.search.liveness import Abstraction, Steps, abstract_key
@@ -134,7 +134,7 @@ def _bfs(system, properties, progress, observers, fingerprint, until, first=Fals
         if progress and tick % often == 0:
             _count(stats, keys, depths, transitions, cut, quiescent)
             stats.seconds = time.perf_counter() - started
-            progress(stats, d - 1)
+            stop(progress(stats, d - 1))
     _count(stats, keys, depths, transitions, cut, quiescent)
     meter.held(stats)  # the stored states: before the lasso search builds its graph (in the peak)
     # what loop-terminates needs: nothing when no step was cut and the search ran to the end (Steps)
@@ -203,7 +203,7 @@ class _Checks:
         return Trace(self.keys[n], tuple(steps))
 
 
-def _check(result: Result, parents: dict, w: World, when: str, key=None) -> None:
+def check_world(result: Result, parents: dict, w: World, when: str, key=None) -> None:
     """The properties judged at `when` on a world of a search with parent pointers by world (or
     by `key`): the searches built on bfs's (sleep sets, preemption bounds) use it."""
     for prop in result.properties:

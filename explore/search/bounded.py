@@ -10,8 +10,8 @@ from __future__ import annotations
 import time
 from collections import deque
 
-from turnproof.explore.search.bfs import _check
-from turnproof.explore.search.budget import every
+from turnproof.explore.search.bfs import check_world
+from turnproof.explore.search.budget import every, stop
 from turnproof.explore.search.result import Result
 from turnproof.model.system import System
 from turnproof.specs.properties import Property
@@ -29,7 +29,7 @@ def bfs_preemptions(system: System, properties: tuple[Property, ...], k: int, pr
     depth = {init: 0}
     frontier = deque([(init, None, 0)])
     stats.states = 1
-    _check(result, _chain(via, (init, None)), init, "always")
+    check_world(result, _chain(via, (init, None)), init, "always")
     rested = set()
     tick = 0
     often = every(progress)
@@ -38,14 +38,14 @@ def bfs_preemptions(system: System, properties: tuple[Property, ...], k: int, pr
         tick += 1
         if progress and tick % often == 0:
             stats.seconds = time.perf_counter() - started
-            progress(stats, depth[w])
+            stop(progress(stats, depth[w]))
         if best[(w, last)] < spent:
             continue  # reached more cheaply since this entry was queued
         succ = system.successors(w)
         if not succ and w not in rested:
             rested.add(w)
             stats.quiescent += 1
-            _check(result, _chain(via, (w, last)), w, "at_rest")
+            check_world(result, _chain(via, (w, last)), w, "at_rest")
         runnable = {f.name for f in system.enabled(w)}
         for step, nxt in succ:
             cost = spent + (1 if last is not None and step.fiber != last and last in runnable else 0)
@@ -64,7 +64,7 @@ def bfs_preemptions(system: System, properties: tuple[Property, ...], k: int, pr
                 depth[nxt] = depth[w] + 1
                 stats.states += 1
                 stats.max_depth = max(stats.max_depth, depth[nxt])
-                _check(result, _chain(via, key), nxt, "always")
+                check_world(result, _chain(via, key), nxt, "always")
     stats.seconds = time.perf_counter() - started
     return result
 

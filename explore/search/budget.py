@@ -2,8 +2,9 @@
 
 Every search calls its progress hook now and then with (stats, depth) (bfs per 500 expansions,
 dpor per 500 new worlds, sleep and bounded bfs likewise, the partitioned search per partition
-answer); `Budget` is such a hook. It raises `OutOfBudget`, carrying what was explored, the
-moment a limit is passed, so no search needs code of its own to stop. Time and memory are also
+answer); `Budget` is such a hook. A hook answers None to go on; once a limit is passed, the
+budget answers an `OutOfBudget`, carrying what was explored, and the search loop that asked
+raises it (`stop`): the hook itself never raises, and the stop is visible in each loop. Time and memory are also
 watched from a thread (`Budget.watch`) that signals the main thread when one is spent, so the
 phases that call no hook (the lasso search over the explored graph, minimal traces, drawing) stop
 too. The memory limit is the resident memory of this process and of its worker processes, read
@@ -18,7 +19,7 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 MEMORY_FRACTION = 0.25  # of the memory available at start: the default memory budget
 MEMORY_EVERY = 0.5  # seconds between two readings of the resident memory
@@ -28,6 +29,12 @@ EVERY = 500  # states (or expansions) between two calls of a progress hook that 
 def every(hook) -> int:
     """How many states a search may let pass between two calls of `hook`: its `every`, or EVERY."""
     return getattr(hook, "every", EVERY)
+
+
+def stop(answer) -> None:
+    """What a search loop does with its progress hook's answer: an OutOfBudget stops the search."""
+    if answer is not None:
+        raise answer
 
 
 class OutOfBudget(Exception):
@@ -110,12 +117,15 @@ def _ppid(pid: int) -> int | None:
 
 @dataclass
 class Budget:
-    """Limits on one check; None means none. Call it as a progress hook: it raises OutOfBudget."""
+    """Limits on one check; None means none. Call it as a progress hook: it answers OutOfBudget
+    once one is spent (None before)."""
 
     max_states: int | None = None
     max_seconds: float | None = None
     max_bytes: int | None = None
-    time_said: str = ""  # how the time budget was set, when not by --max-seconds (the command's default)
+    # How each limit was given, as the reason a stop gives names it ("states", "seconds",
+    # "memory"; a command line says its flags); a limit not named is said by its value.
+    said: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.started = time.monotonic()
@@ -130,16 +140,21 @@ class Budget:
         """How often the searches call it: each state under a state budget (exact), else every EVERY."""
         return 1 if self.max_states is not None else EVERY
 
-    def __call__(self, stats, depth: int) -> None:
+    def __call__(self, stats, depth: int) -> OutOfBudget | None:
         self.stats, self.depth = stats, depth
-        if self.max_states is not None and stats.states > self.max_states:
-            why = f"the state budget (--max-states {self.max_states:,}) is spent"
-            self.raised = True
-            raise OutOfBudget(why, stats, depth, self.elapsed)
-        why = self.spent or self.over()
-        if why:
-            self.raised = True
-            raise OutOfBudget(why, stats, depth, self.elapsed)
+        past = self.past_states(stats, depth)
+        if past is None:
+            why = self.spent or self.over()
+            past = OutOfBudget(why, stats, depth, self.elapsed) if why else None
+        self.raised = self.raised or past is not None  # the search raises it: the watcher's signal raises no second
+        return past
+
+    def past_states(self, stats, depth: int) -> OutOfBudget | None:
+        """The stop for a search that stored more states than the state budget, or None."""
+        if self.max_states is None or stats.states <= self.max_states:
+            return None
+        said = self.said.get("states") or f"{self.max_states:,} states"
+        return OutOfBudget(f"the state budget ({said}) is spent", stats, depth, self.elapsed)
 
     @property
     def elapsed(self) -> float:
@@ -149,15 +164,15 @@ class Budget:
         """Why time or memory is spent now, or "" (memory is read at most every MEMORY_EVERY s)."""
         now = time.monotonic() - self.started
         if self.max_seconds is not None and now > self.max_seconds:
-            return f"the time budget ({self.time_said or f'--max-seconds {self.max_seconds:g}'}) is spent"
+            return f"the time budget ({self.said.get('seconds') or f'{self.max_seconds:g}s'}) is spent"
         if self.max_bytes is not None and now - self.measured >= MEMORY_EVERY:
             self.measured = now
             rss = resident_bytes()
             if rss is not None:
                 self.peak = max(self.peak, rss)
                 if rss > self.max_bytes:
-                    mb = self.max_bytes >> 20
-                    return f"the memory budget (--max-memory {mb} MB) is spent: {rss >> 20} MB resident"
+                    said = self.said.get("memory") or f"{self.max_bytes >> 20} MB"
+                    return f"the memory budget ({said}) is spent: {rss >> 20} MB resident"
         return ""
 
     @contextmanager
@@ -246,9 +261,10 @@ def chain(*hooks):
     if len(live) == 1:
         return live[0]
 
-    def call(stats, depth: int) -> None:
-        for h in live:
-            h(stats, depth)
+    def call(stats, depth: int):
+        """Every hook is told; the first answer that is not None (a stop) is the chain's."""
+        answers = [h(stats, depth) for h in live]
+        return next((a for a in answers if a is not None), None)
 
     call.every = min(every(h) for h in live)
     return call

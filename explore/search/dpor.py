@@ -70,7 +70,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from turnproof.explore.search import memory
-from turnproof.explore.search.budget import every
+from turnproof.explore.search.budget import every, stop
 from turnproof.explore.search.liveness import Lassos
 from turnproof.explore.search.renaming import IDENTITY, Masks, Perm, Renaming, named
 from turnproof.explore.search.result import Finding, Observer, Result
@@ -299,7 +299,7 @@ class _Search:
             new.via = f
             if self.progress and stats.states % self.often == 0:
                 stats.seconds = time.perf_counter() - self.started
-                self.progress(stats, len(frames))
+                stop(self.progress(stats, len(frames)))
             top.event, top.undo = event, [(g, last.get(g)) for g in (f_path, *_forked(w, nxt))]
             for g, _ in top.undo:
                 last[g] = len(frames) - 1

@@ -18,13 +18,12 @@ import networkx as nx
 from turnproof.explore.search.fingerprint import digest
 from turnproof.explore.search.result import Finding, Observer
 from turnproof.explore.search.trace import Trace, path_to, replay_path
-from turnproof.model import values
+from turnproof.model import steps, values
 from turnproof.model.store import ASSISTANT, Message
 from turnproof.model.values import field_names
 from turnproof.model.world import World
 from turnproof.specs.properties import Violation
 
-PROGRESS = ("loop.assistant", "v2.assistant")  # a loop (or a V2 drain) writes a new assistant
 KEEP = 1  # terminal replies kept per parent by the abstraction (enough for what comes next)
 
 
@@ -176,8 +175,8 @@ def abstract_key(w: World, system, abstraction: Abstraction | None = None) -> in
 def lasso_violation(trace: Trace) -> Violation:
     """What a lasso says: which loops go round, and what each round of the cycle writes."""
     start, end = trace.steps[trace.cycle_from - 1][1] if trace.cycle_from else trace.initial, trace.final
-    steps = trace.steps[trace.cycle_from :]
-    loops = sorted({s.fiber for s, _ in steps if s.fiber.startswith("r")})
+    cycle = trace.steps[trace.cycle_from :]
+    loops = sorted({s.fiber for s, _ in cycle if steps.is_loop_fiber(s.fiber)})
     before = {n.id for n in start.store.messages}
     made = [m for m in end.store.messages if m.id not in before]
     says = (
@@ -269,7 +268,7 @@ class Lassos(Observer):
             self._remember(a, self.key(w) if self.key else w, (f.name for f in self.system.enabled(w)))
 
     def edge(self, w: World, step, nxt: World, depths=None) -> None:
-        progress = step.fiber.startswith("r") and any(e.ref in PROGRESS for e in step.events)
+        progress = steps.is_progress(step.fiber, (e.ref for e in step.events))
         self._add(self.alpha(w), self.alpha(nxt), step.fiber, progress)
 
     def note(self, ident, key, enabled) -> int:
@@ -317,13 +316,13 @@ class Lassos(Observer):
         start, fibers = found
         prefix = path_to(parents, start) if self.key is None else replay_path(result.system, parents, start)
         start = prefix.final
-        steps, w = list(prefix.steps), start
+        path, w = list(prefix.steps), start
         for name in fibers:
             step, w = result.system.apply(w, name)
-            steps.append((step, w))
+            path.append((step, w))
         if self.ident(w) != self.ident(start):
             raise AssertionError("liveness abstraction is not a simulation: the cycle did not close")
-        trace = Trace(prefix.initial, tuple(steps), cycle_from=len(prefix.steps))
+        trace = Trace(prefix.initial, tuple(path), cycle_from=len(prefix.steps))
         for prop in result.properties:
             if prop.when == "liveness":
                 result.findings[prop.name] = Finding(prop, lasso_violation(trace), trace)
@@ -432,7 +431,7 @@ class Steps:
 
     def step(self, target: int | None, step, nxt: World) -> None:
         """A step into world number `target`, or into `nxt` past the bound (target None)."""
-        progress = step.fiber.startswith("r") and any(e.ref in PROGRESS for e in step.events)
+        progress = steps.is_progress(step.fiber, (e.ref for e in step.events))
         kind = self.kinds.get((step.fiber, progress))
         if kind is None:
             kind = self.kinds[(step.fiber, progress)] = len(self.kind_list)

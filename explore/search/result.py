@@ -69,7 +69,7 @@ class Result:
         return self.strategy in ("bfs", "sleep", "dpor") and self.preemption_bound is None and self.stats.cut == 0
 
 
-Progress = Callable[[Stats, int], None]
+Progress = Callable[[Stats, int], Exception | None]  # None: go on; else the search raises it (a spent budget)
 
 
 class Observer:

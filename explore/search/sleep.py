@@ -17,8 +17,8 @@ from __future__ import annotations
 import time
 
 from turnproof.explore.search import memory
-from turnproof.explore.search.bfs import _check
-from turnproof.explore.search.budget import every
+from turnproof.explore.search.bfs import check_world
+from turnproof.explore.search.budget import every, stop
 from turnproof.explore.search.liveness import Lassos
 from turnproof.explore.search.result import Observer, Result
 from turnproof.model.system import System
@@ -81,11 +81,11 @@ def _sleep_search(system: System, properties: tuple[Property, ...], progress, ob
             asleep[w] = sleep
             if progress and len(asleep) % often == 0:
                 stats.states, stats.seconds = len(asleep), time.perf_counter() - started
-                progress(stats, depth[w])
-            _check(result, parents, w, "always")
+                stop(progress(stats, depth[w]))
+            check_world(result, parents, w, "always")
             if not moves.of(w):
                 stats.quiescent += 1
-                _check(result, parents, w, "at_rest")
+                check_world(result, parents, w, "at_rest")
             todo = [f for f in moves.of(w) if f not in sleep]
         done: list[str] = []
         for f in todo:

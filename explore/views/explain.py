@@ -9,6 +9,7 @@ from __future__ import annotations
 from turnproof.explore.search.confirm import system_of
 from turnproof.explore.views.glossary import STEPS
 from turnproof.explore.views.why import gloss, reasons
+from turnproof.model import steps
 from turnproof.model.system import System
 from turnproof.specs.loader import InputError
 
@@ -23,9 +24,9 @@ def actors(doc: dict) -> list[str]:
             names.append(step["fiber"])
     out = []
     for name in names:
-        if name.startswith("r") and name[1:].isdigit():
+        if steps.is_loop_fiber(name):
             out.append(f"{name}: a prompt loop (runLoop), started by a client's request")
-        elif name.startswith("t") and name[1:].isdigit():
+        elif steps.is_tool_fiber(name):
             out.append(f"{name}: the tool call loop r{name[1:]} was running when it was aborted")
         else:
             first = next(s for s in doc["steps"] if s["fiber"] == name)

@@ -28,7 +28,6 @@ from turnproof.explore.views.report import opencode_of
 from turnproof.model.source import ref
 from turnproof.model.system import System
 from turnproof.model.world import World
-from turnproof.specs.loader import InputError
 from turnproof.specs.properties import PROPERTIES, Property
 from turnproof.specs.shapes import SHAPES
 
@@ -202,19 +201,16 @@ def write_explorer(doc: dict, path: Path) -> None:
         title += f" (beside {doc['spaces'][1]['design']})"
     page = TEMPLATE.read_text(encoding="utf-8").replace("__TITLE__", html.escape(title))
     page = page.replace("__DATA__", json.dumps(doc, separators=(",", ":")).replace("<", "\\u003c"))  # inert in <script>
+    path.parent.mkdir(parents=True, exist_ok=True)  # (an OSError is the caller's to word: cli/explore.py)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(page)
-            os.chmod(tmp, 0o666 & ~_umask())  # as an ordinary new file (mkstemp makes it private)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-    except OSError as e:
-        raise InputError(f"--html {path}: cannot write: {e.strerror or e}") from None
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(page)
+        os.chmod(tmp, 0o666 & ~_umask())  # as an ordinary new file (mkstemp makes it private)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
 def _umask() -> int:

@@ -114,7 +114,9 @@ def opencode_of(design) -> str:
     return f"{VERSION} V2 inbox" if design.engine == "inbox" else TAG
 
 
-def text(res: Result) -> str:
+def text(res: Result, retry: str = "") -> str:
+    """The result as readable text; `retry` is what an undecided verdict advises trying (a command
+    line says its flag)."""
     sc, s = res.system.scenario, res.stats
     if res.strategy == "random":
         r = res.random
@@ -130,7 +132,8 @@ def text(res: Result) -> str:
     if res.findings:
         verdict = "verdict: VIOLATED"
     elif res.unjudged:
-        verdict = f"verdict: UNDECIDED (nothing violated, but {', '.join(res.unjudged)} not judged; try --strategy bfs)"
+        advice = f"; try {retry}" if retry else ""
+        verdict = f"verdict: UNDECIDED (nothing violated, but {', '.join(res.unjudged)} not judged{advice})"
     else:
         verdict = f"verdict: HOLDS{qualifier}"
     design = res.system.design
