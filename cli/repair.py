@@ -3,6 +3,8 @@
 Writes each minimal design to --out as a design file (its base and its changes, loadable by
 `check --design`), prints its review row, the table of why each of its changes is needed, and
 why nothing smaller holds (refuted candidates counted per size, by scenario and property).
+First it names the (scenario, property) pairs no design of the space holds: out of the knobs'
+reach, left out of the search (the rest is over the other pairs).
 The search is explore/repair.py's; its method and soundness are in docs/repair.md.
 Exit 0 a minimal design found, 1 none within --max-changes, 2 an input error, 3 a budget spent.
 """
@@ -161,7 +163,25 @@ def _review(answer: Answer, m: Minimal, name: str) -> list[str]:
     """The row `turnproof review` gives this design: it holds on every scenario; against its base."""
     design = answer.space.design(m.changes, name)
     fixed = Change(design, answer.space.base.name, answer.base_violates, (), (), (), ())
-    return [f"{name}: holds on every scenario reviewed", *changes_text([fixed])[1:]]
+    but = " but the pairs out of reach" if answer.out_of_reach else ""
+    return [f"{name}: holds on every scenario reviewed{but}", *changes_text([fixed])[1:]]
+
+
+def _schedule(schedule: str, cycle: str | None) -> str:
+    return schedule + (f" then ({cycle}) for ever" if cycle else "")
+
+
+def _reach_text(answer: Answer) -> list[str]:
+    """The pairs no design of the space holds, each with the base's shortest violation."""
+    if not answer.out_of_reach:
+        return []
+    lines = [f"out of reach: no value of these knobs fixes {len(answer.out_of_reach)} pair(s), every design of "
+             "the space violates them: it needs another mechanism (left out of the search below)"]  # fmt: skip
+    rows = [("scenario", "property", f"{answer.space.base.name}'s shortest schedule")]
+    rows += [(o.scenario, o.prop, _schedule(o.schedule, o.cycle)) for o in answer.out_of_reach]
+    widths = [max(len(r[i]) for r in rows) for i in range(2)]
+    lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths + [0], strict=True)).rstrip() for r in rows]
+    return [*lines, ""]
 
 
 def answer_text(answer: Answer, files: list[Path]) -> list[str]:
@@ -170,7 +190,7 @@ def answer_text(answer: Answer, files: list[Path]) -> list[str]:
         f"repair {space.base.name}: the least change that holds on {len(answer.scenarios)} scenarios × "
         f"{len(answer.properties)} properties ({space.size} designs: {', '.join(space.knobs)})"
     )
-    lines = [head]
+    lines = [head, *_reach_text(answer)]
     if answer.minimal:
         n = len(answer.minimal)
         lines.append(f"{n} minimal design{'s' * (n > 1)}, each changing {answer.size} knob{'s' * (answer.size != 1)}")
@@ -182,10 +202,7 @@ def answer_text(answer: Answer, files: list[Path]) -> list[str]:
         if m.needed:
             lines.append(f"  each part is needed: with that knob back at {space.base.name}'s value,")
             rows = [("knob", "back to", "scenario", "property", "shortest schedule")]
-            rows += [
-                (n.knob, n.value, n.scenario, n.prop, n.schedule + (f" then ({n.cycle}) for ever" if n.cycle else ""))
-                for n in m.needed
-            ]
+            rows += [(n.knob, n.value, n.scenario, n.prop, _schedule(n.schedule, n.cycle)) for n in m.needed]
             widths = [max(len(r[i]) for r in rows) for i in range(4)]
             lines += [
                 "    " + "  ".join(c.ljust(w) for c, w in zip(r, widths + [0], strict=True)).rstrip() for r in rows
@@ -204,6 +221,7 @@ def answer_text(answer: Answer, files: list[Path]) -> list[str]:
 
 def answer_json(answer: Answer, files: list[Path]) -> dict:
     space = answer.space
+    out = {o.scenario for o in answer.out_of_reach}
     return {
         "base": space.base.name,
         "knobs": list(space.knobs),
@@ -217,7 +235,10 @@ def answer_json(answer: Answer, files: list[Path]) -> dict:
             {
                 "changes": dict(m.changes),
                 "file": str(path),
-                "review": {"holds": [s.name for s in answer.scenarios], "fixed": list(answer.base_violates)},
+                "review": {
+                    "holds": [s.name for s in answer.scenarios if s.name not in out],
+                    "fixed": list(answer.base_violates),
+                },
                 "needed": [
                     {
                         "knob": n.knob,
@@ -243,6 +264,10 @@ def answer_json(answer: Answer, files: list[Path]) -> dict:
                 ],
             }
             for s in sorted(answer.refuted)
+        ],
+        "out_of_reach": [
+            {"scenario": o.scenario, "property": o.prop, "schedule": o.schedule, "cycle": o.cycle}
+            for o in answer.out_of_reach
         ],
         "searches": answer.searches,
         "states": answer.states,

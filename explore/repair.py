@@ -12,6 +12,8 @@ breadth-first search stopped at the first violation it meets (`bfs(first=True)`)
 shortest one of its property. Nothing is shared between two candidates: each verdict is its own
 search. The explanations reuse the search's own refutations: the design that undoes one change
 of a minimal design is a candidate one size smaller, already refuted, with a shortest schedule.
+First, the (scenario, property) pairs no design of the space holds are set aside as out of the
+knobs' reach (`out_of_reach`): they cannot tell designs apart, so the search is over the rest.
 """
 
 from __future__ import annotations
@@ -102,6 +104,17 @@ class Minimal:
     needed: tuple[Needed, ...]
 
 
+@dataclass(frozen=True)
+class OutOfReach:
+    """A (scenario, property) pair every design of the space violates, and the base's shortest
+    violation there (a lasso: prefix, cycle): no value of these knobs fixes it."""
+
+    scenario: str
+    prop: str
+    schedule: str
+    cycle: str | None = None
+
+
 @dataclass
 class Answer:
     space: Space
@@ -112,7 +125,8 @@ class Answer:
     minimal: list[Minimal] = field(default_factory=list)
     refuted: dict[int, list[Refuted]] = field(default_factory=dict)  # size -> its refuted candidates
     candidates: dict[int, int] = field(default_factory=dict)  # size -> candidates checked
-    base_violates: tuple[str, ...] = ()  # properties the base violates on some asked scenario
+    base_violates: tuple[str, ...] = ()  # properties the base violates on some asked pair in reach
+    out_of_reach: list[OutOfReach] = field(default_factory=list)  # pairs no design holds
     searches: int = 0  # (design, scenario) verdicts searched
     states: int = 0  # worlds those searches explored
 
@@ -133,8 +147,10 @@ def repair(
     max_changes: int,
     progress=None,
 ) -> Answer:
-    """Candidates by size, each dropped at its first refutation (see the module docstring)."""
+    """Candidates by size, each dropped at its first refutation (see the module docstring), over
+    the (scenario, property) pairs some design of the space holds."""
     answer = Answer(space, scenarios, properties, max_changes)
+    asked = {s.name: _in_reach(space, s, properties, answer, progress) for s in scenarios}
     spent: Counter = Counter()  # scenario -> states explored on it
     kills: Counter = Counter()  # scenario -> candidates it refuted
     place = {s.name: i for i, s in enumerate(scenarios)}
@@ -147,8 +163,10 @@ def repair(
         cands = space.candidates(size)
         for changes in cands:
             design = space.design(changes)
-            props = applies(design, properties)
             for s in sorted(scenarios, key=cost):
+                props = applies(design, asked[s.name])
+                if not props:
+                    continue
                 res = bfs(System(design, s), props, progress, first=True)
                 answer.searches += 1
                 answer.states += res.stats.states
@@ -164,9 +182,42 @@ def repair(
             answer.size = size
             smaller = {r.changes: r for r in answer.refuted.get(size - 1, ())}
             answer.minimal = [Minimal(c, tuple(_needed(space, c, smaller))) for c in holding]
-            answer.base_violates = _base_violates(space.base, scenarios, properties, progress)
+            answer.base_violates = _base_violates(space.base, scenarios, asked, properties, progress)
             break
     return answer
+
+
+def _in_reach(space: Space, s: Scenario, properties, answer: Answer, progress) -> tuple[Property, ...]:
+    """The asked properties some design of the space holds on `s`; each other one is recorded in
+    `answer.out_of_reach` with the base's shortest violation. Designs are tried largest first, each
+    on the properties not yet held by any: searched stopped at the first violation, the violated
+    property set aside for this design and the rest searched again, until the rest hold (all of
+    those are then in reach) or none is left. A pair is out of reach only when every design of
+    the space has violated it."""
+    left = set(p.name for p in properties)
+    for size in range(len(space.knobs), -1, -1):  # most changed first: cheaper (measured)
+        for changes in space.candidates(size):
+            design = space.design(changes)
+            promised_left = {p.name for p in applies(design, properties)} & left
+            left -= set(left) - promised_left  # not promised by this design: it holds them
+            while promised_left:
+                props = tuple(p for p in properties if p.name in promised_left)
+                res = bfs(System(design, s), props, progress, first=True)
+                answer.searches += 1
+                answer.states += res.stats.states
+                if not res.findings:
+                    left -= promised_left
+                    break
+                promised_left -= res.findings.keys()
+            if not left:
+                return properties
+    for p in properties:
+        if p.name in left:
+            res = bfs(System(space.base, s), (p,), progress, first=True)
+            trace = res.findings[p.name].trace
+            schedule, cycle = trace.lasso if trace.lasso else (trace.schedule, None)
+            answer.out_of_reach.append(OutOfReach(s.name, p.name, schedule, cycle))
+    return tuple(p for p in properties if p.name not in left)
 
 
 def _needed(space: Space, changes: Changes, smaller: dict) -> list[Needed]:
@@ -182,18 +233,21 @@ def _needed(space: Space, changes: Changes, smaller: dict) -> list[Needed]:
     return out
 
 
-def _base_violates(base: Design, scenarios, properties, progress) -> tuple[str, ...]:
-    """The properties the base violates on some scenario (what a minimal design fixed): each
-    scenario searched for those not yet seen violated, until all have been or none is left."""
+def _base_violates(base: Design, scenarios, asked: dict, properties, progress) -> tuple[str, ...]:
+    """The properties the base violates on some scenario in reach (what a minimal design fixed):
+    each scenario searched for those not yet seen violated, until all have been or none is left."""
     left = applies(base, properties)
     seen: set[str] = set()
     for s in scenarios:
         if not left:
             break
-        res = dpor_search(System(base, s), left, progress, until=frozenset(p.name for p in left))
+        here = tuple(p for p in left if p in asked[s.name])
+        if not here:
+            continue
+        res = dpor_search(System(base, s), here, progress, until=frozenset(p.name for p in here))
         seen |= res.findings.keys()
         if res.unjudged:  # (dpor could not judge loop-terminates here: bfs, the reference, does)
-            unjudged = tuple(p for p in left if p.name in res.unjudged)
+            unjudged = tuple(p for p in here if p.name in res.unjudged)
             seen |= bfs(System(base, s), unjudged, progress).findings.keys()
         left = tuple(p for p in left if p.name not in seen)
     return tuple(p.name for p in properties if p.name in seen)

@@ -21,27 +21,43 @@ REDUCED = [
 ]
 
 
+def in_reach(table, scenarios):
+    """From the plain search's table: the (scenario, property) pairs every candidate violates,
+    and per size the candidates violating nothing else (the plain answer over the other pairs)."""
+    every = [bad for t in table.values() for bad in t.values()]
+    pairs = {(s.name, p.name) for s in scenarios for p in PROPERTIES}
+    never = {(s, p) for s, p in pairs if all(p in bad.get(s, set()) for bad in every)}
+    rest = {
+        size: {c: {(s, p) for s, ps in bad.items() for p in ps} - never for c, bad in t.items()}
+        for size, t in table.items()
+    }
+    return never, rest
+
+
 @pytest.mark.parametrize(("knobs", "scenarios"), REDUCED)
 def test_repair_agrees_with_the_plain_search(knobs, scenarios):
+    """The plain search over every size, the pairs no candidate holds set aside: the same pairs
+    out of reach, least size, minimal designs and refuted candidates per size."""
     space = Space(load_design("v1.15.4"), knobs)
     scs = tuple(load_scenario(s) for s in scenarios)
     answer = repair(space, scs, PROPERTIES, len(knobs))
-    least, holding, table = plain(space, scs, PROPERTIES, len(knobs))
+    _, _, table = plain(space, scs, PROPERTIES, len(knobs))
+    never, rest = in_reach(table, scs)
+    assert {(o.scenario, o.prop) for o in answer.out_of_reach} == never
+    least = next((size for size in sorted(rest) if not all(rest[size].values())), None)
     assert answer.size == least
-    assert sorted(m.changes for m in answer.minimal) == sorted(holding)
-    searched = range(least + 1) if least is not None else range(len(knobs) + 1)
-    for size in searched:
+    assert sorted(m.changes for m in answer.minimal) == sorted(c for c, bad in rest[least].items() if not bad)
+    for size in range(least + 1):
         assert answer.candidates[size] == len(table[size])
-        # every refutation shown is a violation the plain search finds there, and no holder is refuted
+        # every refutation shown is a violation in reach the plain search finds there; no holder is refuted
         for r in answer.refuted[size]:
-            assert r.prop in table[size][r.changes].get(r.scenario.name, set())
-        refuted = {r.changes for r in answer.refuted[size]}
-        assert refuted == {c for c, bad in table[size].items() if bad}
+            assert (r.scenario.name, r.prop) in rest[size][r.changes]
+        assert {r.changes for r in answer.refuted[size]} == {c for c, bad in rest[size].items() if bad}
     for m in answer.minimal:
         assert [n.knob for n in m.needed] == [k for k, _ in m.changes]  # one entry per changed knob
         for n in m.needed:
             undone = tuple(kv for kv in m.changes if kv[0] != n.knob)
-            assert n.prop in table[least - 1][undone][n.scenario]
+            assert (n.scenario, n.prop) in rest[least - 1][undone]
             assert n.value == getattr(space.base, n.knob)
 
 
@@ -155,20 +171,67 @@ def test_space_counts_the_legacy_designs():
     assert sum(len(space.candidates(k)) for k in range(len(LEGACY) + 1)) == 576
 
 
+def test_out_of_reach_pairs_agree_with_the_plain_search():
+    """A pair every candidate of the space violates (issue-46135 × no-silent-drop here) is set
+    aside; the least size and the minimal designs are the plain search's over the other pairs,
+    and the base's schedule for the pair replays to a shortest violation."""
+    space = Space(load_design("v1.15.4"), ("guard", "exit", "order"))
+    scs = tuple(load_scenario(s) for s in ("issue-46135", "id-wrap", "clock-skew-zero"))
+    answer = repair(space, scs, PROPERTIES, 3)
+    least, holding, table = plain(space, scs, PROPERTIES, 3)
+    never, rest = in_reach(table, scs)
+    assert least is None and not holding  # the plain search over every pair: nothing holds
+    assert ("issue-46135", "no-silent-drop") in never
+    assert {(o.scenario, o.prop) for o in answer.out_of_reach} == never
+    fixed = next(size for size in sorted(rest) if not all(rest[size].values()))
+    assert answer.size == fixed
+    assert sorted(m.changes for m in answer.minimal) == sorted(c for c, bad in rest[fixed].items() if not bad)
+    for o in answer.out_of_reach:
+        system = System(space.base, load_scenario(o.scenario))
+        prop = next(p for p in PROPERTIES if p.name == o.prop)
+        full = bfs(system, (prop,)).findings[o.prop].trace
+        if o.cycle is None:
+            trace = replay(system, o.schedule)
+            assert prop.check(trace.final) is not None and len(trace) == len(full)
+
+
+def test_repair_cli_reports_out_of_reach_first(cli, tmp_path):
+    args = ("--scenarios", "issue-46135", "id-wrap", "--knobs", "exit", "--out", str(tmp_path))
+    r = cli("repair", "--base", "v1.15.4", *args, "--json")
+    doc = json.loads(r.output)
+    assert r.exit_code == 0 and doc["verdict"] == "found", r.output
+    out = [(o["scenario"], o["property"]) for o in doc["out_of_reach"]]
+    assert ("issue-46135", "no-silent-drop") in out and {s for s, _ in out} == {"issue-46135"}
+    assert all(o["schedule"] for o in doc["out_of_reach"]) and doc["designs"][0]["review"]["holds"] == ["id-wrap"]
+    text = cli("repair", "--base", "v1.15.4", *args)
+    assert text.exit_code == 0
+    lines = text.output.splitlines()
+    assert lines[1].startswith(f"out of reach: no value of these knobs fixes {len(out)} pair(s)")
+    assert "it needs another mechanism" in lines[1]
+    assert [tuple(line.split()[:2]) for line in lines[3 : 3 + len(out)]] == out
+
+
 @pytest.mark.slow
 def test_repair_from_v1_15_4_over_the_builtin_scenarios(cli, tmp_path):
-    """Every built-in scenario: issue-46135 refutes every legacy design (exit 1, every candidate
-    counted); without it, the minimal designs re-check as holding on each scenario."""
-    every = cli("repair", "--base", "v1.15.4", "--out", str(tmp_path / "all"), "--json")
-    doc = json.loads(every.output)
-    assert every.exit_code == 1 and doc["verdict"] == "none" and not doc["designs"]
-    assert sum(row["candidates"] for row in doc["refuted"]) == sum(row["refuted"] for row in doc["refuted"]) == 576
-    others = [s for s in builtin("scenario") if s != "issue-46135"]
-    r = cli("repair", "--base", "v1.15.4", "--scenarios", *others, "--out", str(tmp_path), "--json")
-    assert r.exit_code == 0
+    """Every built-in scenario: issue-46135 × no-silent-drop is out of reach, and the minimal
+    designs over the rest, bind-and-serialize with order = created and either binding, re-check
+    as holding on every scenario, on every property in reach there."""
+    r = cli("repair", "--base", "v1.15.4", "--out", str(tmp_path), "--json")
+    assert r.exit_code == 0, r.output
     doc = json.loads(r.output)
+    assert doc["scenarios"] == list(builtin("scenario"))
+    out = {(o["scenario"], o["property"]) for o in doc["out_of_reach"]}
+    assert ("issue-46135", "no-silent-drop") in out
     assert all(row["refuted"] == row["candidates"] for row in doc["refuted"] if row["size"] < doc["size"])
+    bas = load_design("bind-and-serialize")
+    found = sorted(d["changes"]["binding"] for d in doc["designs"])
+    assert found == ["pinned", "turn"]
     for d in doc["designs"]:
+        loaded = load_design(d["file"])
+        assert all(getattr(loaded, k) == getattr(bas, k) for k in LEGACY if k not in ("binding", "order"))
+        assert loaded.order == "created"
         for s in doc["scenarios"]:
-            c = cli("check", "--design", d["file"], "--scenario", s, "--json", "--out", str(tmp_path / "c"))
+            only = [p.name for p in PROPERTIES if (s, p.name) not in out]
+            flags = [f for p in only for f in ("--property", p)] if len(only) < len(PROPERTIES) else []
+            c = cli("check", "--design", d["file"], "--scenario", s, *flags, "--json", "--out", str(tmp_path / "c"))
             assert c.exit_code == 0, (d["file"], s)
