@@ -191,6 +191,7 @@ class InboxReport(Agreement):
     model_rows: list[str]
     model_pending: list[str]
     runs: list[InboxRun]
+    discarded: list[str] = field(default_factory=list)  # never filled: no V2 drive is redone (InboxRun.unheld)
 
     def to_json(self) -> dict:
         return {
