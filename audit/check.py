@@ -48,7 +48,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from turnproof.audit import inbox, story
-from turnproof.audit.read import FORMATS, REJECTED, AuditInputError, Msg, Session, id_time
+from turnproof.audit.records import FORMATS, REJECTED, AuditInputError, Msg, Session, id_time
 from turnproof.audit.release import ExitTest, exit_test
 from turnproof.audit.v2 import read_path
 
