@@ -648,8 +648,8 @@ def audit(file: tuple[str, ...], out: Path, as_json: bool, session_id: str | Non
     violation in the rest (never a false clean). Errors go to stderr, one line each.
     """
     from turnproof.audit import audit_paths
-    from turnproof.audit.check import write_graphs as write_audit
     from turnproof.audit.release import parse as parse_release
+    from turnproof.audit.report import write_graphs as write_audit
 
     if session_id is not None and (not session_id or any(ord(c) < 32 or ord(c) == 127 for c in session_id)):
         raise InputError(f"--session {session_id!r}: not a session id (empty, or has control characters)")
