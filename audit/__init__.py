@@ -11,9 +11,11 @@ May import: `turnproof.model`, `turnproof.explore.views` (to draw what it finds)
 
 from __future__ import annotations
 
-from turnproof.audit.check import KINDS, AuditReport, Finding, SessionAudit, audit_paths, audit_session
+from turnproof.audit.check import KINDS, Finding, SessionAudit, audit_session
 from turnproof.audit.export import export_findings, export_session, session_document
-from turnproof.audit.read import AuditInputError, Msg, Session, read_path
+from turnproof.audit.read import read_path
+from turnproof.audit.records import AuditInputError, Msg, Session
+from turnproof.audit.report import AuditReport, audit_paths
 
 __all__ = [
     "KINDS",

@@ -21,7 +21,7 @@ reads as a user row with no reply; an interrupt between two steps leaves none ei
 
 from __future__ import annotations
 
-from turnproof.audit.read import REJECTED, Msg, Session
+from turnproof.audit.records import REJECTED, Msg, Session
 
 Found = tuple[str, str, tuple[str, ...], tuple[str, ...]]  # kind, says, message ids, rows
 

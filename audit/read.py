@@ -27,131 +27,12 @@ field odd), each naming the file, the record and the field.
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
-MAX_RECORD = 64 * 1024 * 1024  # one message, part or line; opencode's own are far smaller
-CHUNK = 1 << 20
-KNOWN_FINISH = ("stop", "length", "content-filter", "tool-calls", "error", "other", "unknown")
-TOOL_STATES = ("pending", "running", "completed", "error")  # MessageV2 ToolState status
-REJECTED = ("rejected permission", "dismissed this question")  # Permission/Question RejectedError
-MAX_WARNINGS = 50  # per session; the rest are counted
-
-FORMATS = {
-    "export": "opencode export JSON ({info, messages: [{info, parts}]})",
-    "sqlite": "opencode SQLite database (opencode.db: session/message/part tables; opencode ≥ 1.2, incl. 1.15.4)",
-    "json-storage": "opencode JSON file storage (storage/session|message|part; before opencode.db, "
-    "which 1.15.4 migrates it into)",
-    "jsonl": "JSON Lines of messages (one record a line)",
-    "json-array": "JSON array of message/part/row records",
-    "v2-json": "opencode V2 session JSON (GET /api/session/:id/message, with its /history; opencode ≥ 1.18)",
-    "v2-sqlite": "opencode V2 tables of opencode.db (session_message, session_input; opencode ≥ 1.18)",
-}
-
-
-class AuditInputError(Exception):
-    """Input that cannot be audited at all: a one-line message naming the file (and field)."""
-
-
-@dataclass
-class Tool:
-    name: str
-    status: str
-    error: str = ""
-    provider: bool = False  # metadata.providerExecuted: the loop ignores such parts
-
-
-@dataclass
-class PartInfo:
-    """What the checks need from one message's parts."""
-
-    count: int = 0
-    synthetic: int = 0  # parts with synthetic: true
-    compaction: bool = False
-    subtask: bool = False
-    tools: list[Tool] = field(default_factory=list)
-    junk: int = 0  # tool parts with no usable state: ignored, never counted as tool calls
-    label: str = ""  # turnproof's model label, from an exported model session (metadata.turnproof.label)
-
-
-@dataclass
-class Msg:
-    id: str
-    role: str  # "user" | "assistant"
-    session: str
-    where: str  # file and record, for messages
-    parent: str | None = None
-    created: int | None = None
-    completed: int | None = None
-    finish: str | None = None
-    error: str | None = None  # error name (MessageAbortedError, APIError, …)
-    summary: bool = False  # assistant: a compaction summary
-    agent: str = ""
-    structured: bool = False  # assistant: structured output captured (the loop stops on it)
-    undated: bool = False  # no `time` object at all: completion is read from `finish` (see `done`)
-    parts: PartInfo | None = None  # None: this source had no parts for the message
-    seq: int | None = None  # a V2 row's place in the session's event sequence (audit/v2.py)
-
-    @property
-    def done(self) -> bool:
-        """Completed: time.completed is set, or (a record with no `time` at all) a finish is: opencode
-        writes both when the step ends, so an export that drops every time field is judged by order."""
-        return self.completed is not None or (self.undated and self.finish is not None)
-
-    @property
-    def label(self) -> str:
-        return self.parts.label if self.parts and self.parts.label else ""
-
-    @property
-    def tools(self) -> list[Tool]:
-        return self.parts.tools if self.parts else []
-
-    @property
-    def loop_tools(self) -> bool:
-        """Has tool parts the prompt loop counts (`hasToolCalls`, prompt.ts:1668)."""
-        return any(not t.provider for t in self.tools)
-
-    @property
-    def synthetic(self) -> bool:
-        """User message whose every part is synthetic: context injected (noReply, reminders), not typed."""
-        return bool(self.parts and self.parts.count and self.parts.synthetic == self.parts.count)
-
-    @property
-    def compaction(self) -> bool:
-        return bool(self.parts and self.parts.compaction)
-
-
-@dataclass
-class Session:
-    id: str
-    file: str
-    format: str
-    version: str = ""  # Session.Info.version: the opencode version that created it
-    title_set: bool = False
-    parent_session: str = ""  # a subagent (task tool) session's parent
-    messages: dict[str, Msg] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-    skipped: int = 0  # records that could not be used: the audit of this session is incomplete
-    more_warnings: int = 0
-    has_parts: bool = False
-    engine: str = "legacy"  # "v2": session_message rows in seq order, no parentIDs (audit/v2.py)
-    inputs: list = field(default_factory=list)  # V2: the session_input rows (audit/v2.py Input)
-
-    def warn(self, text: str) -> None:
-        if len(self.warnings) < MAX_WARNINGS:
-            self.warnings.append(text)
-        else:
-            self.more_warnings += 1
-
-    def ordered(self) -> list[Msg]:
-        """Messages in id order, as opencode reads them back (`MessageV2` sorts by id); V2 rows in seq order."""
-        if self.engine == "v2":
-            return sorted(self.messages.values(), key=lambda m: (m.seq is None, m.seq or 0, m.id))
-        return [self.messages[k] for k in sorted(self.messages)]
-
+from turnproof.audit.build import Builder
+from turnproof.audit.records import CHUNK, MAX_RECORD, AuditInputError, Session
 
 # --------------------------------------------------------------------------------------------
 # entry point
@@ -325,7 +206,7 @@ def _read_json_file(p: Path, name: str, only: str | None) -> list[Session]:
         )
     if lead == "{" and _is_jsonl(p, first):
         return _read_jsonl(p, name, only)
-    b = _Builder(name, "json-array" if lead == "[" else "export", only)
+    b = Builder(name, "json-array" if lead == "[" else "export", only)
     with _open_text(p) as fh:
         s = _Stream(fh, name)
         if lead == "[":
@@ -359,7 +240,7 @@ def _is_jsonl(p: Path, first: str) -> bool:
             return True
 
 
-def _read_document(s: _Stream, b: _Builder, name: str) -> None:
+def _read_document(s: _Stream, b: Builder, name: str) -> None:
     """A top-level object: an export ({info, messages}), or one message record."""
     loose: dict = {}
     messages = 0
@@ -389,7 +270,7 @@ def _read_document(s: _Stream, b: _Builder, name: str) -> None:
 
 
 def _read_jsonl(p: Path, name: str, only: str | None) -> list[Session]:
-    b = _Builder(name, "jsonl", only)
+    b = Builder(name, "jsonl", only)
     with _open_text(p) as fh:
         n = 0
         while True:
@@ -444,7 +325,7 @@ def _read_dir(p: Path, name: str, only: str | None) -> list[Session]:
 
 
 def _read_storage(root: Path, name: str, only: str | None) -> list[Session]:
-    b = _Builder(name, "json-storage", only)
+    b = Builder(name, "json-storage", only)
     infos = {}
     if (root / "session").is_dir():
         for f in (root / "session").glob("*/*.json"):
@@ -476,7 +357,7 @@ def _read_storage(root: Path, name: str, only: str | None) -> list[Session]:
     return b.finish()
 
 
-def _load_file(f: Path, b: _Builder):
+def _load_file(f: Path, b: Builder):
     try:
         if f.stat().st_size > MAX_RECORD:
             b.bad(f"{f}: over {MAX_RECORD >> 20} MB; skipped")
@@ -510,7 +391,7 @@ def _read_sqlite(p: Path, name: str, only: str | None) -> list[Session]:
         missing = [t for t in ("message", "part") if t not in tables]
         if missing:
             raise AuditInputError(f"{name}: SQLite database without opencode's {', '.join(missing)} table")
-        b = _Builder(name, "sqlite", only)
+        b = Builder(name, "sqlite", only)
         if "session" in tables:
             cols = {r[1] for r in con.execute("pragma table_info(session)")}
             want = [c for c in ("id", "title", "version", "parent_id") if c in cols]
@@ -521,12 +402,12 @@ def _read_sqlite(p: Path, name: str, only: str | None) -> list[Session]:
                 b.session_info(info, f"session row {info.get('id')}")
         q = "select id, session_id, data from message" + (" where session_id = ?" if only else "")
         for mid, sid, data in con.execute(q + " order by session_id, id", (only,) if only else ()):
-            obj = _row(b, data, f"message row {mid}")
+            obj = b.decode_row(data, f"message row {mid}")
             if obj is not None:
                 b.record(obj, f"message row {mid}", expect="message", ids=(mid, sid, None))
         q = "select id, message_id, session_id, data from part" + (" where session_id = ?" if only else "")
         for pid, mid, sid, data in con.execute(q + " order by message_id, id", (only,) if only else ()):
-            obj = _row(b, data, f"part row {pid}")
+            obj = b.decode_row(data, f"part row {pid}")
             if obj is not None:
                 b.record(obj, f"part row {pid}", expect="part", ids=(pid, sid, mid))
         return b.finish()
@@ -534,270 +415,3 @@ def _read_sqlite(p: Path, name: str, only: str | None) -> list[Session]:
         raise AuditInputError(f"{name}: SQLite error: {e}") from None
     finally:
         con.close()
-
-
-def _row(b: _Builder, data, where: str):
-    """A row's `data` column decoded, or None (reported) when it is not JSON text."""
-    if isinstance(data, bytes):
-        data = data.decode("utf-8", errors="replace")
-    if not isinstance(data, str):
-        b.bad(f"{b.name}: {where}: data: missing or not text; skipped")
-        return None
-    try:
-        return json.loads(data)
-    except (json.JSONDecodeError, RecursionError) as e:
-        b.bad(f"{b.name}: {where}: data: not JSON ({getattr(e, 'msg', 'nested too deeply')}); skipped")
-        return None
-
-
-# --------------------------------------------------------------------------------------------
-# records -> sessions
-
-
-class _Builder:
-    """Collects message and part records into sessions, validating each field it uses."""
-
-    def __init__(self, name: str, fmt: str, only: str | None):
-        self.name, self.format, self.only = name, fmt, only
-        self.sessions: dict[str, Session] = {}
-        self.default = ""  # the export's session id: messages without sessionID belong to it
-        self.parts: dict[str, PartInfo] = {}
-        self.part_session: dict[str, str] = {}
-        self.msg_session: dict[str, str] = {}
-        self.problems: list[str] = []  # before any session is known
-        self.part_warnings: dict[str, list[str]] = {}  # message id -> warnings about its parts
-        self.skipped = 0
-
-    def session(self, sid: str) -> Session:
-        s = self.sessions.get(sid)
-        if s is None:
-            s = self.sessions[sid] = Session(sid, self.name, self.format)
-        return s
-
-    def bad(self, text: str) -> None:
-        """A record that could not be used."""
-        self.problems.append(text)
-        self.skipped += 1
-
-    def session_info(self, info: dict, where: str) -> None:
-        sid = info.get("id")
-        if not isinstance(sid, str) or not sid:
-            self.problems.append(f"{self.name}: {where}.id: missing session id")
-            return
-        if self.only and sid != self.only:
-            return
-        if not self.default:
-            self.default = sid
-        s = self.session(sid)
-        v = info.get("version")
-        s.version = v if isinstance(v, str) else s.version
-        par = info.get("parentID")
-        s.parent_session = par if isinstance(par, str) else s.parent_session
-
-    def record(self, obj, where: str, expect: str = "", ids: tuple | None = None) -> None:
-        """One record of any supported kind."""
-        if not isinstance(obj, dict):
-            self.bad(f"{self.name}: {where}: expected a JSON object, found {type(obj).__name__}; skipped")
-            return
-        if ids is not None:  # a database row: data lacks its ids
-            rid, sid, mid = ids
-            obj = dict(obj)
-            obj["id"], obj["sessionID"] = rid, sid
-            if expect == "part":
-                obj["messageID"] = mid
-        kind, info, parts = self._classify(obj, expect)
-        if kind == "session":
-            self.session_info(info, where)
-        elif kind == "message":
-            self._message(info, where)
-            if parts is not None:
-                mid = info.get("id") if isinstance(info.get("id"), str) else None
-                if mid:  # the record's own parts: a later record of a duplicated id keeps none of the earlier's
-                    self.parts[mid] = PartInfo()
-                    self.part_warnings.pop(mid, None)
-                if not isinstance(parts, list):
-                    self.bad(f"{self.name}: {where}.parts: expected an array; parts skipped")
-                else:
-                    for i, part in enumerate(parts):
-                        self._part(part, f"{where}.parts[{i}]", mid)
-        elif kind == "part":
-            self._part(info, where, None)
-        elif kind == "row-data":
-            data = _row(self, obj.get("data"), where)
-            if data is not None:
-                rid, sid = obj.get("id"), obj.get("session_id")
-                mid = obj.get("message_id")
-                self.record(data, where, "part" if mid is not None else "message", (rid, sid, mid))
-        else:
-            fields = ", ".join(sorted(map(str, obj))[:6]) or "none"
-            self.bad(f"{self.name}: {where}: not a message or part (fields: {fields}); skipped")
-
-    def _classify(self, obj: dict, expect: str):
-        if expect == "withparts":
-            info = obj.get("info")
-            if not isinstance(info, dict):
-                return "message", {"__bad": "info"}, None
-            return "message", info, obj.get("parts", [])
-        if isinstance(obj.get("info"), dict) and "role" in obj["info"]:
-            return "message", obj["info"], obj.get("parts", [])
-        t = obj.get("type")
-        if t in ("session", "message", "part") and isinstance(obj.get("data"), dict):
-            return t, obj["data"], None
-        if "data" in obj and ("session_id" in obj or "message_id" in obj) and isinstance(obj.get("data"), str):
-            return "row-data", obj, None
-        if expect == "part" or (isinstance(t, str) and "messageID" in obj):
-            return "part", obj, None
-        if expect == "message" or "role" in obj:
-            return "message", obj, None
-        if isinstance(obj.get("id"), str) and obj["id"].startswith("ses_") and "role" not in obj:
-            return "session", obj, None
-        return "", obj, None
-
-    def _message(self, info: dict, where: str) -> None:
-        w = f"{self.name}: {where}"
-        if "__bad" in info:
-            self.bad(f"{w}.info: missing or not an object; skipped")
-            return
-        mid = info.get("id")
-        if not isinstance(mid, str) or not mid:
-            self.bad(f"{w}: id: missing or not a string; skipped")
-            return
-        sid = info.get("sessionID")
-        if not isinstance(sid, str) or not sid:
-            if not self.default:
-                self.default = "(unknown session)"
-                self.problems.append(f"{w}: sessionID: missing; messages without one are taken as one session")
-            sid = self.default
-        if self.only and sid != self.only:
-            return
-        s = self.session(sid)
-        role = info.get("role")
-        if role not in ("user", "assistant"):
-            s.skipped += 1
-            s.warn(f"{w}: role: unknown value {str(role)[:40]!r} (expected user or assistant); message {mid} skipped")
-            return
-        m = Msg(mid, role, sid, where)
-        t = info.get("time")
-        m.undated = t is None
-        if isinstance(t, dict):
-            m.created = _int(t.get("created"))
-            m.completed = _int(t.get("completed"))
-            if t.get("created") is not None and m.created is None:
-                s.warn(f"{w}: time.created: not a timestamp ({str(t.get('created'))[:30]!r})")
-        if m.created is None and not (isinstance(t, dict) and t.get("created") is not None):
-            s.warn(f"{w}: time.created: missing (message {mid})")
-        if not mid.startswith("msg_"):
-            s.warn(f"{w}: id: {mid[:40]!r} is not an opencode message id (msg_…); id order may not be write order")
-        if role == "assistant":
-            par = info.get("parentID")
-            if not isinstance(par, str) or not par:
-                s.skipped += 1
-                s.warn(f"{w}: parentID: missing on assistant {mid}; message skipped")
-                return
-            m.parent = par
-            fin = info.get("finish")
-            if fin is not None and not isinstance(fin, str):
-                s.warn(f"{w}: finish: not a string ({str(fin)[:30]!r}) on {mid}; taken as unknown")
-                fin = "unknown"
-            if isinstance(fin, str) and fin not in KNOWN_FINISH:
-                s.warn(f"{w}: finish: unknown value {fin[:40]!r} on {mid}; taken as a terminal finish")
-            m.finish = fin
-            err = info.get("error")
-            if err is not None:
-                m.error = str(err.get("name") or "error") if isinstance(err, dict) else str(err)[:60]
-            m.summary = info.get("summary") is True
-            m.structured = info.get("structured") is not None
-            m.agent = info.get("agent") if isinstance(info.get("agent"), str) else ""
-            if m.completed is None and t is not None and isinstance(t, dict) and t.get("completed") is not None:
-                s.warn(f"{w}: time.completed: not a timestamp on {mid}")
-        if mid in s.messages:
-            old = s.messages[mid]
-            s.warn(f"{w}: id: duplicate message id {mid} (also at {old.where}); the later record is used")
-            m.parts = old.parts
-        s.messages[mid] = m
-        self.msg_session[mid] = sid
-
-    def _part(self, part, where: str, mid: str | None) -> None:
-        w = f"{self.name}: {where}"
-        if not isinstance(part, dict):
-            self.bad(f"{w}: expected a part object; skipped")
-            return
-        pm = part.get("messageID")
-        mid = mid or (pm if isinstance(pm, str) else None)
-        if not mid:
-            self.bad(f"{w}: messageID: missing on a part; skipped")
-            return
-        sid = part.get("sessionID")
-        if isinstance(sid, str):
-            if self.only and sid != self.only:
-                return
-            self.part_session.setdefault(mid, sid)
-        info = self.parts.setdefault(mid, PartInfo())
-        info.count += 1
-        if part.get("synthetic") is True:
-            info.synthetic += 1
-        t = part.get("type")
-        if t == "compaction":
-            info.compaction = True
-        elif t == "subtask":
-            info.subtask = True
-        elif t == "tool":
-            st = part.get("state")
-            status = st.get("status") if isinstance(st, dict) else None
-            if status not in TOOL_STATES:
-                info.junk += 1
-                self.part_warnings.setdefault(mid, []).append(
-                    f"{w}: state{'.status' if isinstance(st, dict) else ''}: "
-                    f"{json.dumps(status if isinstance(st, dict) else st, default=str)[:30]} is not a tool state "
-                    f"({', '.join(TOOL_STATES)}); "
-                    f"not counted as a tool call of {mid} (ignored: no finding rests on it)"
-                )
-                return
-            err = st.get("error") if isinstance(st.get("error"), str) else ""
-            meta = part.get("metadata")
-            prov = isinstance(meta, dict) and meta.get("providerExecuted") is True
-            name = part.get("tool") if isinstance(part.get("tool"), str) else "?"
-            info.tools.append(Tool(name, status, err[:200], prov))
-        meta = part.get("metadata")
-        if isinstance(meta, dict) and isinstance(meta.get("turnproof"), dict):
-            label = meta["turnproof"].get("label")
-            if isinstance(label, str) and re.fullmatch(r"[A-Za-z0-9_]{1,16}", label):
-                info.label = label
-
-    def finish(self) -> list[Session]:
-        # parts whose message is in no session
-        for mid, info in self.parts.items():
-            owner = self.sessions.get(self.msg_session.get(mid, ""))
-            if owner is None or mid not in owner.messages:
-                sid = self.part_session.get(mid, "")
-                if sid and sid in self.sessions:
-                    self.sessions[sid].warn(f"{self.name}: part of message {mid}: that message is missing")
-                continue
-            owner.messages[mid].parts = info
-            owner.has_parts = True
-            for text in self.part_warnings.get(mid, ()):
-                owner.warn(text)
-        out = [s for s in self.sessions.values() if s.messages or s.skipped]
-        if not out and self.problems:
-            raise AuditInputError(
-                self.problems[0] + (f" (and {len(self.problems) - 1} more)" if len(self.problems) > 1 else "")
-            )
-        for s in out:
-            for p in self.problems:
-                s.warn(p)
-            s.skipped += self.skipped
-        return out
-
-
-def _int(v) -> int | None:
-    if isinstance(v, bool) or not isinstance(v, int | float):
-        return None
-    if v != v or v in (float("inf"), float("-inf")) or v < 0:
-        return None
-    return int(v)
-
-
-def id_time(mid: str) -> int | None:
-    """The clock reading in an ascending opencode id, modulo 2**36 ms (the id keeps 48 bits of ms*0x1000)."""
-    m = re.match(r"^[a-z]+_([0-9a-f]{12})", mid)
-    return int(m.group(1), 16) // 0x1000 if m else None

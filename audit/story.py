@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from turnproof.audit.read import Msg, Session, id_time
+from turnproof.audit.records import Msg, Session, id_time
 
 SKEW_MS = 50  # as audit/check.py: a user id this far ahead of its time.created was minted elsewhere
 MAX_DRAWN = 80  # messages in a picture; larger sessions are drawn around their violations

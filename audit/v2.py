@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from turnproof.audit import read
-from turnproof.audit.read import MAX_RECORD, AuditInputError, Msg, PartInfo, Session, Tool
+from turnproof.audit.records import MAX_RECORD, TOOL_STATES, AuditInputError, Msg, PartInfo, Session, Tool
 
 TYPES = ("user", "assistant", "synthetic", "shell", "compaction")  # session_message.type
 NO_REPLY = ("synthetic", "shell", "compaction")  # rows no reply is owed to (judged as synthetic users)
@@ -293,7 +293,7 @@ def _message(s: Session, d: dict, mid: str, kind, seq: int, where: str) -> None:
             if isinstance(c, dict) and c.get("type") == "tool":
                 st = c.get("state") if isinstance(c.get("state"), dict) else {}
                 status = st.get("status")
-                if status not in read.TOOL_STATES:
+                if status not in TOOL_STATES:
                     parts.junk += 1
                     s.warn(f"{w}: content: tool {c.get('id')} has no usable state; not counted as a tool call")
                     continue

@@ -17,8 +17,9 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import click
+from turnproof.cli.audit import audit, export_sessions, exported_lines
 from turnproof.cli.guard import EXIT_CODES, Cli, writable_dir, writable_file
-from turnproof.cli.outdir import Target, is_manifest
+from turnproof.cli.outdir import Target, no_dot
 from turnproof.cli.patch import patch
 from turnproof.cli.words import Words, WordsCommand
 from turnproof.explore.search.budget import Budget, OutOfBudget, chain, default_max_bytes, stop
@@ -294,7 +295,7 @@ def check(
         files = [target.final(p) for p in files]
         exported = {}
         if exports:
-            written = _export_sessions(res, exports.stage(), export_dir)
+            written = export_sessions(res, exports.stage(), export_dir)
             exported = {name: exports.final(p) for name, p in written.items()}
             exports.commit(about | {"verdict": res.verdict})
         target.commit(about | {"verdict": res.verdict})
@@ -302,7 +303,7 @@ def check(
     if as_json:
         doc = result_json(res) | {"files": [str(p) for p in files]}
         click.echo(json.dumps(doc, indent=2))
-        _no_dot(files, err=True)
+        no_dot(files, err=True)
     else:
         click.echo(text(res, retry=f"{FLAGS['strategy']} bfs"))
         if res.findings:
@@ -310,8 +311,8 @@ def check(
         if graph:
             click.echo(f"state graph written to {out}/state-graph.dot")
         if export_dir:
-            click.echo(_exported(export_dir, exported))
-        _no_dot(files)
+            click.echo(exported_lines(export_dir, exported))
+        no_dot(files)
     sys.exit({"holds": 0, "violated": 1}.get(res.verdict, 3))
 
 
@@ -341,15 +342,6 @@ def _budget_said(budget: Budget, default_time: bool) -> dict[str, str]:
     elif budget.max_seconds is not None:
         said["seconds"] = f"--max-seconds {budget.max_seconds:g}"
     return said
-
-
-NO_DOT = "graphviz's dot is not installed: only .dot files were written (for .svg: apt-get install graphviz)"
-
-
-def _no_dot(files, err: bool = False) -> None:
-    """Say so when pictures were drawn as .dot only: no result silently lacks its .svg."""
-    if any(Path(p).suffix == ".dot" for p in files) and not shutil.which("dot"):
-        click.echo(NO_DOT, err=err)
 
 
 ADVICE = (
@@ -404,31 +396,6 @@ def _leave_quickly() -> None:
 
     sys.stdout.flush()
     gc.freeze()
-
-
-def _export_sessions(res, where: Path, export_dir: Path) -> dict[str, Path]:
-    """check --export-session: {property: WHERE/PROPERTY.json}; an unwritable DIR is an input error."""
-    from turnproof.audit import export_findings
-
-    try:
-        return export_findings(res, where)
-    except OSError as e:
-        raise InputError(f"--export-session {export_dir}: cannot write: {e.strerror or e}") from None
-
-
-def _exported(export_dir: Path, exported: dict[str, Path]) -> str:
-    """The line(s) check prints after --export-session: what was written, and what audit can judge."""
-    from turnproof.audit import KINDS
-
-    if not exported:
-        return f"no counterexample, so no session exported to {export_dir}/"
-    names = ", ".join(p.name for p in exported.values())
-    lines = [f"final stores written as opencode exports to {export_dir}/: {names}"]
-    unseen = [name for name in exported if name not in KINDS.values()]
-    if unseen:
-        judged = ", ".join(KINDS.values())
-        lines.append(f"  {', '.join(unseen)}: not visible in a stored session (turnproof audit judges {judged})")
-    return "\n".join(lines)
 
 
 @main.command(name="list")
@@ -558,7 +525,7 @@ def review(designs: tuple[str, ...], scenarios: tuple[str, ...], out_dir: Path, 
     else:
         click.echo("\n".join(terminal(cells)))
         click.echo(f"report written to {report}")
-        _no_dot([f for c in cells for f in c.files.values()])
+        no_dot([f for c in cells for f in c.files.values()])
     sys.exit(1 if doc["verdict"] == "violated" else 0)
 
 
@@ -618,66 +585,6 @@ def conform(
     sys.exit(report.exit_code)
 
 
-@main.command()
-@click.argument("file", nargs=-1, required=True, type=click.Path())
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    metavar="DIR",
-    default=Path("out/audit"),
-    show_default=True,
-    help="Where to write each session's message-tree.dot/.svg (violating messages marked) and audit.json.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
-@click.option("--session", "session_id", help="Audit only this session ID (of a database or directory holding many).")
-@click.option(
-    "--release",
-    metavar="VERSION",
-    help="The opencode release that wrote the sessions, e.g. 1.18.34: whose loop exit test an id/creation order "
-    "disagreement is judged by (default: each session's version field).",
-)
-def audit(file: tuple[str, ...], out: Path, as_json: bool, session_id: str | None, release: str | None) -> None:
-    """Check real opencode sessions for the turn-boundary violations the model finds.
-
-    FILE is what `opencode export <sessionID>` writes, JSON Lines of messages (or of {info, parts},
-    parts, sync records or database rows), a JSON array of them, an opencode.db (legacy and V2
-    tables), a V2 session JSON ({"message": GET /api/session/:id/message, "history": its /history}),
-    or a data or storage directory (session/message/part JSON files). The format detected is printed.
-
-    Exit 0 clean, 1 violations, 2 an input error, or records that could not be read and no
-    violation in the rest (never a false clean). Errors go to stderr, one line each.
-    """
-    from turnproof.audit import audit_paths
-    from turnproof.audit.check import write_graphs as write_audit
-    from turnproof.audit.release import parse as parse_release
-
-    if session_id is not None and (not session_id or any(ord(c) < 32 or ord(c) == 127 for c in session_id)):
-        raise InputError(f"--session {session_id!r}: not a session id (empty, or has control characters)")
-    if release is not None and parse_release(release) is None:
-        raise InputError(f"--release {release[:40]!r}: not an opencode version (expected e.g. 1.18.34)")
-    writable_dir(out, "--out")
-    file = tuple(f for f in file if not is_manifest(f)) or file  # (`audit DIR/*.json` of an --export-session)
-    files: list[str] = []
-    with Target(out, "--out") as target:
-        report = audit_paths(file, session=session_id, release=release)
-        for e in report.errors:
-            click.echo(f"turnproof: error: {e}", err=True)
-        if report.audits:
-            write_audit(report, target.stage(), shown=out)
-            files = [g for a in report.audits for g in a.drawn] + [str(out / "audit.json")]
-            ids = [a.session.id for a in report.audits]
-            target.commit(
-                {"command": "audit", "design": None, "scenario": None, "sessions": ids} | {"verdict": report.verdict}
-            )
-    if as_json:
-        click.echo(json.dumps(report.to_json() | {"files": files}, indent=2))
-    elif report.audits:
-        click.echo(report.text(errors=False))
-        click.echo(f"report written to {out}/audit.json")
-        _no_dot(files)
-    sys.exit(report.exit_code)
-
-
 from turnproof.cli.explore import explore  # noqa: E402  (its own module; registered here)
 from turnproof.cli.repair import repair_command  # noqa: E402  (its own module; registered here)
 
@@ -687,4 +594,5 @@ main.add_command(repair_command, "repair")
 
 from turnproof.cli.catalogue import catalogue  # noqa: E402  (its own module; registered here)
 
+main.add_command(audit)
 main.add_command(catalogue)

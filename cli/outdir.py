@@ -23,6 +23,7 @@ import signal
 import sys
 from pathlib import Path
 
+import click
 from turnproof.specs.loader import InputError
 
 MANIFEST = "manifest.json"
@@ -247,3 +248,12 @@ class _held_back:
 
     def __exit__(self, *exc) -> None:
         signal.pthread_sigmask(signal.SIG_SETMASK, self.mask)
+
+
+NO_DOT = "graphviz's dot is not installed: only .dot files were written (for .svg: apt-get install graphviz)"
+
+
+def no_dot(files, err: bool = False) -> None:
+    """Say so when pictures were drawn as .dot only: no result silently lacks its .svg."""
+    if any(Path(p).suffix == ".dot" for p in files) and not shutil.which("dot"):
+        click.echo(NO_DOT, err=err)
